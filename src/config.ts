@@ -1,0 +1,132 @@
+// The one place that reads the environment. Every setting is validated here at
+// start-up; a bad value stops the process with a one-line message naming it.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+export type DatabaseConfig =
+  | { client: 'sqlite'; filename: string } // ':memory:' or a file path
+  | { client: 'postgres'; connectionString: string };
+
+export interface BootstrapAdmin {
+  email: string;
+  password: string;
+  userName: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  database: DatabaseConfig;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  bootstrapAdmin: BootstrapAdmin | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  usersListRequiresAuth: boolean;
+  validateResponses: boolean;
+  /** Said once at start-up, after the logger exists (for example a generated secret). */
+  warnings: string[];
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const MIN_SECRET_LENGTH = 32;
+
+export function loadConfig(env: Env = process.env): Config {
+  const warnings: string[] = [];
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const database = parseDatabaseUrl(env.DATABASE_URL ?? 'sqlite:./data/users.sqlite');
+  return {
+    port: integerSetting(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    nodeEnv,
+    database,
+    jwtSecret: resolveJwtSecret(env.JWT_SECRET, nodeEnv, database, warnings),
+    jwtTtlSeconds: integerSetting(env, 'JWT_TTL_SECONDS', 3600, 1, 31_536_000),
+    bootstrapAdmin: bootstrapAdminFrom(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
+    validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
+    warnings,
+  };
+}
+
+function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    const filename = url.slice('sqlite:'.length);
+    if (filename === '') throw new ConfigError('DATABASE_URL: sqlite: needs a file path or :memory:');
+    return { client: 'sqlite', filename: filename === ':memory:' ? filename : resolve(filename) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { client: 'postgres', connectionString: url };
+  throw new ConfigError(
+    'DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db',
+  );
+}
+
+// Outside production a missing secret is generated once and kept beside the
+// SQLite file, so tokens survive restarts; production must set one.
+function resolveJwtSecret(
+  value: string | undefined,
+  nodeEnv: string,
+  database: DatabaseConfig,
+  warnings: string[],
+): string {
+  if (value !== undefined) {
+    if (value.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+    }
+    return value;
+  }
+  if (nodeEnv === 'production') {
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+  }
+  if (database.client !== 'sqlite' || database.filename === ':memory:') {
+    warnings.push('JWT_SECRET is not set: using a random secret for this process only');
+    return randomBytes(48).toString('base64url');
+  }
+  const secretFile = resolve(dirname(database.filename), 'jwt-secret');
+  if (existsSync(secretFile)) return readFileSync(secretFile, 'utf8').trim();
+  mkdirSync(dirname(secretFile), { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(secretFile, secret, { mode: 0o600 });
+  warnings.push(`JWT_SECRET is not set: generated one and kept it in ${secretFile}`);
+  return secret;
+}
+
+function bootstrapAdminFrom(env: Env): BootstrapAdmin | undefined {
+  const { ADMIN_EMAIL: email, ADMIN_PASSWORD: password } = env;
+  if (email === undefined && password === undefined) return undefined;
+  if (email === undefined || password === undefined) {
+    throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  return { email, password, userName: env.ADMIN_USER_NAME ?? 'admin' };
+}
+
+function integerSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function booleanSetting(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+}

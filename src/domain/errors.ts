@@ -1,0 +1,15 @@
+// Failures the domain reports. The HTTP layer maps each kind to the contract's
+// status and body in one place (src/http/errors.ts).
+export type DomainErrorKind =
+  | 'forbidden'
+  | 'user_not_found'
+  | 'conflict' // an email or user_name that belongs to another account
+  | 'invalid_credentials'
+  | 'wrong_existing_password';
+
+export class DomainError extends Error {
+  constructor(readonly kind: DomainErrorKind) {
+    super(kind);
+    this.name = 'DomainError';
+  }
+}

@@ -1,0 +1,39 @@
+// The domain's own vocabulary. Field names follow the contract and the storage
+// columns (snake_case) so no layer has to rename them.
+export const ROLES = ['user', 'moderator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface UserSummary {
+  id: number;
+  email: string;
+  user_name: string;
+  first_name: string;
+  last_name: string;
+}
+
+export interface User extends UserSummary {
+  role: Role;
+}
+
+export interface NewUser {
+  email: string;
+  user_name: string;
+  first_name: string;
+  last_name: string;
+  password: string;
+  role?: Role;
+}
+
+export type ProfileChanges = Partial<Pick<User, 'email' | 'user_name' | 'first_name' | 'last_name'>>;
+
+/** Who is making a request: the owner of a valid token and its open session. */
+export interface Principal {
+  userId: number;
+  role: Role;
+  sessionId: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+}

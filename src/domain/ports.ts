@@ -1,0 +1,62 @@
+// What the domain needs from storage. src/storage implements these; the domain
+// never imports Knex.
+import type { ProfileChanges, Role, User, UserSummary } from './model.js';
+
+export interface NewUserRow {
+  email: string;
+  user_name: string;
+  first_name: string;
+  last_name: string;
+  role: Role;
+  password_hash: string;
+}
+
+export interface Credentials {
+  id: number;
+  password_hash: string;
+}
+
+export interface UserRepository {
+  /** Inserts a user and returns its id; a taken email or user_name throws DomainError('conflict'). */
+  insert(row: NewUserRow): Promise<number>;
+  findById(id: number): Promise<User | undefined>;
+  findCredentialsByEmail(email: string): Promise<Credentials | undefined>;
+  findCredentialsById(id: number): Promise<Credentials | undefined>;
+  /** Returns false when no user has this id; a taken email or user_name throws DomainError('conflict'). */
+  update(id: number, changes: ProfileChanges): Promise<boolean>;
+  setPasswordHash(id: number, passwordHash: string): Promise<void>;
+  /** Users ordered by id, starting after the given offset. */
+  page(offset: number, limit: number): Promise<UserSummary[]>;
+  count(): Promise<number>;
+}
+
+export interface SessionRow {
+  id: string;
+  user_id: number;
+  expires_at: number; // Unix seconds, the token's exp
+}
+
+export interface ActiveSession {
+  user_id: number;
+  role: Role;
+}
+
+export interface SessionRepository {
+  insert(session: SessionRow): Promise<void>;
+  /** The session with its user's current role, if it is open and unexpired at `nowSeconds`. */
+  findActive(id: string, nowSeconds: number): Promise<ActiveSession | undefined>;
+  /** Returns false when there was no such session. */
+  delete(id: string): Promise<boolean>;
+  deleteOthersOfUser(userId: number, keepSessionId: string): Promise<void>;
+  deleteExpired(nowSeconds: number): Promise<number>;
+}
+
+export interface Repositories {
+  users: UserRepository;
+  sessions: SessionRepository;
+}
+
+/** Repositories, plus a way to run several writes as one transaction. */
+export interface Store extends Repositories {
+  transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
+}

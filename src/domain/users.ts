@@ -1,0 +1,87 @@
+// Registration, profiles, password changes and the listing.
+import { DomainError } from './errors.js';
+import type { IssuedToken, NewUser, Principal, ProfileChanges, User, UserSummary } from './model.js';
+import { canonicalEmail } from './normalize.js';
+import type { PasswordHasher } from './passwords.js';
+import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
+import type { Store } from './ports.js';
+import type { SessionService } from './sessions.js';
+
+export interface UserPage {
+  users: UserSummary[];
+  total: number;
+}
+
+export class UserService {
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** Creates the account and its first session. `actor` is the caller, if they sent a token. */
+  async register(input: NewUser, actor: Principal | undefined): Promise<IssuedToken> {
+    const role = input.role ?? 'user';
+    if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
+    const { password, ...profile } = input;
+    const password_hash = await this.hasher.hash(password);
+    return this.store.transaction(async ({ users, sessions }) => {
+      const id = await users.insert({ ...profile, email: canonicalEmail(profile.email), role, password_hash });
+      return this.sessions.open(sessions, id);
+    });
+  }
+
+  /**
+   * Creates the first admin unless the email is taken; never overwrites an
+   * account. Returns whether it created one. Safe when instances race.
+   */
+  async ensureAdmin(admin: Omit<NewUser, 'role'>): Promise<boolean> {
+    const email = canonicalEmail(admin.email);
+    if (await this.store.users.findCredentialsByEmail(email)) return false;
+    const { password, ...profile } = admin;
+    const password_hash = await this.hasher.hash(password);
+    try {
+      await this.store.users.insert({ ...profile, email, role: 'admin', password_hash });
+      return true;
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'conflict') return false;
+      throw error;
+    }
+  }
+
+  async getProfile(id: number): Promise<User> {
+    const user = await this.store.users.findById(id);
+    if (!user) throw new DomainError('user_not_found');
+    return user;
+  }
+
+  async updateProfile(actor: Principal, id: number, changes: ProfileChanges): Promise<void> {
+    // A plain user learns nothing about other ids: 403 before looking them up.
+    if (actor.userId !== id && !mayUpdateOthers(actor)) throw new DomainError('forbidden');
+    const target = await this.getProfile(id);
+    if (!mayUpdateProfile(actor, target)) throw new DomainError('forbidden');
+    const canonical = changes.email === undefined ? changes : { ...changes, email: canonicalEmail(changes.email) };
+    if (!(await this.store.users.update(id, canonical))) throw new DomainError('user_not_found');
+  }
+
+  /** Only the user themself, with the existing password; ends their other sessions. */
+  async changePassword(actor: Principal, id: number, existingPassword: string, newPassword: string): Promise<void> {
+    if (actor.userId !== id) throw new DomainError('forbidden');
+    const credentials = await this.store.users.findCredentialsById(id);
+    if (!credentials) throw new Error(`user ${id} has an open session but no account`);
+    if (!(await this.hasher.verify(credentials.password_hash, existingPassword))) {
+      throw new DomainError('wrong_existing_password');
+    }
+    const password_hash = await this.hasher.hash(newPassword);
+    await this.store.transaction(async ({ users, sessions }) => {
+      await users.setPasswordHash(id, password_hash);
+      await sessions.deleteOthersOfUser(id, actor.sessionId);
+    });
+  }
+
+  async list(page: number, perPage: number): Promise<UserPage> {
+    const users = await this.store.users.page((page - 1) * perPage, perPage);
+    const total = await this.store.users.count();
+    return { users, total };
+  }
+}

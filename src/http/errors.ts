@@ -1,0 +1,104 @@
+// The one place that turns a failure into the contract's status and body.
+import type { ErrorRequestHandler } from 'express';
+import { error as validatorErrors } from 'express-openapi-validator';
+import type { Logger } from 'pino';
+import { DomainError, type DomainErrorKind } from '../domain/errors.js';
+import type { OperationId } from './contract.js';
+
+/** No token, or one that is malformed, expired, tampered with or revoked. */
+export class AuthenticationFailed extends Error {
+  constructor() {
+    super('authentication failed');
+    this.name = 'AuthenticationFailed';
+  }
+}
+
+interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export interface ContractError {
+  status: number;
+  body: { error: string; details?: FieldProblem[] };
+}
+
+export const MESSAGES = {
+  incorrectField: 'Incorrect field',
+  invalidRequestBody: 'Invalid request body',
+  userAuthenticationFailed: 'Unauthorized: User authentication failed',
+  invalidOrExpiredToken: 'Invalid or expired token',
+  forbidden: 'Forbidden',
+  userNotFound: 'User not found',
+  invalidCredentials: 'Invalid credentials',
+  oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
+  wrongPageParameters: 'wrong parameters page, per_page',
+  internal: 'Internal server error',
+  notFound: 'Not found',
+  methodNotAllowed: 'Method not allowed',
+} as const;
+
+const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
+  forbidden: { status: 403, body: { error: MESSAGES.forbidden } },
+  user_not_found: { status: 404, body: { error: MESSAGES.userNotFound } },
+  conflict: { status: 409, body: { error: MESSAGES.invalidRequestBody } },
+  invalid_credentials: { status: 401, body: { error: MESSAGES.invalidCredentials } },
+  wrong_existing_password: { status: 400, body: { error: MESSAGES.oldPasswordIncorrect } },
+};
+
+// The endpoint document words the 401 on /logout and /protected differently.
+const TOKEN_CHECK_OPERATIONS: ReadonlySet<OperationId> = new Set(['logout', 'checkToken']);
+const MAX_DETAILS = 20;
+
+export function toContractError(error: unknown, operationId: OperationId | undefined): ContractError | undefined {
+  if (error instanceof DomainError) return DOMAIN_ERRORS[error.kind];
+  if (error instanceof AuthenticationFailed) {
+    const message =
+      operationId && TOKEN_CHECK_OPERATIONS.has(operationId)
+        ? MESSAGES.invalidOrExpiredToken
+        : MESSAGES.userAuthenticationFailed;
+    return { status: 401, body: { error: message } };
+  }
+  if (isBodyParserError(error)) {
+    // Unparseable JSON, a wrong charset, or a body over the size limit.
+    return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
+  }
+  if (error instanceof validatorErrors.UnsupportedMediaType) {
+    return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
+  }
+  if (error instanceof validatorErrors.BadRequest) {
+    const details = error.errors.slice(0, MAX_DETAILS).map(({ path, message }) => ({
+      field: path.replace(/^\//, '').replaceAll('/', '.'),
+      message,
+    }));
+    const message = operationId === 'listUsers' ? MESSAGES.wrongPageParameters : MESSAGES.incorrectField;
+    return { status: 400, body: { error: message, details } };
+  }
+  if (error instanceof validatorErrors.NotFound) return { status: 404, body: { error: MESSAGES.notFound } };
+  if (error instanceof validatorErrors.MethodNotAllowed) {
+    return { status: 405, body: { error: MESSAGES.methodNotAllowed } };
+  }
+  return undefined;
+}
+
+function isBodyParserError(error: unknown): boolean {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const mapped = toContractError(error, req.operation?.id);
+    if (mapped) {
+      res.status(mapped.status).json(mapped.body);
+      return;
+    }
+    // Only the error's kind and first line: driver messages can quote SQL values.
+    const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+    logger.error(
+      { err: { name, code, message: String(message).split('\n')[0]?.slice(0, 300) }, operation: req.operation?.id },
+      'request failed',
+    );
+    res.status(500).json({ error: MESSAGES.internal });
+  };
+}

@@ -1,0 +1,34 @@
+import type { SessionService } from '../../domain/sessions.js';
+import type { OperationHandlers } from '../contract.js';
+import { AuthenticationFailed } from '../errors.js';
+import { NO_STORE, signedIn } from './replies.js';
+
+type AuthOperations = 'login' | 'logout' | 'checkToken';
+
+export function authHandlers(sessions: SessionService): Pick<OperationHandlers, AuthOperations> {
+  return {
+    async login({ body }) {
+      const { token, expiresAt } = await sessions.login(body.email, body.password);
+      return {
+        status: 200,
+        body: { access_token: token, expires_at: isoSeconds(expiresAt) },
+        headers: NO_STORE,
+      };
+    },
+
+    async logout({ principal }) {
+      // Two logouts racing on one token: the one that finds the session gone gets 401.
+      if (!(await sessions.logout(signedIn(principal)))) throw new AuthenticationFailed();
+      return { status: 200, body: { message: 'Logout successful' } };
+    },
+
+    async checkToken() {
+      return { status: 200, body: { message: 'Token is valid' } };
+    },
+  };
+}
+
+/** `2023-01-01T12:00:00Z`: a token's exp is whole seconds, so no fraction is shown. */
+function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,11 @@
+import type { RequestHandler } from 'express';
+import { resolveOperation, type Operation } from '../spec.js';
+import '../request-context.js';
+
+/** Finds the spec operation a request addresses, for authentication and dispatch. */
+export function resolveOperationMiddleware(operations: Operation[]): RequestHandler {
+  return (req, _res, next) => {
+    req.operation = resolveOperation(operations, req.method, req.path);
+    next();
+  };
+}

@@ -1,0 +1,12 @@
+// What the HTTP middleware learns about a request, carried on it for the next step.
+import type { Principal } from '../domain/model.js';
+import type { Operation } from './spec.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The spec operation this request addresses; unset for paths the spec does not list. */
+    operation?: Operation;
+    /** The caller, set once a valid token has been checked. */
+    principal?: Principal;
+  }
+}

@@ -1,0 +1,96 @@
+// Reads openapi/openapi.yaml, the source of truth, and turns its operations
+// into a table the HTTP layer resolves requests against.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { match, type MatchFunction } from 'path-to-regexp';
+import { parse } from 'yaml';
+import { Ajv } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
+import type { OperationId } from './contract.js';
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
+
+export type SpecDocument = {
+  paths: Record<string, Record<string, { operationId: OperationId; security?: SecurityRequirement[] }>>;
+  security?: SecurityRequirement[];
+  [key: string]: unknown;
+};
+type SecurityRequirement = Record<string, string[]>;
+
+/** none: no token is read; optional: a token may be sent and must then be valid; required: one must be. */
+export type TokenRequirement = 'none' | 'optional' | 'required';
+
+export interface Operation {
+  id: OperationId;
+  method: string; // upper case
+  path: string; // as in the spec, e.g. /users/{user_id}
+  tokenRequirement: TokenRequirement;
+  match: MatchFunction<Record<string, string>>;
+}
+
+export function specPath(): string {
+  // Walk up from this module: it runs from src/http (tsx) and dist/src/http (built).
+  let folder = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(folder, 'openapi', 'openapi.yaml'))) {
+    const parent = dirname(folder);
+    if (parent === folder) throw new Error('openapi/openapi.yaml not found above ' + import.meta.url);
+    folder = parent;
+  }
+  return join(folder, 'openapi', 'openapi.yaml');
+}
+
+export function loadSpec(): SpecDocument {
+  return parse(readFileSync(specPath(), 'utf8')) as SpecDocument;
+}
+
+export function operationsOf(spec: SpecDocument): Operation[] {
+  const operations: Operation[] = [];
+  for (const [path, methods] of Object.entries(spec.paths)) {
+    const expressPath = path.replace(/{(\w+)}/g, ':$1');
+    for (const [method, operation] of Object.entries(methods)) {
+      operations.push({
+        id: operation.operationId,
+        method: method.toUpperCase(),
+        path,
+        tokenRequirement: tokenRequirementOf(operation.security ?? spec.security ?? []),
+        match: match(expressPath, { decode: decodeURIComponent }),
+      });
+    }
+  }
+  // A fixed path wins over a template that would also match it
+  // (/users/pagination before /users/{user_id}), as OpenAPI says.
+  return operations.sort((a, b) => templateCount(a) - templateCount(b));
+}
+
+function templateCount(operation: Operation): number {
+  return operation.path.split('{').length - 1;
+}
+
+function tokenRequirementOf(security: SecurityRequirement[]): TokenRequirement {
+  if (security.length === 0) return 'none';
+  return security.some((requirement) => Object.keys(requirement).length === 0) ? 'optional' : 'required';
+}
+
+export function resolveOperation(
+  operations: Operation[],
+  method: string,
+  path: string,
+): Operation | undefined {
+  return operations.find((operation) => operation.method === method && operation.match(path) !== false);
+}
+
+/**
+ * A validator for one of the spec's component schemas, with the same rules the
+ * request validator applies (full email format). For input that does not
+ * arrive over HTTP, such as the bootstrap admin.
+ */
+export function componentSchemaValidator(spec: SpecDocument, schemaName: string): (value: unknown) => string[] {
+  const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
+  addFormats(ajv, { mode: 'full' });
+  ajv.addSchema({ ...spec, $id: 'openapi' });
+  const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schemaName}` });
+  return (value) =>
+    validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+}

@@ -1,0 +1,19 @@
+// Migrations are listed here in order, rather than found by scanning a
+// folder, so they run the same from TypeScript sources and from dist/.
+import type { Knex } from 'knex';
+import * as createUsersAndSessions from './001_create_users_and_sessions.js';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '001_create_users_and_sessions': createUsersAndSessions,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,127 @@
+// Knex implementations of the domain's repositories. Every query is built by
+// Knex with bound parameters; no SQL is assembled from strings.
+import type { Knex } from 'knex';
+import { DomainError } from '../domain/errors.js';
+import type { ProfileChanges, User, UserSummary } from '../domain/model.js';
+import type {
+  ActiveSession,
+  Credentials,
+  NewUserRow,
+  Repositories,
+  SessionRepository,
+  SessionRow,
+  Store,
+  UserRepository,
+} from '../domain/ports.js';
+
+const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
+const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
+
+export function createStore(db: Knex): Store {
+  return {
+    ...repositoriesOn(db),
+    transaction: (work) => db.transaction((trx) => work(repositoriesOn(trx))),
+  };
+}
+
+function repositoriesOn(db: Knex | Knex.Transaction): Repositories {
+  return { users: userRepository(db), sessions: sessionRepository(db) };
+}
+
+function userRepository(db: Knex | Knex.Transaction): UserRepository {
+  return {
+    async insert(row: NewUserRow) {
+      const now = Date.now();
+      const [inserted] = await rejectTakenKeys(
+        db('users')
+          .insert({ ...row, user_name_key: userNameKey(row.user_name), created_at: now, updated_at: now })
+          .returning<{ id: number }[]>('id'),
+      );
+      return Number(inserted!.id);
+    },
+
+    async findById(id: number) {
+      return db('users').select<User>(PROFILE_COLUMNS).where({ id }).first();
+    },
+
+    async findCredentialsByEmail(email: string) {
+      return db('users').select<Credentials>('id', 'password_hash').where({ email }).first();
+    },
+
+    async findCredentialsById(id: number) {
+      return db('users').select<Credentials>('id', 'password_hash').where({ id }).first();
+    },
+
+    async update(id: number, changes: ProfileChanges) {
+      const row: Record<string, string | number> = { updated_at: Date.now() };
+      for (const [column, value] of Object.entries(changes)) {
+        if (value !== undefined) row[column] = value;
+      }
+      if (changes.user_name !== undefined) row.user_name_key = userNameKey(changes.user_name);
+      const updated = await rejectTakenKeys(db('users').where({ id }).update(row));
+      return updated > 0;
+    },
+
+    async setPasswordHash(id: number, passwordHash: string) {
+      await db('users').where({ id }).update({ password_hash: passwordHash, updated_at: Date.now() });
+    },
+
+    async page(offset: number, limit: number) {
+      return db('users').select<UserSummary[]>(SUMMARY_COLUMNS).orderBy('id').offset(offset).limit(limit);
+    },
+
+    async count() {
+      const [row] = await db('users').count<{ total: number | string }[]>({ total: '*' });
+      return Number(row!.total);
+    },
+  };
+}
+
+function sessionRepository(db: Knex | Knex.Transaction): SessionRepository {
+  return {
+    async insert(session: SessionRow) {
+      await db('sessions').insert({ ...session, created_at: Date.now() });
+    },
+
+    async findActive(id: string, nowSeconds: number) {
+      return db('sessions')
+        .join('users', 'users.id', 'sessions.user_id')
+        .select<ActiveSession>('sessions.user_id', 'users.role')
+        .where('sessions.id', id)
+        .andWhere('sessions.expires_at', '>', nowSeconds)
+        .first();
+    },
+
+    async delete(id: string) {
+      return (await db('sessions').where({ id }).delete()) > 0;
+    },
+
+    async deleteOthersOfUser(userId: number, keepSessionId: string) {
+      await db('sessions').where({ user_id: userId }).andWhereNot({ id: keepSessionId }).delete();
+    },
+
+    async deleteExpired(nowSeconds: number) {
+      return db('sessions').where('expires_at', '<=', nowSeconds).delete();
+    },
+  };
+}
+
+function userNameKey(userName: string): string {
+  return userName.toLowerCase();
+}
+
+/** Turns a unique-constraint violation into the domain's conflict: the database decides races. */
+async function rejectTakenKeys<T>(query: PromiseLike<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DomainError('conflict');
+    throw error;
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === '23505') return true; // PostgreSQL unique_violation
+  return code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE');
+}
