@@ -35,7 +35,7 @@ export interface TestServer {
 
 let counter = 0;
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
   const config = loadConfig({
     DATABASE_URL: 'sqlite::memory:',
     JWT_SECRET: TEST_SECRET,

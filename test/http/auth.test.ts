@@ -1,0 +1,159 @@
+import { expect } from 'chai';
+import jwt from 'jsonwebtoken';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
+
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+
+describe('authentication', () => {
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer();
+  });
+  after(() => api.close());
+
+  describe('POST /login', () => {
+    it('answers 200 with a token and its expiry as exp in UTC, no-store', async () => {
+      const { email, password, id } = await api.register();
+      const reply = await api.request('POST', '/login', { body: { email: email.toUpperCase(), password } });
+      expect(reply.status).to.equal(200);
+      expect(Object.keys(reply.body).sort()).to.deep.equal(['access_token', 'expires_at']);
+      expect(reply.headers.get('cache-control')).to.equal('no-store');
+      const claims = claimsOf(reply.body.access_token);
+      expect(Object.keys(claims).sort()).to.deep.equal(['exp', 'iat', 'jti', 'sub']);
+      expect(claims.sub).to.equal(String(id));
+      expect(claims.exp - claims.iat).to.equal(3600);
+      expect(reply.body.expires_at).to.equal(new Date(claims.exp * 1000).toISOString().replace('.000Z', 'Z'));
+      expect(reply.body.expires_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    });
+
+    it('answers the same 401 for an unknown email and a wrong password', async () => {
+      const { email } = await api.register();
+      const wrong = await api.request('POST', '/login', { body: { email, password: 'wrong-password' } });
+      const unknown = await api.request('POST', '/login', { body: { email: 'nobody@example.com', password: 'x' } });
+      for (const reply of [wrong, unknown]) {
+        expect(reply.status).to.equal(401);
+        expect(reply.body).to.deep.equal({ error: 'Invalid credentials' });
+      }
+    });
+
+    it('answers 400 Incorrect field for a bad body and 409 for unparseable JSON', async () => {
+      for (const body of [{ email: 'a@example.com' }, { email: 'nope', password: 'x' }, { email: 'a@example.com', password: 'x', extra: 1 }]) {
+        const reply = await api.request('POST', '/login', { body });
+        expect(reply.status).to.equal(400);
+        expect(reply.body.error).to.equal('Incorrect field');
+      }
+      const bad = await api.request('POST', '/login', { raw: '{"email":' });
+      expect(bad.status).to.equal(409);
+      expect(bad.body).to.deep.equal({ error: 'Invalid request body' });
+    });
+
+    it('accepts an imported bcrypt hash once, then replaces it with argon2id', async () => {
+      const { id, email } = await api.register();
+      const bcryptHash = bcrypt.hashSync('imported-password', 4);
+      await api.service.db('users').where({ id }).update({ password_hash: bcryptHash });
+      await api.login(email, 'imported-password');
+      const { password_hash } = await api.service.db('users').where({ id }).first();
+      expect(password_hash).to.match(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      await api.login(email, 'imported-password');
+    });
+  });
+
+  describe('tokens on /protected, /logout and /users', () => {
+    let user: { id: number; token: string };
+    before(async () => {
+      user = await api.register();
+    });
+
+    const forged = () => {
+      const { sub, jti } = claimsOf(user.token);
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      return {
+        'no token': undefined,
+        'a malformed token': 'garbage',
+        'a token signed with another secret': jwt.sign({ sub, jti, exp }, 'another-secret-another-secret-another!'),
+        'an alg:none token': jwt.sign({ sub, jti, exp }, '', { algorithm: 'none' }),
+        'an HS512 token with the right secret': jwt.sign({ sub, jti, exp }, TEST_SECRET, { algorithm: 'HS512' }),
+        'an expired token': jwt.sign({ sub, jti, exp: Math.floor(Date.now() / 1000) - 10 }, TEST_SECRET),
+        'a token whose sub is not its session user': jwt.sign({ sub: '1', jti, exp }, TEST_SECRET),
+        'a token without a session': jwt.sign({ sub, jti: 'no-such-session', exp }, TEST_SECRET),
+        'a token without jti': jwt.sign({ sub, exp }, TEST_SECRET),
+        'a tampered payload': (() => {
+          const [h, , s] = user.token.split('.');
+          const payload = Buffer.from(JSON.stringify({ ...claimsOf(user.token), sub: '1' })).toString('base64url');
+          return `${h}.${payload}.${s}`;
+        })(),
+      };
+    };
+
+    it('refuses every crafted or missing token with the documented 401 bodies', async () => {
+      for (const [what, token] of Object.entries(forged())) {
+        const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+        for (const [method, path, error] of [
+          ['GET', '/protected', 'Invalid or expired token'],
+          ['POST', '/logout', 'Invalid or expired token'],
+          ['GET', `/users/${user.id}`, 'Unauthorized: User authentication failed'],
+        ] as const) {
+          const reply = await api.request(method, path, { headers });
+          expect(reply.status, `${what} on ${path}`).to.equal(401);
+          expect(reply.body, `${what} on ${path}`).to.deep.equal({ error });
+        }
+      }
+      expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(200);
+    });
+
+    it('refuses a token sent with another scheme', async () => {
+      const reply = await api.request('GET', '/protected', { headers: { authorization: `Basic ${user.token}` } });
+      expect(reply.status).to.equal(401);
+    });
+
+    it('GET /protected answers 200 Token is valid', async () => {
+      const reply = await api.request('GET', '/protected', { token: user.token });
+      expect(reply.status).to.equal(200);
+      expect(reply.body).to.deep.equal({ message: 'Token is valid' });
+    });
+
+    it('POST /logout ends only that session, at once', async () => {
+      const { email, password, token } = await api.register();
+      const second = await api.login(email, password);
+      const reply = await api.request('POST', '/logout', { token });
+      expect(reply.status).to.equal(200);
+      expect(reply.body).to.deep.equal({ message: 'Logout successful' });
+      expect((await api.request('GET', '/protected', { token })).body).to.deep.equal({ error: 'Invalid or expired token' });
+      expect((await api.request('POST', '/logout', { token })).status).to.equal(401);
+      expect((await api.request('GET', '/users/1', { token })).status).to.equal(401);
+      expect((await api.request('GET', '/protected', { token: second })).status).to.equal(200);
+    });
+  });
+});
+
+describe('restarts', () => {
+  it('keep users, sessions, logouts and the generated secret (file database)', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'user-service-'));
+    // No JWT_SECRET: the service generates one and keeps it beside the database.
+    const env = { DATABASE_URL: `sqlite:${join(folder, 'users.sqlite')}`, JWT_SECRET: undefined };
+    try {
+      let api = await startTestServer(env);
+      const kept = await api.register();
+      const loggedOut = await api.login(kept.email, kept.password);
+      await api.request('POST', '/logout', { token: loggedOut });
+      await api.close();
+
+      api = await startTestServer(env);
+      try {
+        expect((await api.request('GET', '/protected', { token: kept.token })).status).to.equal(200);
+        expect((await api.request('GET', '/protected', { token: loggedOut })).status).to.equal(401);
+        expect((await api.request('GET', `/users/${kept.id}`, { token: kept.token })).body.email).to.equal(kept.email);
+        const admins = await api.service.db('users').where({ email: ADMIN.email }).count({ n: '*' });
+        expect(Number(admins[0]!.n)).to.equal(1);
+      } finally {
+        await api.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const SECRET = 'x'.repeat(32);
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config).to.include({ port: 3000, host: '0.0.0.0', jwtTtlSeconds: 3600, usersListRequiresAuth: false, logLevel: 'info' });
+    expect(config.database).to.deep.equal({ client: 'sqlite', filename: join(process.cwd(), 'data', 'users.sqlite') });
+    expect(config.bootstrapAdmin).to.equal(undefined);
+  });
+
+  const refused: [string, Record<string, string | undefined>, string][] = [
+    ['a port that is not a number', { PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535, got "eighty"'],
+    ['a port out of range', { PORT: '70000' }, 'PORT must be a whole number'],
+    ['a short secret', { JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
+    ['an unknown database', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must be'],
+    ['half of the admin', { ADMIN_EMAIL: 'a@example.com' }, 'ADMIN_EMAIL and ADMIN_PASSWORD must be set together'],
+    ['a bad boolean', { USERS_LIST_REQUIRES_AUTH: 'yes' }, 'USERS_LIST_REQUIRES_AUTH must be true or false'],
+    ['a bad log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    ['a zero TTL', { JWT_TTL_SECONDS: '0' }, 'JWT_TTL_SECONDS must be a whole number from 1'],
+    ['production without a secret', { NODE_ENV: 'production', JWT_SECRET: undefined }, 'JWT_SECRET is required when NODE_ENV=production'],
+  ];
+  for (const [what, env, message] of refused) {
+    it(`refuses ${what} with a message naming the setting`, () => {
+      const attempt = () => loadConfig({ JWT_SECRET: SECRET, ...env });
+      expect(attempt).to.throw(ConfigError, message);
+    });
+  }
+
+  it('reads PostgreSQL URLs and in-memory SQLite', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://u:p@localhost:5432/db' }).database).to.deep.equal({
+      client: 'postgres',
+      connectionString: 'postgres://u:p@localhost:5432/db',
+    });
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'sqlite::memory:' }).database.client).to.equal('sqlite');
+  });
+
+  it('generates a secret once outside production and keeps it beside the database, private', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'config-'));
+    try {
+      const env = { DATABASE_URL: `sqlite:${join(folder, 'db', 'users.sqlite')}` };
+      const first = loadConfig(env);
+      const secretFile = join(folder, 'db', 'jwt-secret');
+      expect(existsSync(secretFile)).to.equal(true);
+      expect(statSync(secretFile).mode & 0o777).to.equal(0o600);
+      expect(first.jwtSecret).to.equal(readFileSync(secretFile, 'utf8'));
+      expect(first.jwtSecret.length).to.be.at.least(32);
+      expect(first.warnings[0]).to.include('generated one');
+      expect(loadConfig(env).jwtSecret).to.equal(first.jwtSecret);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('turns response validation off in production unless asked for', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production' }).validateResponses).to.equal(false);
+    expect(loadConfig({ JWT_SECRET: SECRET }).validateResponses).to.equal(true);
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', VALIDATE_RESPONSES: 'true' }).validateResponses).to.equal(true);
+  });
+});

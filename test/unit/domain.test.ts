@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import bcrypt from 'bcryptjs';
+import jwt from 'jsonwebtoken';
+import { canonicalEmail, normalizeText } from '../../src/domain/normalize.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/domain/passwords.js';
+import { mayAssignRole, mayUpdateProfile } from '../../src/domain/permissions.js';
+import { TokenSigner } from '../../src/domain/tokens.js';
+import type { Principal } from '../../src/domain/model.js';
+
+describe('normalization', () => {
+  it('folds compatibility characters and trims', () => {
+    expect(normalizeText('  ｊａｎｅ\u3000')).to.equal('jane');
+    expect(normalizeText('ﬁle')).to.equal('file');
+  });
+  it('lower-cases emails', () => {
+    expect(canonicalEmail(' Jane.Doe@Example.COM ')).to.equal('jane.doe@example.com');
+  });
+});
+
+describe('tokens', () => {
+  const secret = 's'.repeat(40);
+  const signer = new TokenSigner(secret);
+  const exp = Math.floor(Date.now() / 1000) + 60;
+
+  it('round-trips the claims and signs with HS256', () => {
+    const token = signer.sign({ userId: 7, sessionId: 'abc' }, exp);
+    expect(signer.verify(token)).to.deep.equal({ userId: 7, sessionId: 'abc' });
+    expect(jwt.decode(token, { complete: true })?.header.alg).to.equal('HS256');
+  });
+
+  it('refuses other algorithms, bad subjects and missing ids', () => {
+    expect(signer.verify(jwt.sign({ sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ sub: '7', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ sub: '7', jti: 'a', exp: exp - 120 }, secret))).to.equal(undefined);
+  });
+});
+
+describe('password hashing', () => {
+  let hasher: PasswordHasher;
+  before(async () => {
+    hasher = await createPasswordHasher();
+  });
+
+  it('hashes with argon2id at the OWASP parameters and verifies', async () => {
+    const hash = await hasher.hash('correct horse');
+    expect(hash).to.match(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect(await hasher.verify(hash, 'correct horse')).to.equal(true);
+    expect(await hasher.verify(hash, 'correct horsE')).to.equal(false);
+    expect(hasher.needsRehash(hash)).to.equal(false);
+  });
+
+  it('verifies bcrypt hashes and asks for them to be replaced', async () => {
+    const hash = bcrypt.hashSync('imported', 4);
+    expect(await hasher.verify(hash, 'imported')).to.equal(true);
+    expect(await hasher.verify(hash, 'imported!')).to.equal(false);
+    expect(hasher.needsRehash(hash)).to.equal(true);
+  });
+
+  it('treats an unreadable hash as a failed check', async () => {
+    expect(await hasher.verify('not-a-hash', 'x')).to.equal(false);
+  });
+});
+
+describe('permissions', () => {
+  const as = (role: Principal['role'], userId = 1): Principal => ({ userId, role, sessionId: 's' });
+  it('lets only admins assign elevated roles', () => {
+    expect(mayAssignRole(undefined, 'user')).to.equal(true);
+    expect(mayAssignRole(undefined, 'admin')).to.equal(false);
+    expect(mayAssignRole(as('moderator'), 'moderator')).to.equal(false);
+    expect(mayAssignRole(as('admin'), 'admin')).to.equal(true);
+  });
+  it('lets users edit themselves, moderators plain users, admins anyone', () => {
+    expect(mayUpdateProfile(as('user', 1), { id: 1, role: 'user' })).to.equal(true);
+    expect(mayUpdateProfile(as('user', 1), { id: 2, role: 'user' })).to.equal(false);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'user' })).to.equal(true);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'moderator' })).to.equal(false);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'admin' })).to.equal(false);
+    expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'admin' })).to.equal(true);
+  });
+});
