@@ -91,7 +91,7 @@ describe('authentication', () => {
 
     it('refuses every crafted or missing token with the documented 401 bodies', async () => {
       for (const [what, token] of Object.entries(forged())) {
-        const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+        const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
         for (const [method, path, error] of [
           ['GET', '/protected', 'Invalid or expired token'],
           ['POST', '/logout', 'Invalid or expired token'],

@@ -45,7 +45,7 @@ describe('users', () => {
       });
     });
 
-    const incorrect: [string, Record<string, unknown>][] = [
+    const incorrect: [string, object][] = [
       ['a missing field', { email: 'x1@example.com', user_name: 'x_1', first_name: 'A', password: 'longenough' }],
       ['an unknown field', { ...newUser('u1'), nickname: 'jd' }],
       ['a wrong type', { ...newUser('u2'), first_name: 42 }],
