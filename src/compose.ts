@@ -9,6 +9,7 @@ import { createPasswordHasher } from './domain/passwords.js';
 import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
+import { describeSafely } from './http/errors.js';
 import { componentSchemaValidator, loadSpec } from './http/spec.js';
 import type { Logger } from './logger.js';
 import { migrateToLatest, openDatabase } from './storage/database.js';
@@ -43,7 +44,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     }
 
     const pruneExpired = () =>
-      sessions.pruneExpired().catch((error: Error) => logger.warn({ err: error.message }, 'session pruning failed'));
+      sessions.pruneExpired().catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
     await pruneExpired();
     const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
 

@@ -93,12 +93,23 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(mapped.status).json(mapped.body);
       return;
     }
-    // Only the error's kind and first line: driver messages can quote SQL values.
-    const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-    logger.error(
-      { err: { name, code, message: String(message).split('\n')[0]?.slice(0, 300) }, operation: req.operation?.id },
-      'request failed',
-    );
+    logger.error({ failure: describeSafely(error), operation: req.operation?.id }, 'request failed');
     res.status(500).json({ error: MESSAGES.internal });
+  };
+}
+
+/**
+ * What may be logged of an unexpected error. Knex prefixes driver errors with
+ * the SQL and its values inlined (password hashes, session ids), so only the
+ * driver's own message after the last " - " is kept, on one line.
+ */
+export function describeSafely(error: unknown): { name: string; code?: string; message: string } {
+  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const text = String(message ?? '');
+  const driverMessage = text.includes(' - ') ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+  return {
+    name: String(name ?? 'Error'),
+    ...(typeof code === 'string' ? { code } : {}),
+    message: (driverMessage.split('\n')[0] ?? '').slice(0, 200),
   };
 }
