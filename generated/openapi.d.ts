@@ -338,48 +338,59 @@ export interface components {
              */
             message: string;
         };
-        IncorrectFieldError: {
-            /** @enum {string} */
-            error: "Incorrect field";
+        /**
+         * @description Every error body. `error` is one of the texts documented on the
+         *     response, word for word; `details` appears only on `400` answers to
+         *     invalid input.
+         */
+        Error: {
+            /**
+             * @description What went wrong, in the contract's exact words.
+             * @example Incorrect field
+             */
+            error: string;
+            /** @description The fields that failed validation. */
             details?: components["schemas"]["FieldProblem"][];
         };
-        PasswordChangeRefusedError: {
+        IncorrectFieldError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Incorrect field" | "Invalid request: Old password is incorrect";
-            details?: components["schemas"]["FieldProblem"][];
+            error?: "Incorrect field";
         };
-        WrongPageParametersError: {
+        PasswordChangeRefusedError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "wrong parameters page, per_page";
-            details?: components["schemas"]["FieldProblem"][];
+            error?: "Incorrect field" | "Invalid request: Old password is incorrect";
         };
-        UserAuthenticationFailedError: {
+        WrongPageParametersError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Unauthorized: User authentication failed";
+            error?: "wrong parameters page, per_page";
         };
-        InvalidOrExpiredTokenError: {
+        UserAuthenticationFailedError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Invalid or expired token";
+            error?: "Unauthorized: User authentication failed";
         };
-        InvalidCredentialsError: {
+        InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Invalid credentials";
+            error?: "Invalid or expired token";
         };
-        ForbiddenError: {
+        InvalidCredentialsError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Forbidden";
+            error?: "Invalid credentials";
         };
-        UserNotFoundError: {
+        ForbiddenError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "User not found";
+            error?: "Forbidden";
         };
-        InvalidRequestBodyError: {
+        UserNotFoundError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Invalid request body";
+            error?: "User not found";
         };
-        InternalServerErrorBody: {
+        InvalidRequestBodyError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error: "Internal server error";
+            error?: "Invalid request body";
+        };
+        InternalServerErrorBody: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Internal server error";
         };
     };
     responses: {

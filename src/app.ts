@@ -1,7 +1,7 @@
 // Builds the Express application from its dependencies. Request pipeline, in
 // the order the contract checks things:
-//   JSON parsing (409) → normalization → authentication (401) →
-//   validation against openapi.yaml (400) → handler (403/404/409) → error mapping
+//   operation lookup → JSON parsing (409) → normalization → authentication (401)
+//   → validation against openapi.yaml (400) → handler (403/404/409) → error mapping
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
@@ -10,7 +10,7 @@ import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
-import { normalizeBody } from './http/middleware/normalize-body.js';
+import { normalizeBody, parseJsonBody } from './http/middleware/body.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
@@ -33,9 +33,9 @@ export interface AppDependencies {
 export function buildApp({ users, sessions, spec, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: BODY_LIMIT }));
-  app.use(normalizeBody);
   app.use(resolveOperationMiddleware(operationsOf(spec)));
+  app.use(parseJsonBody(express.json({ limit: BODY_LIMIT })));
+  app.use(normalizeBody);
   app.use(authenticate(sessions, settings));
   app.use(
     OpenApiValidator.middleware({

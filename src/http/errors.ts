@@ -3,6 +3,7 @@ import type { ErrorRequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { DomainError, type DomainErrorKind } from '../domain/errors.js';
+import type { components } from '../../generated/openapi.js';
 import type { OperationId } from './contract.js';
 
 /** No token, or one that is malformed, expired, tampered with or revoked. */
@@ -23,6 +24,11 @@ export interface ContractError {
   body: { error: string; details?: FieldProblem[] };
 }
 
+type Schemas = components['schemas'];
+type ErrorSchemaName = Exclude<Extract<keyof Schemas, `${string}Error` | `${string}ErrorBody`>, 'Error'>;
+/** Every error text the spec documents; the compiler checks MESSAGES against it. */
+type DocumentedErrorText = NonNullable<Schemas[ErrorSchemaName]['error']>;
+
 export const MESSAGES = {
   incorrectField: 'Incorrect field',
   invalidRequestBody: 'Invalid request body',
@@ -34,9 +40,10 @@ export const MESSAGES = {
   oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
   wrongPageParameters: 'wrong parameters page, per_page',
   internal: 'Internal server error',
-  notFound: 'Not found',
-  methodNotAllowed: 'Method not allowed',
-} as const;
+} as const satisfies Record<string, DocumentedErrorText>;
+
+// For paths and methods the spec does not have, so no operation documents them.
+const UNDOCUMENTED = { notFound: 'Not found', methodNotAllowed: 'Method not allowed' } as const;
 
 const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   forbidden: { status: 403, body: { error: MESSAGES.forbidden } },
@@ -74,9 +81,9 @@ export function toContractError(error: unknown, operationId: OperationId | undef
     const message = operationId === 'listUsers' ? MESSAGES.wrongPageParameters : MESSAGES.incorrectField;
     return { status: 400, body: { error: message, details } };
   }
-  if (error instanceof validatorErrors.NotFound) return { status: 404, body: { error: MESSAGES.notFound } };
+  if (error instanceof validatorErrors.NotFound) return { status: 404, body: { error: UNDOCUMENTED.notFound } };
   if (error instanceof validatorErrors.MethodNotAllowed) {
-    return { status: 405, body: { error: MESSAGES.methodNotAllowed } };
+    return { status: 405, body: { error: UNDOCUMENTED.methodNotAllowed } };
   }
   return undefined;
 }

@@ -13,7 +13,10 @@ import type { OperationId } from './contract.js';
 const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 export type SpecDocument = {
-  paths: Record<string, Record<string, { operationId: OperationId; security?: SecurityRequirement[] }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId: OperationId; security?: SecurityRequirement[]; requestBody?: unknown }>
+  >;
   security?: SecurityRequirement[];
   [key: string]: unknown;
 };
@@ -27,6 +30,8 @@ export interface Operation {
   method: string; // upper case
   path: string; // as in the spec, e.g. /users/{user_id}
   tokenRequirement: TokenRequirement;
+  /** Whether the operation reads a JSON body; no other request's body is parsed. */
+  hasRequestBody: boolean;
   match: MatchFunction<Record<string, string>>;
 }
 
@@ -55,6 +60,7 @@ export function operationsOf(spec: SpecDocument): Operation[] {
         method: method.toUpperCase(),
         path,
         tokenRequirement: tokenRequirementOf(operation.security ?? spec.security ?? []),
+        hasRequestBody: operation.requestBody !== undefined,
         match: match(expressPath, { decode: decodeURIComponent }),
       });
     }

@@ -116,6 +116,13 @@ describe('authentication', () => {
       expect(reply.body).to.deep.equal({ message: 'Token is valid' });
     });
 
+    it('POST /logout ignores a body it does not take, even unparseable', async () => {
+      const { token } = await api.register();
+      const reply = await api.request('POST', '/logout', { token, raw: '{not json' });
+      expect(reply.status).to.equal(200);
+      expect(reply.body).to.deep.equal({ message: 'Logout successful' });
+    });
+
     it('POST /logout ends only that session, at once', async () => {
       const { email, password, token } = await api.register();
       const second = await api.login(email, password);
@@ -149,6 +156,18 @@ describe('restarts', () => {
         expect((await api.request('GET', `/users/${kept.id}`, { token: kept.token })).body.email).to.equal(kept.email);
         const admins = await api.service.db('users').where({ email: ADMIN.email }).count({ n: '*' });
         expect(Number(admins[0]!.n)).to.equal(1);
+      } finally {
+        await api.close();
+      }
+
+      // A changed ADMIN_PASSWORD does not overwrite the existing admin.
+      api = await startTestServer({ ...env, ADMIN_PASSWORD: 'a-different-admin-password' });
+      try {
+        await api.login(ADMIN.email, ADMIN.password);
+        const refused = await api.request('POST', '/login', {
+          body: { email: ADMIN.email, password: 'a-different-admin-password' },
+        });
+        expect(refused.status).to.equal(401);
       } finally {
         await api.close();
       }

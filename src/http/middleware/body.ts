@@ -1,5 +1,15 @@
 import type { RequestHandler } from 'express';
 import { normalizeText } from '../../domain/normalize.js';
+import '../request-context.js';
+
+/**
+ * Parses the JSON body of operations that take one. Other requests' bodies are
+ * never read, so a stray body on, say, POST /logout can't earn an
+ * undocumented 409.
+ */
+export function parseJsonBody(jsonParser: RequestHandler): RequestHandler {
+  return (req, res, next) => (req.operation?.hasRequestBody ? jsonParser(req, res, next) : next());
+}
 
 const isPasswordField = (name: string): boolean => name.endsWith('password');
 
