@@ -1,16 +1,15 @@
 // Contract tests: Dredd sends every documented response's request to the real
-// built server (dist/) on a throw-away SQLite database, with response
+// built server (dist/) on a throw-away database (SQLite, or PostgreSQL with
+// TEST_DATABASE=postgres; see test/support/database.ts), with response
 // validation on, and test/contract/dredd-hooks.cjs sets up each case and
 // checks each body against the spec. The run fails unless every documented
 // response ran as a transaction and passed: none skipped, none missing.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { backend, createTestDatabase, type TestDatabase } from '../test/support/database.js';
+import { startServerProcess, type ServerProcess } from '../test/support/process.js';
 
 const require = createRequire(import.meta.url);
 const Dredd = require('dredd');
@@ -23,46 +22,17 @@ const { SPEC_PATH, loadSpec, documentedResponses } = require('../test/contract/t
 const ROOT = join(import.meta.dirname, '..');
 const ADMIN = { ADMIN_EMAIL: 'contract-admin@example.com', ADMIN_PASSWORD: 'contract-admin-password' };
 
-interface RunningServer {
-  port: number;
-  child: ChildProcess;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  return port;
-}
-
-async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'server.js')], {
-    env: {
-      ...process.env,
+async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess(
+    {
       NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
       JWT_SECRET: 'contract-test-secret-0123456789abcdef-0123456789',
       VALIDATE_RESPONSES: 'true',
-      LOG_LEVEL: 'warn',
       ...ADMIN,
       ...env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before serving`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/users/pagination?per_page=1`)).status < 500) return { port, child };
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill();
-  throw new Error('server did not start within 10 s');
+    { built: true },
+  );
 }
 
 function runDredd(port: number, env: Record<string, string>): Promise<DreddStats> {
@@ -88,23 +58,25 @@ interface DreddStats {
 }
 
 const workDir = mkdtempSync(join(tmpdir(), 'contract-'));
-const databaseFile = join(workDir, 'users.sqlite');
 const reportFile = join(workDir, 'report.jsonl');
-const servers: RunningServer[] = [];
+const servers: ServerProcess[] = [];
+const databases: TestDatabase[] = [];
 let exitCode = 1;
 try {
-  const main = await startServer({ DATABASE_URL: `sqlite:${databaseFile}` });
+  console.log(`Contract tests on ${backend}`);
+  const mainDatabase = await createTestDatabase({ shared: true });
+  databases.push(mainDatabase);
+  const main = await startServer({ DATABASE_URL: mainDatabase.url });
   servers.push(main);
-  const listRequiresAuth = await startServer({
-    DATABASE_URL: `sqlite:${join(workDir, 'list-auth.sqlite')}`,
-    USERS_LIST_REQUIRES_AUTH: 'true',
-  });
+  const listDatabase = await createTestDatabase({ shared: true });
+  databases.push(listDatabase);
+  const listRequiresAuth = await startServer({ DATABASE_URL: listDatabase.url, USERS_LIST_REQUIRES_AUTH: 'true' });
   servers.push(listRequiresAuth);
 
   const stats = await runDredd(main.port, {
     CONTRACT_BASE_URL: `http://127.0.0.1:${main.port}`,
     CONTRACT_LIST_AUTH_PORT: String(listRequiresAuth.port),
-    CONTRACT_DB_FILE: databaseFile,
+    CONTRACT_DATABASE_URL: mainDatabase.url,
     CONTRACT_REPORT: reportFile,
     ...ADMIN,
   });
@@ -127,13 +99,13 @@ try {
     stats.tests === expected.length &&
     missing.length === 0 &&
     repeated.length === 0;
-  console.log(`contract: ${stats.passes} passed, ${stats.tests - stats.passes} failed`);
+  console.log(`contract (${backend}): ${stats.passes} passed, ${stats.tests - stats.passes} failed`);
   exitCode = ok ? 0 : 1;
 } catch (error) {
   console.error('contract tests could not run:', error);
 } finally {
-  for (const { child } of servers) child.kill('SIGTERM');
-  await Promise.all(servers.map(({ child }) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  await Promise.all(servers.map((server) => server.stop()));
+  for (const database of databases) await database.drop();
   rmSync(workDir, { recursive: true, force: true });
 }
 process.exit(exitCode);

@@ -10,9 +10,9 @@ import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
 import { describeSafely } from './http/errors.js';
-import { componentSchemaValidator, loadSpec } from './http/spec.js';
+import { componentSchemaValidator, loadSpec, type SpecDocument } from './http/spec.js';
 import type { Logger } from './logger.js';
-import { migrateToLatest, openDatabase } from './storage/database.js';
+import { isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
 import { createStore } from './storage/store.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
@@ -30,18 +30,12 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const spec = loadSpec();
   const db = openDatabase(config.database);
   try {
-    await migrateToLatest(db);
+    await prepareSchema(db, config, logger);
     const store = createStore(db);
     const hasher = await createPasswordHasher();
     const sessions = new SessionService(store, hasher, new TokenSigner(config.jwtSecret), config.jwtTtlSeconds);
     const users = new UserService(store, hasher, sessions);
-
-    if (config.bootstrapAdmin) {
-      const admin = bootstrapAdminProfile(config.bootstrapAdmin);
-      const problems = componentSchemaValidator(spec, 'NewUser')(admin);
-      if (problems.length > 0) throw new Error(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
-      if (await users.ensureAdmin(admin)) logger.info({ email: admin.email }, 'created the bootstrap admin');
-    }
+    if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
 
     const pruneExpired = () =>
       sessions.pruneExpired().catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
@@ -69,6 +63,30 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     await db.destroy();
     throw error;
   }
+}
+
+/**
+ * Migrates and creates the bootstrap admin once, before worker processes
+ * start (cluster mode); the workers then skip both.
+ */
+export async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
+  const service = await createService(config, logger);
+  await service.close();
+}
+
+async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
+  if (config.migrateOnStart) {
+    await migrateToLatest(db, (reason) => logger.info(`waiting for migrations: ${reason}`));
+  } else if (!(await isMigrated(db))) {
+    throw new Error('the database has pending migrations and MIGRATE_ON_START=false: run `npm run migrate` first');
+  }
+}
+
+async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admin: BootstrapAdmin, logger: Logger) {
+  const profile = bootstrapAdminProfile(admin);
+  const problems = componentSchemaValidator(spec, 'NewUser')(profile);
+  if (problems.length > 0) throw new Error(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
+  if (await users.ensureAdmin(profile)) logger.info({ email: profile.email }, 'created the bootstrap admin');
 }
 
 /** The bootstrap admin as a registration body, normalized as HTTP input is. */

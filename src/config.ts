@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string } // ':memory:' or a file path
-  | { client: 'postgres'; connectionString: string };
+  | { client: 'postgres'; connectionString: string; poolMax: number; statementTimeoutMs: number };
 
 export interface BootstrapAdmin {
   email: string;
@@ -25,6 +25,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   usersListRequiresAuth: boolean;
   validateResponses: boolean;
+  /** Run pending migrations at start-up; off when a deploy step runs `npm run migrate`. */
+  migrateOnStart: boolean;
+  /** Worker processes in this instance (node:cluster); 1 serves from the main process. */
+  webConcurrency: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
   warnings: string[];
 }
@@ -39,7 +43,7 @@ const MIN_SECRET_LENGTH = 32;
 export function loadConfig(env: Env = process.env): Config {
   const warnings: string[] = [];
   const nodeEnv = env.NODE_ENV ?? 'development';
-  const database = parseDatabaseUrl(env.DATABASE_URL ?? 'sqlite:./data/users.sqlite');
+  const database = databaseFrom(env);
   return {
     port: integerSetting(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
@@ -51,17 +55,27 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
     validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
+    migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
+    webConcurrency: integerSetting(env, 'WEB_CONCURRENCY', 1, 1, 64),
     warnings,
   };
 }
 
-function parseDatabaseUrl(url: string): DatabaseConfig {
+function databaseFrom(env: Env): DatabaseConfig {
+  const url = env.DATABASE_URL || 'sqlite:./data/users.sqlite';
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
     if (filename === '') throw new ConfigError('DATABASE_URL: sqlite: needs a file path or :memory:');
     return { client: 'sqlite', filename: filename === ':memory:' ? filename : resolve(filename) };
   }
-  if (/^postgres(ql)?:\/\//.test(url)) return { client: 'postgres', connectionString: url };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    return {
+      client: 'postgres',
+      connectionString: url,
+      poolMax: integerSetting(env, 'DB_POOL_MAX', 10, 1, 1000),
+      statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+    };
+  }
   throw new ConfigError(
     'DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db',
   );
@@ -84,7 +98,10 @@ function resolveJwtSecret(
   if (nodeEnv === 'production') {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
   }
-  if (database.client !== 'sqlite' || database.filename === ':memory:') {
+  if (database.client === 'postgres') {
+    throw new ConfigError('JWT_SECRET is required with PostgreSQL: every instance must sign with the same secret');
+  }
+  if (database.filename === ':memory:') {
     warnings.push('JWT_SECRET is not set: using a random secret for this process only');
     return randomBytes(48).toString('base64url');
   }

@@ -1,25 +1,48 @@
-// Starts the service: reads the configuration, opens the database and listens.
+// Starts the service: reads the configuration, prepares the database and
+// listens. With WEB_CONCURRENCY=N > 1, this process becomes a node:cluster
+// primary that migrates once, then runs N workers sharing the port.
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createService } from './compose.js';
-import { createLogger } from './logger.js';
+import { createService, prepareDatabase } from './compose.js';
+import { createLogger, type Logger } from './logger.js';
 
-let config: Config;
+const WORKER_RESTART_DELAY_MS = 1000;
+
+const config = readConfigOrExit();
+const logger = createLogger(config.logLevel);
+
 try {
-  config = loadConfig();
+  if (cluster.isWorker) {
+    // The primary has migrated and created the bootstrap admin already.
+    await serve({ ...config, migrateOnStart: false, bootstrapAdmin: undefined }, logger, { announce: false });
+  } else {
+    for (const warning of config.warnings) logger.warn(warning);
+    if (config.webConcurrency > 1) {
+      await prepareDatabase(config, logger);
+      runPrimary(config, logger);
+    } else {
+      await serve(config, logger, { announce: true });
+    }
+  }
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`Configuration error: ${error.message}`);
+  logger.fatal({ reason: (error as Error).message }, 'start-up failed');
   process.exit(1);
 }
 
-const logger = createLogger(config.logLevel);
-for (const warning of config.warnings) logger.warn(warning);
+function readConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`Configuration error: ${error.message}`);
+    process.exit(1);
+  }
+}
 
-try {
+async function serve(config: Config, logger: Logger, { announce }: { announce: boolean }): Promise<void> {
   const service = await createService(config, logger);
   const server = service.app.listen(config.port, config.host, () => {
-    const database = config.database.client === 'sqlite' ? `SQLite ${config.database.filename}` : 'PostgreSQL';
-    logger.info(`User service listening on http://${displayHost(config.host)}:${config.port} (${database})`);
+    if (announce) logger.info(startupLine(config));
   });
   const stop = (signal: string) => {
     logger.info(`${signal}: closing`);
@@ -27,11 +50,36 @@ try {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-} catch (error) {
-  logger.fatal({ err: (error as Error).message }, 'start-up failed');
-  process.exit(1);
 }
 
-function displayHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+function runPrimary(config: Config, logger: Logger): void {
+  let stopping = false;
+  let listening = 0;
+  for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
+  cluster.on('listening', () => {
+    listening += 1;
+    if (listening === config.webConcurrency) logger.info(startupLine(config));
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
+    setTimeout(() => cluster.fork(), WORKER_RESTART_DELAY_MS).unref();
+  });
+  const stop = (signal: string) => {
+    stopping = true;
+    logger.info(`${signal}: stopping ${config.webConcurrency} workers`);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+function startupLine(config: Config): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const database = config.database.client === 'sqlite' ? `SQLite ${config.database.filename}` : 'PostgreSQL';
+  const workers = config.webConcurrency > 1 ? `, ${config.webConcurrency} workers` : '';
+  return `User service listening on http://${host}:${config.port} (${database}${workers})`;
 }

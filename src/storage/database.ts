@@ -1,5 +1,6 @@
 // Opens the Knex connection for the configured database and runs migrations.
 import knex, { type Knex } from 'knex';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseConfig } from '../config.js';
@@ -7,7 +8,15 @@ import { migrationSource } from './migrations/index.js';
 
 export function openDatabase(config: DatabaseConfig): Knex {
   if (config.client === 'postgres') {
-    return knex({ client: 'pg', connection: config.connectionString, pool: { min: 0, max: 10 } });
+    return knex({
+      client: 'pg',
+      connection: {
+        connectionString: config.connectionString,
+        // 0 means no limit, as in PostgreSQL itself.
+        ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+      },
+      pool: { min: 0, max: config.poolMax },
+    });
   }
   if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
   return knex({
@@ -33,8 +42,50 @@ interface SqliteConnection {
   exec(sql: string, callback: (error: Error | null) => void): void;
 }
 
-export async function migrateToLatest(db: Knex): Promise<void> {
-  await db.migrate.latest({ migrationSource });
+const MIGRATION_WAIT_MS = 60_000;
+
+/**
+ * Applies pending migrations. Instances starting together take turns through
+ * Knex's migration lock: one migrates, the others wait for it and then find
+ * nothing left to do.
+ */
+export async function migrateToLatest(db: Knex, onWait: (reason: string) => void = () => {}): Promise<void> {
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await db.migrate.latest({ migrationSource });
+      return;
+    } catch (error) {
+      const reason = migrationRaceReason(error);
+      if (!reason || Date.now() > deadline) {
+        if (reason) {
+          throw new Error(
+            `migrations still locked after ${MIGRATION_WAIT_MS / 1000} s; if no other instance is ` +
+              'migrating, a crashed one left the lock: clear it with `npm run migrate -- --unlock`',
+          );
+        }
+        throw error;
+      }
+      onWait(reason);
+      await sleep(Math.min(100 * attempt, 1000));
+    }
+  }
+}
+
+/** Why a migration attempt lost a race with another instance, or undefined for a real failure. */
+function migrationRaceReason(error: unknown): string | undefined {
+  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  if (name === 'MigrationLocked') return 'another instance is migrating';
+  // Two instances creating Knex's own bookkeeping tables at the same moment.
+  if (code === '42P07' || code === '23505' || (typeof message === 'string' && /already exists/.test(message))) {
+    return 'another instance is creating the migration tables';
+  }
+  return undefined;
+}
+
+/** Frees the migration lock left by an instance that crashed mid-migration. */
+export async function unlockMigrations(db: Knex): Promise<void> {
+  await db.migrate.forceFreeMigrationsLock({ migrationSource });
 }
 
 /** True when every known migration has been applied. */

@@ -27,6 +27,14 @@ function bodyValidatorFor(response) {
   return bodyValidators.get(response.name);
 }
 
+// A connection of the hooks' own to the server's database, for provoking faults.
+function openDatabase(url) {
+  if (url.startsWith('sqlite:')) {
+    return knex({ client: 'sqlite3', connection: { filename: url.slice('sqlite:'.length) }, useNullAsDefault: true });
+  }
+  return knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+}
+
 // ---- fixtures, made through the API itself ---------------------------------
 const fixtures = {};
 let database;
@@ -62,7 +70,7 @@ hooks.beforeAll(async (transactions, done) => {
       hooks.log(message);
       for (const transaction of transactions) transaction.fail = message;
     }
-    database = knex({ client: 'sqlite3', connection: { filename: env.CONTRACT_DB_FILE }, useNullAsDefault: true });
+    database = openDatabase(env.CONTRACT_DATABASE_URL);
     const login = await call('POST', '/login', { body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } });
     fixtures.adminToken = login.access_token;
     fixtures.owner = await registerUser('owner');

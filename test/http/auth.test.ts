@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import { backend, createTestDatabase } from '../support/database.js';
 import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
@@ -138,10 +136,10 @@ describe('authentication', () => {
 });
 
 describe('restarts', () => {
-  it('keep users, sessions, logouts and the generated secret (file database)', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'user-service-'));
-    // No JWT_SECRET: the service generates one and keeps it beside the database.
-    const env = { DATABASE_URL: `sqlite:${join(folder, 'users.sqlite')}`, JWT_SECRET: undefined };
+  it('keep users, sessions and logouts (and on SQLite, the generated secret)', async () => {
+    const database = await createTestDatabase({ shared: true });
+    // On SQLite no JWT_SECRET: the service generates one and keeps it beside the database.
+    const env = { DATABASE_URL: database.url, ...(backend === 'sqlite' ? { JWT_SECRET: undefined } : {}) };
     try {
       let api = await startTestServer(env);
       const kept = await api.register();
@@ -172,7 +170,7 @@ describe('restarts', () => {
         await api.close();
       }
     } finally {
-      rmSync(folder, { recursive: true, force: true });
+      await database.drop();
     }
   });
 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createService, type Service } from '../../src/compose.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { createTestDatabase } from './database.js';
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-123', user_name: 'admin' };
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -35,9 +36,11 @@ export interface TestServer {
 
 let counter = 0;
 
+/** Starts the app; on a fresh database of the test backend unless `env` names one. */
 export async function startTestServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
+  const ownDatabase = env.DATABASE_URL === undefined ? await createTestDatabase() : undefined;
   const config = loadConfig({
-    DATABASE_URL: 'sqlite::memory:',
+    DATABASE_URL: ownDatabase?.url,
     JWT_SECRET: TEST_SECRET,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
@@ -93,6 +96,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await service.close();
+      await ownDatabase?.drop();
     },
   };
 }

@@ -9,7 +9,15 @@ const SECRET = 'x'.repeat(32);
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
-    expect(config).to.include({ port: 3000, host: '0.0.0.0', jwtTtlSeconds: 3600, usersListRequiresAuth: false, logLevel: 'info' });
+    expect(config).to.include({
+      port: 3000,
+      host: '0.0.0.0',
+      jwtTtlSeconds: 3600,
+      usersListRequiresAuth: false,
+      logLevel: 'info',
+      migrateOnStart: true,
+      webConcurrency: 1,
+    });
     expect(config.database).to.deep.equal({ client: 'sqlite', filename: join(process.cwd(), 'data', 'users.sqlite') });
     expect(config.bootstrapAdmin).to.equal(undefined);
   });
@@ -23,6 +31,10 @@ describe('configuration', () => {
     ['a bad boolean', { USERS_LIST_REQUIRES_AUTH: 'yes' }, 'USERS_LIST_REQUIRES_AUTH must be true or false'],
     ['a bad log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     ['a zero TTL', { JWT_TTL_SECONDS: '0' }, 'JWT_TTL_SECONDS must be a whole number from 1'],
+    ['PostgreSQL without a secret', { DATABASE_URL: 'postgres://u:p@h/db', JWT_SECRET: undefined }, 'JWT_SECRET is required with PostgreSQL'],
+    ['a pool of 0', { DATABASE_URL: 'postgres://u:p@h/db', DB_POOL_MAX: '0' }, 'DB_POOL_MAX must be a whole number from 1'],
+    ['0 workers', { WEB_CONCURRENCY: '0' }, 'WEB_CONCURRENCY must be a whole number from 1 to 64'],
+    ['a bad MIGRATE_ON_START', { MIGRATE_ON_START: 'later' }, 'MIGRATE_ON_START must be true or false'],
     ['production without a secret', { NODE_ENV: 'production', JWT_SECRET: undefined }, 'JWT_SECRET is required when NODE_ENV=production'],
   ];
   for (const [what, env, message] of refused) {
@@ -36,7 +48,16 @@ describe('configuration', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://u:p@localhost:5432/db' }).database).to.deep.equal({
       client: 'postgres',
       connectionString: 'postgres://u:p@localhost:5432/db',
+      poolMax: 10,
+      statementTimeoutMs: 5000,
     });
+    const tuned = loadConfig({
+      JWT_SECRET: SECRET,
+      DATABASE_URL: 'postgresql://u:p@db/users',
+      DB_POOL_MAX: '25',
+      DB_STATEMENT_TIMEOUT_MS: '0',
+    }).database;
+    expect(tuned).to.include({ poolMax: 25, statementTimeoutMs: 0 });
     expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'sqlite::memory:' }).database.client).to.equal('sqlite');
   });
 

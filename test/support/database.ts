@@ -1,0 +1,53 @@
+// The database a test runs on. By default SQLite; with TEST_DATABASE=postgres,
+// a fresh PostgreSQL database per test server, created through
+// TEST_DATABASE_URL (a role allowed to create databases) and dropped after.
+import knex from 'knex';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type Backend = 'sqlite' | 'postgres';
+export const backend: Backend = process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+
+export interface TestDatabase {
+  /** A DATABASE_URL for the service. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+let counter = 0;
+
+/**
+ * A new, empty database. `shared`: usable by several processes or restarts
+ * (SQLite then uses a file instead of memory).
+ */
+export async function createTestDatabase({ shared = false } = {}): Promise<TestDatabase> {
+  if (backend === 'sqlite') {
+    if (!shared) return { url: 'sqlite::memory:', drop: async () => {} };
+    const folder = mkdtempSync(join(tmpdir(), 'user-service-test-'));
+    return { url: `sqlite:${join(folder, 'users.sqlite')}`, drop: async () => rmSync(folder, { recursive: true, force: true }) };
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('TEST_DATABASE=postgres needs TEST_DATABASE_URL=postgres://user:pass@host:port/db');
+  counter += 1;
+  const name = `user_service_test_${process.pid}_${counter}_${Date.now() % 100_000}`;
+  const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw('CREATE DATABASE ??', [name]);
+  } finally {
+    await admin.destroy();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const dropper = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+      try {
+        await dropper.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+      } finally {
+        await dropper.destroy();
+      }
+    },
+  };
+}
