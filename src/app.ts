@@ -2,7 +2,9 @@
 // the order the contract checks things:
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
 //   → validation against openapi.yaml (400) → handler (403/404/409) → error mapping
+import cors from 'cors';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
@@ -10,13 +12,19 @@ import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
-import { normalizeBody, parseJsonBody } from './http/middleware/body.js';
+import { normalizeBody, parseJsonBody, refuseForbiddenKeys } from './http/middleware/body.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
 import type { Logger } from './logger.js';
 
 export const BODY_LIMIT = '16kb';
+
+// helmet's defaults, with a content policy for a JSON API: it serves nothing a
+// browser should render, run or frame.
+const JSON_API_HEADERS = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+};
 
 export interface AppDependencies {
   users: UserService;
@@ -25,6 +33,10 @@ export interface AppDependencies {
   logger: Logger;
   settings: {
     usersListRequiresAuth: boolean;
+    /** Browser origins allowed by CORS; empty turns CORS off. */
+    corsOrigins: string[];
+    /** Proxies trusted to report the client address in X-Forwarded-For. */
+    trustProxy: number;
     /** Check every response against the spec (tests and development); a stray one becomes a 500. */
     validateResponses: boolean;
   };
@@ -33,8 +45,14 @@ export interface AppDependencies {
 export function buildApp({ users, sessions, spec, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', settings.trustProxy);
+  app.use(helmet(JSON_API_HEADERS));
+  if (settings.corsOrigins.length > 0) {
+    app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
+  }
   app.use(resolveOperationMiddleware(operationsOf(spec)));
   app.use(parseJsonBody(express.json({ limit: BODY_LIMIT })));
+  app.use(refuseForbiddenKeys);
   app.use(normalizeBody);
   app.use(authenticate(sessions, settings));
   app.use(

@@ -33,7 +33,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     await prepareSchema(db, config, logger);
     const store = createStore(db);
     const hasher = await createPasswordHasher();
-    const sessions = new SessionService(store, hasher, new TokenSigner(config.jwtSecret), config.jwtTtlSeconds);
+    const sessions = new SessionService(store, hasher, new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.jwtTtlSeconds);
     const users = new UserService(store, hasher, sessions);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
 
@@ -47,7 +47,12 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       sessions,
       spec,
       logger,
-      settings: { usersListRequiresAuth: config.usersListRequiresAuth, validateResponses: config.validateResponses },
+      settings: {
+        usersListRequiresAuth: config.usersListRequiresAuth,
+        validateResponses: config.validateResponses,
+        corsOrigins: config.corsOrigins,
+        trustProxy: config.trustProxy,
+      },
     });
     return {
       app,

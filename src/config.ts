@@ -21,6 +21,12 @@ export interface Config {
   database: DatabaseConfig;
   jwtSecret: string;
   jwtTtlSeconds: number;
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** Origins allowed to call from a browser; empty: CORS off. */
+  corsOrigins: string[];
+  /** How many proxies in front may set X-Forwarded-For (0: use the socket address). */
+  trustProxy: number;
   bootstrapAdmin: BootstrapAdmin | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   usersListRequiresAuth: boolean;
@@ -51,6 +57,10 @@ export function loadConfig(env: Env = process.env): Config {
     database,
     jwtSecret: resolveJwtSecret(env.JWT_SECRET, nodeEnv, database, warnings),
     jwtTtlSeconds: integerSetting(env, 'JWT_TTL_SECONDS', 3600, 1, 31_536_000),
+    jwtIssuer: env.JWT_ISSUER || 'user-service',
+    jwtAudience: env.JWT_AUDIENCE || 'user-service',
+    corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
+    trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 0, 10),
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
@@ -131,6 +141,22 @@ function integerSetting(env: Env, name: string, fallback: number, min: number, m
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function originsSetting(env: Env, name: string): string[] {
+  const origins = (env[name] ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`${name} must list origins like https://app.example.com, got "${origin}"`);
+    }
+  }
+  return origins;
 }
 
 function booleanSetting(env: Env, name: string, fallback: boolean): boolean {

@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createService, prepareDatabase } from './compose.js';
+import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './logger.js';
 
 const WORKER_RESTART_DELAY_MS = 1000;
@@ -41,7 +42,7 @@ function readConfigOrExit(): Config {
 
 async function serve(config: Config, logger: Logger, { announce }: { announce: boolean }): Promise<void> {
   const service = await createService(config, logger);
-  const server = service.app.listen(config.port, config.host, () => {
+  const server = listen(service.app, config.port, config.host, () => {
     if (announce) logger.info(startupLine(config));
   });
   const stop = (signal: string) => {

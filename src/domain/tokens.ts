@@ -10,10 +10,19 @@ export interface TokenClaims {
   sessionId: string;
 }
 
+/** Who issues the tokens and for whom: set in every token and required on verify. */
+export interface TokenScope {
+  issuer: string;
+  audience: string;
+}
+
 export class TokenSigner {
   private readonly key: KeyObject;
 
-  constructor(secret: string) {
+  constructor(
+    secret: string,
+    private readonly scope: TokenScope,
+  ) {
     this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
@@ -21,6 +30,8 @@ export class TokenSigner {
   sign(claims: TokenClaims, expiresAtSeconds: number): string {
     return jwt.sign({ exp: expiresAtSeconds }, this.key, {
       algorithm: 'HS256',
+      issuer: this.scope.issuer,
+      audience: this.scope.audience,
       subject: String(claims.userId),
       jwtid: claims.sessionId,
     });
@@ -30,7 +41,11 @@ export class TokenSigner {
   verify(token: string): TokenClaims | undefined {
     let payload: string | jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.key, { algorithms: ['HS256'] });
+      payload = jwt.verify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: this.scope.issuer,
+        audience: this.scope.audience,
+      });
     } catch {
       return undefined;
     }

@@ -14,6 +14,17 @@ export class AuthenticationFailed extends Error {
   }
 }
 
+/** Input the validator would let through but the service refuses (see middleware/body.ts). */
+export class InvalidInput extends Error {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field} ${problem}`);
+    this.name = 'InvalidInput';
+  }
+}
+
 interface FieldProblem {
   field: string;
   message: string;
@@ -65,6 +76,9 @@ export function toContractError(error: unknown, operationId: OperationId | undef
         ? MESSAGES.invalidOrExpiredToken
         : MESSAGES.userAuthenticationFailed;
     return { status: 401, body: { error: message } };
+  }
+  if (error instanceof InvalidInput) {
+    return { status: 400, body: { error: MESSAGES.incorrectField, details: [{ field: error.field, message: error.problem }] } };
   }
   if (isBodyParserError(error)) {
     // Unparseable JSON, a wrong charset, or a body over the size limit.

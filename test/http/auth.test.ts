@@ -21,7 +21,8 @@ describe('authentication', () => {
       expect(Object.keys(reply.body).sort()).to.deep.equal(['access_token', 'expires_at']);
       expect(reply.headers.get('cache-control')).to.equal('no-store');
       const claims = claimsOf(reply.body.access_token);
-      expect(Object.keys(claims).sort()).to.deep.equal(['exp', 'iat', 'jti', 'sub']);
+      expect(Object.keys(claims).sort()).to.deep.equal(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+      expect(claims).to.include({ iss: 'user-service', aud: 'user-service' });
       expect(claims.sub).to.equal(String(id));
       expect(claims.exp - claims.iat).to.equal(3600);
       expect(reply.body.expires_at).to.equal(new Date(claims.exp * 1000).toISOString().replace('.000Z', 'Z'));
@@ -67,18 +68,24 @@ describe('authentication', () => {
     });
 
     const forged = () => {
-      const { sub, jti } = claimsOf(user.token);
+      // Each crafted token differs from a valid one in one way only.
+      const { sub, jti, iss, aud } = claimsOf(user.token);
       const exp = Math.floor(Date.now() / 1000) + 600;
+      const sign = (claims: object, options: jwt.SignOptions = {}, secret = TEST_SECRET) =>
+        jwt.sign({ sub, jti, exp, iss, aud, ...claims }, secret, options);
+      const withoutJti = jwt.sign({ sub, exp, iss, aud }, TEST_SECRET);
       return {
         'no token': undefined,
         'a malformed token': 'garbage',
-        'a token signed with another secret': jwt.sign({ sub, jti, exp }, 'another-secret-another-secret-another!'),
-        'an alg:none token': jwt.sign({ sub, jti, exp }, '', { algorithm: 'none' }),
-        'an HS512 token with the right secret': jwt.sign({ sub, jti, exp }, TEST_SECRET, { algorithm: 'HS512' }),
-        'an expired token': jwt.sign({ sub, jti, exp: Math.floor(Date.now() / 1000) - 10 }, TEST_SECRET),
-        'a token whose sub is not its session user': jwt.sign({ sub: '1', jti, exp }, TEST_SECRET),
-        'a token without a session': jwt.sign({ sub, jti: 'no-such-session', exp }, TEST_SECRET),
-        'a token without jti': jwt.sign({ sub, exp }, TEST_SECRET),
+        'a token signed with another secret': sign({}, {}, 'another-secret-another-secret-another!'),
+        'an alg:none token': jwt.sign({ sub, jti, exp, iss, aud }, '', { algorithm: 'none' }),
+        'an HS512 token with the right secret': sign({}, { algorithm: 'HS512' }),
+        'an expired token': sign({ exp: Math.floor(Date.now() / 1000) - 10 }),
+        'a token whose sub is not its session user': sign({ sub: '1' }),
+        'a token without a session': sign({ jti: 'no-such-session' }),
+        'a token without jti': withoutJti,
+        'a token for another issuer': sign({ iss: 'another-service' }),
+        'a token for another audience': sign({ aud: 'another-app' }),
         'a tampered payload': (() => {
           const [h, , s] = user.token.split('.');
           const payload = Buffer.from(JSON.stringify({ ...claimsOf(user.token), sub: '1' })).toString('base64url');
@@ -101,6 +108,12 @@ describe('authentication', () => {
         }
       }
       expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(200);
+    });
+
+    it('accepts the same claims re-signed correctly (so the crafted ones above fail for their one difference)', async () => {
+      const { sub, jti, iss, aud, exp } = claimsOf(user.token);
+      const resigned = jwt.sign({ sub, jti, iss, aud, exp }, TEST_SECRET);
+      expect((await api.request('GET', '/protected', { token: resigned })).status).to.equal(200);
     });
 
     it('refuses a token sent with another scheme', async () => {

@@ -1,9 +1,11 @@
 // Starts the real app on a free loopback port, with response validation on,
 // so every answer a test sees has also been checked against the spec.
 import { once } from 'node:events';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createService, type Service } from '../../src/compose.js';
 import { loadConfig } from '../../src/config.js';
+import { listen } from '../../src/http/listen.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
 
@@ -26,6 +28,7 @@ export interface RequestOptions {
 
 export interface TestServer {
   url: string;
+  server: Server;
   service: Service;
   request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
   /** Registers a user (defaults made unique per call) and returns its id, token and password. */
@@ -48,7 +51,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     ...env,
   });
   const service = await createService(config, createLogger(config.logLevel));
-  const server = service.app.listen(0, '127.0.0.1');
+  const server = listen(service.app, 0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -88,6 +91,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
 
   return {
     url,
+    server,
     service,
     request,
     register,

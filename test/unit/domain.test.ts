@@ -19,7 +19,8 @@ describe('normalization', () => {
 
 describe('tokens', () => {
   const secret = 's'.repeat(40);
-  const signer = new TokenSigner(secret);
+  const scope = { issuer: 'user-service', audience: 'user-service' };
+  const signer = new TokenSigner(secret, scope);
   const exp = Math.floor(Date.now() / 1000) + 60;
 
   it('round-trips the claims and signs with HS256', () => {
@@ -29,11 +30,20 @@ describe('tokens', () => {
   });
 
   it('refuses other algorithms, bad subjects and missing ids', () => {
-    expect(signer.verify(jwt.sign({ sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ sub: '7', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ sub: '7', jti: 'a', exp: exp - 120 }, secret))).to.equal(undefined);
+    const claims = { iss: scope.issuer, aud: scope.audience };
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret))).to.deep.equal({ userId: 7, sessionId: 'a' });
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ ...claims, sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ ...claims, sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', exp }, secret))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp: exp - 120 }, secret))).to.equal(undefined);
+  });
+
+  it('refuses tokens for another issuer or audience, or without them', () => {
+    const sign = (claims: object) => jwt.sign({ sub: '7', jti: 'a', exp, ...claims }, secret);
+    expect(signer.verify(sign({ iss: 'someone-else', aud: scope.audience }))).to.equal(undefined);
+    expect(signer.verify(sign({ iss: scope.issuer, aud: 'another-app' }))).to.equal(undefined);
+    expect(signer.verify(sign({}))).to.equal(undefined);
   });
 });
 

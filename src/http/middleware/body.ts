@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { normalizeText } from '../../domain/normalize.js';
+import { InvalidInput } from '../errors.js';
 import '../request-context.js';
 
 /**
@@ -23,6 +24,23 @@ export const normalizeBody: RequestHandler = (req, _res, next) => {
     const fields = body as Record<string, unknown>;
     for (const [name, value] of Object.entries(fields)) {
       if (typeof value === 'string' && !isPasswordField(name)) fields[name] = normalizeText(value);
+    }
+  }
+  next();
+};
+
+// Keys that reach object prototypes when code copies or merges a body.
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Refuses a body with a prototype-polluting key at any depth (400), before anything copies it. */
+export const refuseForbiddenKeys: RequestHandler = (req, _res, next) => {
+  const pending: [unknown, string][] = [[req.body, 'body']];
+  while (pending.length > 0) {
+    const [value, path] = pending.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) throw new InvalidInput(`${path}.${key}`, 'is not an allowed field name');
+      pending.push([(value as Record<string, unknown>)[key], `${path}.${key}`]);
     }
   }
   next();
