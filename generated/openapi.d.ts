@@ -328,7 +328,7 @@ export interface components {
         /** @description One field that failed validation. */
         FieldProblem: {
             /**
-             * @description Where the problem is, for example `body.email` or `path.user_id`.
+             * @description Where the problem is, for example `body.email`, `params.user_id` or `query.page`.
              * @example body.email
              */
             field: string;

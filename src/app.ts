@@ -1,7 +1,8 @@
 // Builds the Express application from its dependencies. Request pipeline, in
 // the order the contract checks things:
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
-//   → validation against openapi.yaml (400) → handler (403/404/409) → error mapping
+//   → parameter and body validation against openapi.yaml (400)
+//   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -12,7 +13,8 @@ import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
-import { normalizeBody, parseJsonBody, refuseForbiddenKeys } from './http/middleware/body.js';
+import { normalizeBody, parseJsonBody, refuseUnsafeContent } from './http/middleware/body.js';
+import { requireCanonicalIntegers } from './http/middleware/parameters.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
@@ -51,10 +53,14 @@ export function buildApp({ users, sessions, spec, logger, settings }: AppDepende
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
   }
   app.use(resolveOperationMiddleware(operationsOf(spec)));
-  app.use(parseJsonBody(express.json({ limit: BODY_LIMIT })));
-  app.use(refuseForbiddenKeys);
+  // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
+  // validator (400) rather than the parser (409); inflate: false refuses
+  // compressed bodies (no zip bombs; 16 KiB needs no compression).
+  app.use(parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false })));
+  app.use(refuseUnsafeContent);
   app.use(normalizeBody);
   app.use(authenticate(sessions, settings));
+  app.use(requireCanonicalIntegers);
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'],

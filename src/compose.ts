@@ -3,7 +3,7 @@
 import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { buildApp } from './app.js';
-import type { BootstrapAdmin, Config } from './config.js';
+import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
 import { normalizeText } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { SessionService } from './domain/sessions.js';
@@ -90,8 +90,18 @@ async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<
 async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admin: BootstrapAdmin, logger: Logger) {
   const profile = bootstrapAdminProfile(admin);
   const problems = componentSchemaValidator(spec, 'NewUser')(profile);
-  if (problems.length > 0) throw new Error(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
-  if (await users.ensureAdmin(profile)) logger.info({ email: profile.email }, 'created the bootstrap admin');
+  if (problems.length > 0) throw new ConfigError(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
+  const outcome = await users.ensureAdmin(profile);
+  if (outcome === 'created') logger.info({ email: profile.email }, 'created the bootstrap admin');
+  if (outcome === 'email_taken_by_non_admin') {
+    logger.warn(
+      { email: profile.email },
+      'ADMIN_EMAIL belongs to an existing account that is not an admin; it was left as it is and no admin was created',
+    );
+  }
+  if (outcome === 'user_name_taken') {
+    throw new ConfigError(`ADMIN_USER_NAME "${profile.user_name}" belongs to another account: choose another`);
+  }
 }
 
 /** The bootstrap admin as a registration body, normalized as HTTP input is. */

@@ -50,9 +50,13 @@ export function loadConfig(env: Env = process.env): Config {
   const warnings: string[] = [];
   const nodeEnv = env.NODE_ENV ?? 'development';
   const database = databaseFrom(env);
+  const webConcurrency = integerSetting(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  if (webConcurrency > 1 && database.client === 'sqlite' && database.filename === ':memory:') {
+    throw new ConfigError('WEB_CONCURRENCY above 1 needs a database file: each worker would have its own in-memory database');
+  }
   return {
     port: integerSetting(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST ?? '0.0.0.0',
+    host: hostSetting(env),
     nodeEnv,
     database,
     jwtSecret: resolveJwtSecret(env.JWT_SECRET, nodeEnv, database, warnings),
@@ -66,7 +70,7 @@ export function loadConfig(env: Env = process.env): Config {
     usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
     validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
-    webConcurrency: integerSetting(env, 'WEB_CONCURRENCY', 1, 1, 64),
+    webConcurrency,
     warnings,
   };
 }
@@ -116,12 +120,28 @@ function resolveJwtSecret(
     return randomBytes(48).toString('base64url');
   }
   const secretFile = resolve(dirname(database.filename), 'jwt-secret');
-  if (existsSync(secretFile)) return readFileSync(secretFile, 'utf8').trim();
-  mkdirSync(dirname(secretFile), { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(secretFile, secret, { mode: 0o600 });
-  warnings.push(`JWT_SECRET is not set: generated one and kept it in ${secretFile}`);
-  return secret;
+  try {
+    if (!existsSync(secretFile)) {
+      mkdirSync(dirname(secretFile), { recursive: true });
+      const secret = randomBytes(48).toString('base64url');
+      try {
+        writeFileSync(secretFile, secret, { mode: 0o600, flag: 'wx' });
+        warnings.push(`JWT_SECRET is not set: generated one and kept it in ${secretFile}`);
+        return secret;
+      } catch (error) {
+        // Another process starting at the same moment wrote it first: use theirs.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    const kept = readFileSync(secretFile, 'utf8').trim();
+    if (kept.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(`${secretFile} holds fewer than ${MIN_SECRET_LENGTH} characters: delete it to generate a new secret`);
+    }
+    return kept;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`JWT_SECRET is not set and ${secretFile} can't be used: ${(error as Error).message}`);
+  }
 }
 
 function bootstrapAdminFrom(env: Env): BootstrapAdmin | undefined {
@@ -141,6 +161,12 @@ function integerSetting(env: Env, name: string, fallback: number, min: number, m
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function hostSetting(env: Env): string {
+  const host = env.HOST ?? '0.0.0.0';
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`HOST must be an address or host name, got "${host}"`);
+  return host;
 }
 
 function originsSetting(env: Env, name: string): string[] {

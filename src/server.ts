@@ -26,7 +26,12 @@ try {
     }
   }
 } catch (error) {
-  logger.fatal({ reason: (error as Error).message }, 'start-up failed');
+  failStartup(error);
+}
+
+function failStartup(error: unknown): never {
+  if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
+  else logger.fatal({ reason: (error as Error).message }, 'start-up failed');
   process.exit(1);
 }
 
@@ -45,8 +50,14 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
   const server = listen(service.app, config.port, config.host, () => {
     if (announce) logger.info(startupLine(config));
   });
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    // EADDRINUSE, EACCES, an address this machine does not have: say so and stop.
+    logger.fatal({ reason: error.message, code: error.code }, `can't listen on ${config.host}:${config.port}`);
+    process.exit(1);
+  });
   const stop = (signal: string) => {
     logger.info(`${signal}: closing`);
+    if (!server.listening) process.exit(0); // still binding: nothing in flight to finish
     server.close(() => void service.close().then(() => process.exit(0)));
   };
   process.once('SIGTERM', stop);
@@ -55,25 +66,33 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
 
 function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
-  let listening = 0;
+  let exitCode = 0;
+  const listening = new Set<number>();
   for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
-  cluster.on('listening', () => {
-    listening += 1;
-    if (listening === config.webConcurrency) logger.info(startupLine(config));
+  cluster.on('listening', (worker) => {
+    listening.add(worker.id);
+    if (listening.size === config.webConcurrency) logger.info(startupLine(config));
   });
+  const stop = (reason: string, code = 0) => {
+    stopping = true;
+    exitCode = code;
+    logger.info(`${reason}: stopping ${config.webConcurrency} workers`);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+      return;
+    }
+    if (!listening.has(worker.id)) {
+      // It never served: restarting would fail the same way (a taken port, say).
+      logger.fatal({ pid: worker.process.pid, code }, 'a worker failed to start');
+      stop('start-up failed', 1);
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
     setTimeout(() => cluster.fork(), WORKER_RESTART_DELAY_MS).unref();
   });
-  const stop = (signal: string) => {
-    stopping = true;
-    logger.info(`${signal}: stopping ${config.webConcurrency} workers`);
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -39,17 +39,21 @@ export class TokenSigner {
 
   /** The claims of a well-signed, unexpired token; undefined for anything else. */
   verify(token: string): TokenClaims | undefined {
-    let payload: string | jwt.JwtPayload;
+    let verified: jwt.Jwt;
     try {
-      payload = jwt.verify(token, this.key, {
+      verified = jwt.verify(token, this.key, {
         algorithms: ['HS256'],
         issuer: this.scope.issuer,
         audience: this.scope.audience,
+        complete: true,
       });
     } catch {
       return undefined;
     }
-    if (typeof payload === 'string') return undefined;
+    // jsonwebtoken ignores `crit`; a token demanding extensions we don't know is refused (RFC 7515).
+    if ('crit' in verified.header) return undefined;
+    const payload = verified.payload;
+    if (typeof payload === 'string' || typeof payload.exp !== 'number') return undefined;
     const { sub, jti } = payload;
     if (typeof sub !== 'string' || !/^[1-9]\d{0,9}$/.test(sub)) return undefined;
     if (typeof jti !== 'string' || jti.length === 0) return undefined;

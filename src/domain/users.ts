@@ -1,11 +1,13 @@
 // Registration, profiles, password changes and the listing.
 import { DomainError } from './errors.js';
-import type { IssuedToken, NewUser, Principal, ProfileChanges, User, UserSummary } from './model.js';
+import type { IssuedToken, NewUser, Principal, ProfileChanges, Role, User, UserSummary } from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
 import type { Store } from './ports.js';
 import type { SessionService } from './sessions.js';
+
+export type BootstrapOutcome = 'created' | 'exists' | 'email_taken_by_non_admin' | 'user_name_taken';
 
 export interface UserPage {
   users: UserSummary[];
@@ -33,20 +35,28 @@ export class UserService {
 
   /**
    * Creates the first admin unless the email is taken; never overwrites an
-   * account. Returns whether it created one. Safe when instances race.
+   * account. Safe when instances race: the database settles who creates it.
    */
-  async ensureAdmin(admin: Omit<NewUser, 'role'>): Promise<boolean> {
+  async ensureAdmin(admin: Omit<NewUser, 'role'>): Promise<BootstrapOutcome> {
     const email = canonicalEmail(admin.email);
-    if (await this.store.users.findCredentialsByEmail(email)) return false;
+    const existing = await this.existingAccountRole(email);
+    if (existing) return existing === 'admin' ? 'exists' : 'email_taken_by_non_admin';
     const { password, ...profile } = admin;
     const password_hash = await this.hasher.hash(password);
     try {
       await this.store.users.insert({ ...profile, email, role: 'admin', password_hash });
-      return true;
+      return 'created';
     } catch (error) {
-      if (error instanceof DomainError && error.kind === 'conflict') return false;
-      throw error;
+      if (!(error instanceof DomainError && error.kind === 'conflict')) throw error;
+      const raced = await this.existingAccountRole(email);
+      if (!raced) return 'user_name_taken';
+      return raced === 'admin' ? 'exists' : 'email_taken_by_non_admin';
     }
+  }
+
+  private async existingAccountRole(email: string): Promise<Role | undefined> {
+    const credentials = await this.store.users.findCredentialsByEmail(email);
+    return credentials && (await this.store.users.findById(credentials.id))?.role;
   }
 
   async getProfile(id: number): Promise<User> {

@@ -25,6 +25,14 @@ export class InvalidInput extends Error {
   }
 }
 
+/** A body that can't be read as JSON: not sent as application/json, or not UTF-8 text. */
+export class UnreadableBody extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnreadableBody';
+  }
+}
+
 interface FieldProblem {
   field: string;
   message: string;
@@ -78,8 +86,14 @@ export function toContractError(error: unknown, operationId: OperationId | undef
     return { status: 401, body: { error: message } };
   }
   if (error instanceof InvalidInput) {
-    return { status: 400, body: { error: MESSAGES.incorrectField, details: [{ field: error.field, message: error.problem }] } };
+    const details = [{ field: error.field, message: error.problem }];
+    return { status: 400, body: { error: badRequestMessage(operationId), details } };
   }
+  if (error instanceof URIError) {
+    // A malformed percent-escape in the URL, found while matching the path.
+    return { status: 400, body: { error: badRequestMessage(operationId) } };
+  }
+  if (error instanceof UnreadableBody) return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
   if (isBodyParserError(error)) {
     // Unparseable JSON, a wrong charset, or a body over the size limit.
     return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
@@ -92,14 +106,18 @@ export function toContractError(error: unknown, operationId: OperationId | undef
       field: path.replace(/^\//, '').replaceAll('/', '.'),
       message,
     }));
-    const message = operationId === 'listUsers' ? MESSAGES.wrongPageParameters : MESSAGES.incorrectField;
-    return { status: 400, body: { error: message, details } };
+    return { status: 400, body: { error: badRequestMessage(operationId), details } };
   }
   if (error instanceof validatorErrors.NotFound) return { status: 404, body: { error: UNDOCUMENTED.notFound } };
   if (error instanceof validatorErrors.MethodNotAllowed) {
     return { status: 405, body: { error: UNDOCUMENTED.methodNotAllowed } };
   }
   return undefined;
+}
+
+/** The listing words its 400 after its only inputs, the paging parameters. */
+function badRequestMessage(operationId: OperationId | undefined) {
+  return operationId === 'listUsers' ? MESSAGES.wrongPageParameters : MESSAGES.incorrectField;
 }
 
 function isBodyParserError(error: unknown): boolean {

@@ -6,6 +6,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** The spec operation this request addresses; unset for paths the spec does not list. */
     operation?: Operation;
+    /** Path parameters as sent, still percent-encoded. */
+    rawPathParams?: Record<string, string>;
     /** The caller, set once a valid token has been checked. */
     principal?: Principal;
   }

@@ -13,14 +13,24 @@ import type { OperationId } from './contract.js';
 const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 export type SpecDocument = {
-  paths: Record<
-    string,
-    Record<string, { operationId: OperationId; security?: SecurityRequirement[]; requestBody?: unknown }>
-  >;
+  paths: Record<string, Record<string, SpecOperation>>;
   security?: SecurityRequirement[];
   [key: string]: unknown;
 };
 type SecurityRequirement = Record<string, string[]>;
+type SpecOperation = {
+  operationId: OperationId;
+  security?: SecurityRequirement[];
+  requestBody?: unknown;
+  parameters?: SpecNode[];
+};
+type SpecNode = { $ref?: string; [key: string]: unknown };
+
+/** A path or query parameter whose schema is an integer. */
+export interface IntegerParameter {
+  in: 'path' | 'query';
+  name: string;
+}
 
 /** none: no token is read; optional: a token may be sent and must then be valid; required: one must be. */
 export type TokenRequirement = 'none' | 'optional' | 'required';
@@ -32,6 +42,8 @@ export interface Operation {
   tokenRequirement: TokenRequirement;
   /** Whether the operation reads a JSON body; no other request's body is parsed. */
   hasRequestBody: boolean;
+  integerParameters: IntegerParameter[];
+  /** Matches a request path; parameter values come back still percent-encoded. */
   match: MatchFunction<Record<string, string>>;
 }
 
@@ -61,13 +73,32 @@ export function operationsOf(spec: SpecDocument): Operation[] {
         path,
         tokenRequirement: tokenRequirementOf(operation.security ?? spec.security ?? []),
         hasRequestBody: operation.requestBody !== undefined,
-        match: match(expressPath, { decode: decodeURIComponent }),
+        integerParameters: integerParametersOf(spec, operation),
+        match: match(expressPath, { decode: (value) => value }),
       });
     }
   }
   // A fixed path wins over a template that would also match it
   // (/users/pagination before /users/{user_id}), as OpenAPI says.
   return operations.sort((a, b) => templateCount(a) - templateCount(b));
+}
+
+function integerParametersOf(spec: SpecDocument, operation: SpecOperation): IntegerParameter[] {
+  return (operation.parameters ?? [])
+    .map((parameter) => resolveRef(spec, parameter))
+    .filter((parameter) => (parameter.in === 'path' || parameter.in === 'query') && resolveRef(spec, parameter.schema as SpecNode).type === 'integer')
+    .map((parameter) => ({ in: parameter.in as IntegerParameter['in'], name: String(parameter.name) }));
+}
+
+function resolveRef(spec: SpecDocument, node: SpecNode): SpecNode {
+  let resolved = node;
+  while (resolved?.$ref) {
+    resolved = resolved.$ref
+      .slice(2)
+      .split('/')
+      .reduce<any>((at, key) => at[key], spec);
+  }
+  return resolved;
 }
 
 function templateCount(operation: Operation): number {
@@ -83,8 +114,13 @@ export function resolveOperation(
   operations: Operation[],
   method: string,
   path: string,
-): Operation | undefined {
-  return operations.find((operation) => operation.method === method && operation.match(path) !== false);
+): { operation: Operation; params: Record<string, string> } | undefined {
+  for (const operation of operations) {
+    if (operation.method !== method) continue;
+    const matched = operation.match(path);
+    if (matched) return { operation, params: matched.params };
+  }
+  return undefined;
 }
 
 /**

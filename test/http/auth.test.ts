@@ -116,6 +116,15 @@ describe('authentication', () => {
       expect((await api.request('GET', '/protected', { token: resigned })).status).to.equal(200);
     });
 
+    it('refuses a token whose session has expired though the JWT has not, and prunes it', async () => {
+      const { token } = await api.register();
+      const { jti } = claimsOf(token);
+      await api.service.db('sessions').where({ id: jti }).update({ expires_at: Math.floor(Date.now() / 1000) - 1 });
+      expect((await api.request('GET', '/protected', { token })).status).to.equal(401);
+      expect(await api.service.sessions.pruneExpired()).to.be.at.least(1);
+      expect(await api.service.db('sessions').where({ id: jti }).first()).to.equal(undefined);
+    });
+
     it('refuses a token sent with another scheme', async () => {
       const reply = await api.request('GET', '/protected', { headers: { authorization: `Basic ${user.token}` } });
       expect(reply.status).to.equal(401);
@@ -145,6 +154,37 @@ describe('authentication', () => {
       expect((await api.request('GET', '/users/1', { token })).status).to.equal(401);
       expect((await api.request('GET', '/protected', { token: second })).status).to.equal(200);
     });
+  });
+});
+
+describe('the bootstrap admin', () => {
+  it('is not made from an account that holds its email, and a taken user name stops start-up', async () => {
+    const database = await createTestDatabase({ shared: true });
+    const env = { DATABASE_URL: database.url, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined };
+    try {
+      const first = await startTestServer(env);
+      const squatter = await first.register({ email: 'ops@example.com', user_name: 'ops' });
+      await first.close();
+
+      const second = await startTestServer({ ...env, ADMIN_EMAIL: 'ops@example.com', ADMIN_PASSWORD: 'ops-admin-password' });
+      try {
+        const profile = await second.request('GET', `/users/${squatter.id}`, { token: squatter.token });
+        expect(profile.body.role).to.equal('user');
+        expect((await second.request('POST', '/login', { body: { email: 'ops@example.com', password: 'ops-admin-password' } })).status).to.equal(401);
+      } finally {
+        await second.close();
+      }
+
+      let failure: unknown;
+      try {
+        await startTestServer({ ...env, ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-admin-password', ADMIN_USER_NAME: 'OPS' });
+      } catch (error) {
+        failure = error;
+      }
+      expect(String(failure)).to.include('ADMIN_USER_NAME "OPS" belongs to another account');
+    } finally {
+      await database.drop();
+    }
   });
 });
 

@@ -36,7 +36,10 @@ describe('GET /users/pagination', () => {
     expect(reply.body).to.deep.equal({ users: [], page: 4, per_page: 10, total_users: 25 });
   });
 
-  for (const query of ['page=0', 'page=-1', 'page=abc', 'per_page=0', 'per_page=101', 'per_page=1.5', 'page=1&sort=id']) {
+  for (const query of [
+    'page=0', 'page=-1', 'page=abc', 'per_page=0', 'per_page=101', 'per_page=1.5', 'page=1&sort=id',
+    'page=1e1', 'per_page=0x10', 'page=1&page=2', 'per_page=', 'page=%2B1', 'page=01',
+  ]) {
     it(`answers 400 with the exact text for ${query}`, async () => {
       const reply = await api.request('GET', `/users/pagination?${query}`);
       expect(reply.status).to.equal(400);

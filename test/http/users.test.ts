@@ -134,6 +134,32 @@ describe('users', () => {
       expect((await api.request('GET', `/users/${admin.id}`, { token: adminToken })).body.role).to.equal('admin');
     });
 
+    for (const raw of ['null', '1', '"x"', 'true']) {
+      it(`answers 400 Incorrect field for valid JSON of the wrong type: ${raw}`, async () => {
+        const reply = await api.request('POST', '/users', { raw });
+        expect(reply.status).to.equal(400);
+        expect(reply.body.error).to.equal('Incorrect field');
+      });
+    }
+
+    it('answers 409 for a compressed body (only plain JSON is read)', async () => {
+      const reply = await api.request('POST', '/users', { raw: 'xx', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      expect(reply.status).to.equal(409);
+      expect(reply.body).to.deep.equal({ error: 'Invalid request body' });
+    });
+
+    it('answers 400 for text with a lone UTF-16 surrogate (it could not be stored as sent)', async () => {
+      const reply = await api.request('POST', '/users', { raw: JSON.stringify(newUser('surrogate')).replace('correct-horse-battery', '\\ud800correct-horse') });
+      expect(reply.status).to.equal(400);
+      expect(reply.body.details).to.deep.equal([{ field: 'body.password', message: 'is not well-formed Unicode text' }]);
+    });
+
+    it('lets only admins, not moderators, create moderators', async () => {
+      const moderator = await api.register({ role: 'moderator' }, adminToken);
+      const reply = await api.request('POST', '/users', { body: { ...newUser('by-mod'), role: 'moderator' }, token: moderator.token });
+      expect(reply.status).to.equal(403);
+    });
+
     it('answers 401 when a token is sent but is not valid', async () => {
       const reply = await api.request('POST', '/users', { body: newUser('bad-token'), token: 'not.a.token' });
       expect(reply.status).to.equal(401);
@@ -162,7 +188,7 @@ describe('users', () => {
       expect(reply.body).to.deep.equal({ error: 'User not found' });
     });
 
-    for (const id of ['abc', '0', '-1', '1.5', '99999999999']) {
+    for (const id of ['abc', '0', '-1', '1.5', '99999999999', '1e3', '0x1', '+1', '01', '%201', '1.0', '%', '%E0%A4%A']) {
       it(`answers 400 Incorrect field for the id "${id}"`, async () => {
         const reply = await api.request('GET', `/users/${id}`, { token: adminToken });
         expect(reply.status).to.equal(400);
@@ -171,9 +197,11 @@ describe('users', () => {
     }
 
     it('answers 401 before validating: no token and a bad id', async () => {
-      const reply = await api.request('GET', '/users/abc');
-      expect(reply.status).to.equal(401);
-      expect(reply.body).to.deep.equal({ error: 'Unauthorized: User authentication failed' });
+      for (const id of ['abc', '%']) {
+        const reply = await api.request('GET', `/users/${id}`);
+        expect(reply.status).to.equal(401);
+        expect(reply.body).to.deep.equal({ error: 'Unauthorized: User authentication failed' });
+      }
     });
   });
 
@@ -244,6 +272,30 @@ describe('users', () => {
       expect(missing.body).to.deep.equal({ error: 'User not found' });
     });
 
+    it('checks in the contract order: 409 unreadable body, then 401, then 400, then 403', async () => {
+      const victim = await api.register();
+      const { token } = await api.register();
+      const path = `/users/update/${victim.id}`;
+      const noTokenBadJson = await api.request('PUT', path, { raw: '{"first_name":' });
+      expect(noTokenBadJson.status).to.equal(409);
+      const noTokenText = await api.request('PUT', path, { raw: 'first_name=x', headers: { 'content-type': 'text/plain' } });
+      expect(noTokenText.status).to.equal(409);
+      const noTokenBadBody = await api.request('PUT', path, { body: { nickname: 'x' } });
+      expect(noTokenBadBody.status).to.equal(401);
+      const otherUserBadBody = await api.request('PUT', path, { body: { nickname: 'x' }, token });
+      expect(otherUserBadBody.status).to.equal(400);
+      const otherUserGoodBody = await api.request('PUT', path, { body: { first_name: 'X' }, token });
+      expect(otherUserGoodBody.status).to.equal(403);
+    });
+
+    it('lets exactly one of racing updates to the same email win', async () => {
+      const racers = await Promise.all(Array.from({ length: 6 }, () => api.register()));
+      const replies = await Promise.all(
+        racers.map(({ id, token }) => api.request('PUT', `/users/update/${id}`, { body: { email: 'contested@example.com' }, token })),
+      );
+      expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 409, 409, 409, 409, 409]);
+    });
+
     it('lets an admin update anyone', async () => {
       const plain = await api.register();
       const reply = await api.request('PUT', `/users/update/${plain.id}`, { body: { last_name: 'A' }, token: adminToken });
@@ -281,6 +333,16 @@ describe('users', () => {
       });
       expect(reply.status).to.equal(400);
       expect(reply.body).to.deep.equal({ error: 'Invalid request: Old password is incorrect' });
+    });
+
+    it('answers 400 Incorrect field before checking the existing password', async () => {
+      const { id, token } = await api.register();
+      const reply = await api.request('PUT', `/users/update_password/${id}`, {
+        body: { existing_password: 'not-my-password', password: 'short' },
+        token,
+      });
+      expect(reply.status).to.equal(400);
+      expect(reply.body.error).to.equal('Incorrect field');
     });
 
     it('answers 400 Incorrect field for a new password that breaks the policy', async () => {

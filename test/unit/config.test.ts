@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -35,6 +35,8 @@ describe('configuration', () => {
     ['a pool of 0', { DATABASE_URL: 'postgres://u:p@h/db', DB_POOL_MAX: '0' }, 'DB_POOL_MAX must be a whole number from 1'],
     ['0 workers', { WEB_CONCURRENCY: '0' }, 'WEB_CONCURRENCY must be a whole number from 1 to 64'],
     ['a bad MIGRATE_ON_START', { MIGRATE_ON_START: 'later' }, 'MIGRATE_ON_START must be true or false'],
+    ['an empty HOST', { HOST: '' }, 'HOST must be an address or host name'],
+    ['workers on an in-memory database', { DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '2' }, 'WEB_CONCURRENCY above 1 needs a database file'],
     ['production without a secret', { NODE_ENV: 'production', JWT_SECRET: undefined }, 'JWT_SECRET is required when NODE_ENV=production'],
   ];
   for (const [what, env, message] of refused) {
@@ -73,6 +75,24 @@ describe('configuration', () => {
       expect(first.jwtSecret.length).to.be.at.least(32);
       expect(first.warnings[0]).to.include('generated one');
       expect(loadConfig(env).jwtSecret).to.equal(first.jwtSecret);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a kept secret that is too short, and a secret file it cannot write, in one line', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'config-'));
+    try {
+      writeFileSync(join(folder, 'jwt-secret'), '');
+      expect(() => loadConfig({ DATABASE_URL: `sqlite:${join(folder, 'users.sqlite')}` })).to.throw(
+        ConfigError,
+        'holds fewer than 32 characters: delete it to generate a new secret',
+      );
+      writeFileSync(join(folder, 'a-file'), 'not a folder');
+      expect(() => loadConfig({ DATABASE_URL: `sqlite:${join(folder, 'a-file', 'users.sqlite')}` })).to.throw(
+        ConfigError,
+        "JWT_SECRET is not set and",
+      );
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

@@ -45,6 +45,13 @@ describe('tokens', () => {
     expect(signer.verify(sign({ iss: scope.issuer, aud: 'another-app' }))).to.equal(undefined);
     expect(signer.verify(sign({}))).to.equal(undefined);
   });
+
+  it('refuses a token without exp, or with a crit header', () => {
+    const claims = { iss: scope.issuer, aud: scope.audience, sub: '7', jti: 'a' };
+    expect(signer.verify(jwt.sign(claims, secret))).to.equal(undefined);
+    const crit = jwt.sign({ ...claims, exp }, secret, { header: { alg: 'HS256', crit: ['b64'] } as jwt.JwtHeader });
+    expect(signer.verify(crit)).to.equal(undefined);
+  });
 });
 
 describe('password hashing', () => {

@@ -11,10 +11,24 @@ describe('spec operation table', () => {
   });
 
   it('resolves fixed paths before templates', () => {
-    expect(resolveOperation(operations, 'GET', '/users/pagination')?.id).to.equal('listUsers');
-    expect(resolveOperation(operations, 'GET', '/users/12')?.id).to.equal('getUser');
-    expect(resolveOperation(operations, 'PUT', '/users/update/12')?.id).to.equal('updateUser');
+    expect(resolveOperation(operations, 'GET', '/users/pagination')?.operation.id).to.equal('listUsers');
+    expect(resolveOperation(operations, 'GET', '/users/12')?.operation.id).to.equal('getUser');
+    expect(resolveOperation(operations, 'PUT', '/users/update/12')?.operation.id).to.equal('updateUser');
     expect(resolveOperation(operations, 'DELETE', '/users/12')).to.equal(undefined);
+  });
+
+  it('keeps path parameters percent-encoded, for a check that can refuse bad escapes', () => {
+    expect(resolveOperation(operations, 'GET', '/users/%41')?.params).to.deep.equal({ user_id: '%41' });
+  });
+
+  it('knows which parameters are integers', () => {
+    const byId = Object.fromEntries(operations.map((o) => [o.id, o.integerParameters]));
+    expect(byId.getUser).to.deep.equal([{ in: 'path', name: 'user_id' }]);
+    expect(byId.listUsers).to.deep.equal([
+      { in: 'query', name: 'page' },
+      { in: 'query', name: 'per_page' },
+    ]);
+    expect(byId.login).to.deep.equal([]);
   });
 
   it('reads who needs a token from the spec', () => {

@@ -5,7 +5,9 @@ import '../request-context.js';
 /** Finds the spec operation a request addresses, for authentication and dispatch. */
 export function resolveOperationMiddleware(operations: Operation[]): RequestHandler {
   return (req, _res, next) => {
-    req.operation = resolveOperation(operations, req.method, req.path);
+    const resolved = resolveOperation(operations, req.method, req.path);
+    req.operation = resolved?.operation;
+    req.rawPathParams = resolved?.params;
     next();
   };
 }
