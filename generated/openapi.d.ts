@@ -25,6 +25,9 @@ export interface paths {
          *     An email or user name that already belongs to an account, in any case,
          *     answers `409`; so do concurrent registrations of the same email: one
          *     wins, the others get `409`.
+         *
+         *     Registrations are limited per client address
+         *     (`REGISTRATIONS_PER_ADDRESS` an hour, default 30): past it, `429`.
          */
         post: operations["createUser"];
         delete?: never;
@@ -141,6 +144,14 @@ export interface paths {
          * Log in
          * @description Exchanges an email and password for a token. An unknown email and a
          *     wrong password get the same answer, in comparable time.
+         *
+         *     Failed logins (`401`) are counted per email, whether or not an account
+         *     has it, and per client address. Past `LOGIN_MAX_FAILURES_PER_EMAIL`
+         *     (default 5) or `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 50) failures
+         *     within `LOGIN_FAILURE_WINDOW_SECONDS` (default 900), the answer is
+         *     `429` until the window passes, even for the right password. A
+         *     successful login clears the email's count. A `400` or `429` is not
+         *     counted.
          */
         post: operations["login"];
         delete?: never;
@@ -388,6 +399,10 @@ export interface components {
             /** @enum {string} */
             error?: "Invalid request body";
         };
+        TooManyRequestsError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Too many requests";
+        };
         InternalServerErrorBody: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Internal server error";
@@ -502,6 +517,36 @@ export interface components {
                 "application/json": components["schemas"]["InvalidRequestBodyError"];
             };
         };
+        /** @description This client address has registered too many accounts in the last hour. */
+        TooManyRegistrations: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description Too many failed logins for this email or from this client address. */
+        TooManyLoginFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
         /** @description Something unexpected failed on the server; nothing was half-written. */
         InternalServerError: {
             headers: {
@@ -525,7 +570,10 @@ export interface components {
         UserId: components["schemas"]["UserId"];
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Seconds until the limit allows another try. */
+        RetryAfter: number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -571,6 +619,7 @@ export interface operations {
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["InvalidRequestBodyOrTaken"];
+            429: components["responses"]["TooManyRegistrations"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -845,6 +894,7 @@ export interface operations {
                 };
             };
             409: components["responses"]["InvalidRequestBody"];
+            429: components["responses"]["TooManyLoginFailures"];
             500: components["responses"]["InternalServerError"];
         };
     };

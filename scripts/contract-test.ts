@@ -68,14 +68,21 @@ try {
   databases.push(mainDatabase);
   const main = await startServer({ DATABASE_URL: mainDatabase.url });
   servers.push(main);
-  const listDatabase = await createTestDatabase({ shared: true });
-  databases.push(listDatabase);
-  const listRequiresAuth = await startServer({ DATABASE_URL: listDatabase.url, USERS_LIST_REQUIRES_AUTH: 'true' });
-  servers.push(listRequiresAuth);
+  // A second instance with the strictest settings, for the responses only a
+  // setting can provoke: the listing's 401 and the limits' 429s.
+  const strictDatabase = await createTestDatabase({ shared: true });
+  databases.push(strictDatabase);
+  const strict = await startServer({
+    DATABASE_URL: strictDatabase.url,
+    USERS_LIST_REQUIRES_AUTH: 'true',
+    REGISTRATIONS_PER_ADDRESS: '1',
+    LOGIN_MAX_FAILURES_PER_EMAIL: '1',
+  });
+  servers.push(strict);
 
   const stats = await runDredd(main.port, {
     CONTRACT_BASE_URL: `http://127.0.0.1:${main.port}`,
-    CONTRACT_LIST_AUTH_PORT: String(listRequiresAuth.port),
+    CONTRACT_STRICT_URL: `http://127.0.0.1:${strict.port}`,
     CONTRACT_DATABASE_URL: mainDatabase.url,
     CONTRACT_REPORT: reportFile,
     ...ADMIN,

@@ -15,6 +15,7 @@ import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseUnsafeContent } from './http/middleware/body.js';
 import { requireCanonicalIntegers } from './http/middleware/parameters.js';
+import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
@@ -48,6 +49,7 @@ export function buildApp({ users, sessions, spec, logger, settings }: AppDepende
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
+  app.use(assignRequestId);
   app.use(helmet(JSON_API_HEADERS));
   if (settings.corsOrigins.length > 0) {
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));

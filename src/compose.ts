@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
 import { normalizeText } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
+import { rateLimitSettings } from './domain/rate-limits.js';
 import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
@@ -33,8 +34,10 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     await prepareSchema(db, config, logger);
     const store = createStore(db);
     const hasher = await createPasswordHasher();
-    const sessions = new SessionService(store, hasher, new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.jwtTtlSeconds);
-    const users = new UserService(store, hasher, sessions);
+    const limits = rateLimitSettings(config.rateLimits);
+    const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+    const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
+    const users = new UserService(store, hasher, sessions, limits.registrationsPerAddress);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
 
     const pruneExpired = () =>

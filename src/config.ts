@@ -27,6 +27,13 @@ export interface Config {
   corsOrigins: string[];
   /** How many proxies in front may set X-Forwarded-For (0: use the socket address). */
   trustProxy: number;
+  /** Abuse limits; 0 turns one off. */
+  rateLimits: {
+    loginMaxFailuresPerEmail: number;
+    loginMaxFailuresPerAddress: number;
+    loginFailureWindowSeconds: number;
+    registrationsPerAddress: number;
+  };
   bootstrapAdmin: BootstrapAdmin | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   usersListRequiresAuth: boolean;
@@ -65,6 +72,12 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: env.JWT_AUDIENCE || 'user-service',
     corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
     trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 0, 10),
+    rateLimits: {
+      loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 5, 0, 1_000_000),
+      loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),
+      loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
+      registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 30, 0, 1_000_000),
+    },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),

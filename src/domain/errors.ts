@@ -13,3 +13,11 @@ export class DomainError extends Error {
     this.name = 'DomainError';
   }
 }
+
+/** A rate limit is reached; the caller may try again after `retryAfterSeconds`. */
+export class RateLimited extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`rate limited for ${retryAfterSeconds} s`);
+    this.name = 'RateLimited';
+  }
+}

@@ -37,3 +37,9 @@ export interface IssuedToken {
   token: string;
   expiresAt: Date;
 }
+
+/** Where a request came from, for rate limits and the audit trail. */
+export interface RequestOrigin {
+  address: string;
+  requestId: string;
+}

@@ -51,9 +51,40 @@ export interface SessionRepository {
   deleteExpired(nowSeconds: number): Promise<number>;
 }
 
+export interface RateLimitRepository {
+  /** How many events the bucket holds for the key since `sinceMs`, and when the oldest of them happened. */
+  countSince(bucket: string, key: string, sinceMs: number): Promise<{ count: number; oldestMs: number | undefined }>;
+  insert(bucket: string, key: string, atMs: number): Promise<void>;
+  deleteKey(bucket: string, key: string): Promise<void>;
+  deleteOlderThan(atMs: number): Promise<number>;
+}
+
+export type SecurityEventType =
+  | 'registration'
+  | 'privileged_account_created'
+  | 'login_success'
+  | 'login_failure'
+  | 'lockout'
+  | 'logout'
+  | 'password_change';
+
+export interface SecurityEvent {
+  type: SecurityEventType;
+  user_id: number | null;
+  actor_id?: number | null;
+  address: string | null;
+  request_id: string | null;
+}
+
+export interface SecurityEventRepository {
+  insert(event: SecurityEvent): Promise<void>;
+}
+
 export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
+  rateLimits: RateLimitRepository;
+  securityEvents: SecurityEventRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

@@ -1,10 +1,12 @@
 // Registration, profiles, password changes and the listing.
 import { DomainError } from './errors.js';
-import type { IssuedToken, NewUser, Principal, ProfileChanges, Role, User, UserSummary } from './model.js';
+import type { IssuedToken, NewUser, Principal, ProfileChanges, RequestOrigin, Role, User, UserSummary } from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
 import type { Store } from './ports.js';
+import { countEvent, refuseIfLimited, type RateLimitRule } from './rate-limits.js';
+import { auditEntry } from './audit.js';
 import type { SessionService } from './sessions.js';
 
 export type BootstrapOutcome = 'created' | 'exists' | 'email_taken_by_non_admin' | 'user_name_taken';
@@ -19,16 +21,25 @@ export class UserService {
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
+    private readonly registrationsPerAddress: RateLimitRule,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Creates the account and its first session. `actor` is the caller, if they sent a token. */
-  async register(input: NewUser, actor: Principal | undefined): Promise<IssuedToken> {
+  /**
+   * Creates the account and its first session. `actor` is the caller, if they
+   * sent a token. Registrations are limited per client address.
+   */
+  async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
+    await refuseIfLimited(this.store.rateLimits, [[this.registrationsPerAddress, origin.address]], this.now());
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
     const { password, ...profile } = input;
     const password_hash = await this.hasher.hash(password);
-    return this.store.transaction(async ({ users, sessions }) => {
+    return this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {
       const id = await users.insert({ ...profile, email: canonicalEmail(profile.email), role, password_hash });
+      await countEvent(rateLimits, this.registrationsPerAddress, origin.address, this.now());
+      const type = role === 'user' ? 'registration' : 'privileged_account_created';
+      await securityEvents.insert(auditEntry(type, id, origin, actor?.userId));
       return this.sessions.open(sessions, id);
     });
   }
@@ -75,17 +86,23 @@ export class UserService {
   }
 
   /** Only the user themself, with the existing password; ends their other sessions. */
-  async changePassword(actor: Principal, id: number, existingPassword: string, newPassword: string): Promise<void> {
+  async changePassword(
+    actor: Principal,
+    id: number,
+    passwords: { existing: string; new: string },
+    origin: RequestOrigin,
+  ): Promise<void> {
     if (actor.userId !== id) throw new DomainError('forbidden');
     const credentials = await this.store.users.findCredentialsById(id);
     if (!credentials) throw new Error(`user ${id} has an open session but no account`);
-    if (!(await this.hasher.verify(credentials.password_hash, existingPassword))) {
+    if (!(await this.hasher.verify(credentials.password_hash, passwords.existing))) {
       throw new DomainError('wrong_existing_password');
     }
-    const password_hash = await this.hasher.hash(newPassword);
-    await this.store.transaction(async ({ users, sessions }) => {
+    const password_hash = await this.hasher.hash(passwords.new);
+    await this.store.transaction(async ({ users, sessions, securityEvents }) => {
       await users.setPasswordHash(id, password_hash);
       await sessions.deleteOthersOfUser(id, actor.sessionId);
+      await securityEvents.insert(auditEntry('password_change', id, origin));
     });
   }
 

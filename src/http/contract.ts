@@ -2,7 +2,7 @@
 // openapi-typescript generates from openapi/openapi.yaml. Nothing here restates
 // a contract shape by hand.
 import type { operations } from '../../generated/openapi.js';
-import type { Principal } from '../domain/model.js';
+import type { Principal, RequestOrigin } from '../domain/model.js';
 
 export type OperationId = keyof operations;
 
@@ -28,6 +28,8 @@ export interface OperationRequest<O extends OperationId> {
   body: RequestBody<O>;
   /** The caller, when a valid token was sent. Always set where the operation requires a token. */
   principal: Principal | undefined;
+  /** The client address and request id, for rate limits and the audit trail. */
+  origin: RequestOrigin;
 }
 
 export type OperationHandler<O extends OperationId> = (request: OperationRequest<O>) => Promise<Reply<O>>;

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { DomainError, type DomainErrorKind } from '../domain/errors.js';
+import { DomainError, RateLimited, type DomainErrorKind } from '../domain/errors.js';
 import type { components } from '../../generated/openapi.js';
 import type { OperationId } from './contract.js';
 
@@ -41,6 +41,7 @@ interface FieldProblem {
 export interface ContractError {
   status: number;
   body: { error: string; details?: FieldProblem[] };
+  headers?: Record<string, string>;
 }
 
 type Schemas = components['schemas'];
@@ -58,6 +59,7 @@ export const MESSAGES = {
   invalidCredentials: 'Invalid credentials',
   oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
   wrongPageParameters: 'wrong parameters page, per_page',
+  tooManyRequests: 'Too many requests',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -78,6 +80,13 @@ const MAX_DETAILS = 20;
 
 export function toContractError(error: unknown, operationId: OperationId | undefined): ContractError | undefined {
   if (error instanceof DomainError) return DOMAIN_ERRORS[error.kind];
+  if (error instanceof RateLimited) {
+    return {
+      status: 429,
+      body: { error: MESSAGES.tooManyRequests },
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+    };
+  }
   if (error instanceof AuthenticationFailed) {
     const message =
       operationId && TOKEN_CHECK_OPERATIONS.has(operationId)
@@ -129,6 +138,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const mapped = toContractError(error, req.operation?.id);
     if (mapped) {
+      if (mapped.headers) res.set(mapped.headers);
       res.status(mapped.status).json(mapped.body);
       return;
     }

@@ -8,6 +8,8 @@ declare module 'express-serve-static-core' {
     operation?: Operation;
     /** Path parameters as sent, still percent-encoded. */
     rawPathParams?: Record<string, string>;
+    /** From X-Request-Id when the client sent a usable one, generated otherwise; echoed in the response. */
+    requestId: string;
     /** The caller, set once a valid token has been checked. */
     principal?: Principal;
   }

@@ -18,6 +18,7 @@ export function dispatch(handlers: OperationHandlers): RequestHandler {
       query: req.query,
       body: req.body,
       principal: req.principal,
+      origin: { address: req.ip ?? 'unknown', requestId: req.requestId },
     } as unknown as OperationRequest<OperationId>;
     const reply = await handler(request);
     if (reply.headers) res.set(reply.headers);

@@ -7,7 +7,10 @@ import type {
   ActiveSession,
   Credentials,
   NewUserRow,
+  RateLimitRepository,
   Repositories,
+  SecurityEvent,
+  SecurityEventRepository,
   SessionRepository,
   SessionRow,
   Store,
@@ -25,7 +28,12 @@ export function createStore(db: Knex): Store {
 }
 
 function repositoriesOn(db: Knex | Knex.Transaction): Repositories {
-  return { users: userRepository(db), sessions: sessionRepository(db) };
+  return {
+    users: userRepository(db),
+    sessions: sessionRepository(db),
+    rateLimits: rateLimitRepository(db),
+    securityEvents: securityEventRepository(db),
+  };
 }
 
 function userRepository(db: Knex | Knex.Transaction): UserRepository {
@@ -102,6 +110,41 @@ function sessionRepository(db: Knex | Knex.Transaction): SessionRepository {
 
     async deleteExpired(nowSeconds: number) {
       return db('sessions').where('expires_at', '<=', nowSeconds).delete();
+    },
+  };
+}
+
+function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
+  return {
+    async countSince(bucket: string, key: string, sinceMs: number) {
+      const [row] = await db('rate_limit_events')
+        .where({ bucket, key })
+        .andWhere('occurred_at', '>', sinceMs)
+        .select<{ count: number | string; oldest: number | string | null }[]>(
+          db.raw('count(*) as ??', ['count']),
+          db.raw('min(??) as ??', ['occurred_at', 'oldest']),
+        );
+      return { count: Number(row?.count ?? 0), oldestMs: row?.oldest == null ? undefined : Number(row.oldest) };
+    },
+
+    async insert(bucket: string, key: string, atMs: number) {
+      await db('rate_limit_events').insert({ bucket, key, occurred_at: atMs });
+    },
+
+    async deleteKey(bucket: string, key: string) {
+      await db('rate_limit_events').where({ bucket, key }).delete();
+    },
+
+    async deleteOlderThan(atMs: number) {
+      return db('rate_limit_events').where('occurred_at', '<=', atMs).delete();
+    },
+  };
+}
+
+function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepository {
+  return {
+    async insert(event: SecurityEvent) {
+      await db('security_events').insert({ ...event, occurred_at: Date.now() });
     },
   };
 }

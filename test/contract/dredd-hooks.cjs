@@ -11,6 +11,7 @@ const { loadSpec, documentedResponses } = require('./transactions.cjs');
 
 const env = process.env;
 const BASE_URL = env.CONTRACT_BASE_URL;
+const STRICT_URL = env.CONTRACT_STRICT_URL; // USERS_LIST_REQUIRES_AUTH=true, limits of 1
 const spec = loadSpec();
 const responses = documentedResponses(spec);
 const byName = new Map(responses.map((r) => [r.name, r]));
@@ -39,12 +40,13 @@ function openDatabase(url) {
 const fixtures = {};
 let database;
 
-async function call(method, path, { body, token } = {}) {
+async function call(method, path, { body, token, baseUrl = BASE_URL, expect = 'ok' } = {}) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(BASE_URL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  const expected = expect === 'ok' ? res.ok : res.status === expect;
+  if (!expected) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return JSON.parse(text);
 }
 const subjectOf = (token) => Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub);
@@ -102,6 +104,10 @@ const setToken = (t, token) => {
 const dropToken = (t) => {
   delete t.request.headers.Authorization;
 };
+// Sends the transaction to the strict instance instead.
+const useStrictInstance = (t) => {
+  t.port = new URL(STRICT_URL).port;
+};
 const setPath = (t, path) => {
   t.fullPath = path;
   t.request.uri = path;
@@ -138,15 +144,18 @@ const setups = {
   '/users > Create a user > 409 > application/json': (t) => {
     setBody(t, { ...example(t.name), email: fixtures.owner.email.toUpperCase(), user_name: 'someone_new' });
   },
+  '/users > Create a user > 429 > application/json': async (t) => {
+    useStrictInstance(t);
+    const first = { ...example(t.name), email: 'first-from-here@example.com', user_name: 'first_from_here' };
+    await call('POST', '/users', { body: first, baseUrl: STRICT_URL }); // the one registration allowed
+  },
   '/users > Create a user > 500 > application/json': hideUsersTable,
 
   '/users/pagination > List users > 200 > application/json': () => {},
   '/users/pagination > List users > 400 > application/json': (t) => {
     setPath(t, '/users/pagination?page=0&per_page=10');
   },
-  '/users/pagination > List users > 401 > application/json': (t) => {
-    t.port = env.CONTRACT_LIST_AUTH_PORT; // the instance started with USERS_LIST_REQUIRES_AUTH=true
-  },
+  '/users/pagination > List users > 401 > application/json': useStrictInstance,
   '/users/pagination > List users > 500 > application/json': hideUsersTable,
 
   '/users/{user_id} > Read a user profile > 200 > application/json': (t) => {
@@ -228,6 +237,11 @@ const setups = {
   },
   '/login > Log in > 409 > application/json': (t) => {
     setBody(t, '{"email": "broken');
+  },
+  '/login > Log in > 429 > application/json': async (t) => {
+    useStrictInstance(t);
+    const { email } = example(t.name);
+    await call('POST', '/login', { body: { email, password: 'a-wrong-guess' }, baseUrl: STRICT_URL, expect: 401 });
   },
   '/login > Log in > 500 > application/json': hideUsersTable,
 

@@ -48,6 +48,8 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'silent',
+    // Tests register many users from one address; the limit has tests of its own.
+    REGISTRATIONS_PER_ADDRESS: '0',
     ...env,
   });
   const service = await createService(config, createLogger(config.logLevel));

@@ -7,8 +7,8 @@ type AuthOperations = 'login' | 'logout' | 'checkToken';
 
 export function authHandlers(sessions: SessionService): Pick<OperationHandlers, AuthOperations> {
   return {
-    async login({ body }) {
-      const { token, expiresAt } = await sessions.login(body.email, body.password);
+    async login({ body, origin }) {
+      const { token, expiresAt } = await sessions.login(body.email, body.password, origin);
       return {
         status: 200,
         body: { access_token: token, expires_at: isoSeconds(expiresAt) },
@@ -16,9 +16,9 @@ export function authHandlers(sessions: SessionService): Pick<OperationHandlers, 
       };
     },
 
-    async logout({ principal }) {
+    async logout({ principal, origin }) {
       // Two logouts racing on one token: the one that finds the session gone gets 401.
-      if (!(await sessions.logout(signedIn(principal)))) throw new AuthenticationFailed();
+      if (!(await sessions.logout(signedIn(principal), origin))) throw new AuthenticationFailed();
       return { status: 200, body: { message: 'Logout successful' } };
     },
 

@@ -6,8 +6,8 @@ type UserOperations = 'createUser' | 'getUser' | 'updateUser' | 'updateUserPassw
 
 export function userHandlers(users: UserService): Pick<OperationHandlers, UserOperations> {
   return {
-    async createUser({ body, principal }) {
-      const { token } = await users.register(body, principal);
+    async createUser({ body, principal, origin }) {
+      const { token } = await users.register(body, principal, origin);
       return { status: 201, body: { JWT: token }, headers: NO_STORE };
     },
 
@@ -20,8 +20,9 @@ export function userHandlers(users: UserService): Pick<OperationHandlers, UserOp
       return { status: 200, body: { id: params.user_id } };
     },
 
-    async updateUserPassword({ params, body, principal }) {
-      await users.changePassword(signedIn(principal), params.user_id, body.existing_password, body.password);
+    async updateUserPassword({ params, body, principal, origin }) {
+      const passwords = { existing: body.existing_password, new: body.password };
+      await users.changePassword(signedIn(principal), params.user_id, passwords, origin);
       return { status: 200, body: { message: 'Password updated successfully' } };
     },
 

@@ -2,6 +2,7 @@
 // folder, so they run the same from TypeScript sources and from dist/.
 import type { Knex } from 'knex';
 import * as createUsersAndSessions from './001_create_users_and_sessions.js';
+import * as rateLimitsAndSecurityEvents from './002_rate_limits_and_security_events.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -10,6 +11,7 @@ interface Migration {
 
 const migrations: Record<string, Migration> = {
   '001_create_users_and_sessions': createUsersAndSessions,
+  '002_rate_limits_and_security_events': rateLimitsAndSecurityEvents,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
