@@ -19,7 +19,7 @@ import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
-import type { Logger } from './logger.js';
+import { requestLogger, type Logger } from './logger.js';
 
 export const BODY_LIMIT = '16kb';
 
@@ -50,6 +50,7 @@ export function buildApp({ users, sessions, spec, logger, settings }: AppDepende
   app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
   app.use(assignRequestId);
+  app.use(requestLogger(logger));
   app.use(helmet(JSON_API_HEADERS));
   if (settings.corsOrigins.length > 0) {
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));

@@ -142,7 +142,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(mapped.status).json(mapped.body);
       return;
     }
-    logger.error({ failure: describeSafely(error), operation: req.operation?.id }, 'request failed');
+    (req.log ?? logger).error({ failure: describeSafely(error), operation: req.operation?.id }, 'request failed');
     res.status(500).json({ error: MESSAGES.internal });
   };
 }

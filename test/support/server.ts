@@ -34,13 +34,18 @@ export interface TestServer {
   /** Registers a user (defaults made unique per call) and returns its id, token and password. */
   register(overrides?: Record<string, unknown>, token?: string): Promise<{ id: number; token: string; email: string; password: string }>;
   login(email: string, password: string): Promise<string>;
+  /** Every log line the service wrote, when started with `captureLogs`. */
+  logLines: string[];
   close(): Promise<void>;
 }
 
 let counter = 0;
 
 /** Starts the app; on a fresh database of the test backend unless `env` names one. */
-export async function startTestServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string | undefined> = {},
+  { captureLogs = false }: { captureLogs?: boolean } = {},
+): Promise<TestServer> {
   const ownDatabase = env.DATABASE_URL === undefined ? await createTestDatabase() : undefined;
   const config = loadConfig({
     DATABASE_URL: ownDatabase?.url,
@@ -52,7 +57,10 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     REGISTRATIONS_PER_ADDRESS: '0',
     ...env,
   });
-  const service = await createService(config, createLogger(config.logLevel));
+  const logLines: string[] = [];
+  const sink = { write: (line: string) => void logLines.push(line) };
+  const logger = captureLogs ? createLogger('trace', sink) : createLogger(config.logLevel);
+  const service = await createService(config, logger);
   const server = listen(service.app, 0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -98,6 +106,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     request,
     register,
     login,
+    logLines,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
