@@ -865,7 +865,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description Always `no-store`, so the token is not cached. */
-                    "Cache-Control"?: string;
+                    "Cache-Control"?: "no-store";
                     [name: string]: unknown;
                 };
                 content: {
