@@ -11,6 +11,7 @@ import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
+import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseUnsafeContent } from './http/middleware/body.js';
@@ -32,6 +33,7 @@ const JSON_API_HEADERS = {
 export interface AppDependencies {
   users: UserService;
   sessions: SessionService;
+  readiness: ReadinessProbe;
   spec: SpecDocument;
   logger: Logger;
   settings: {
@@ -45,7 +47,7 @@ export interface AppDependencies {
   };
 }
 
-export function buildApp({ users, sessions, spec, logger, settings }: AppDependencies): Express {
+export function buildApp({ users, sessions, readiness, spec, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
@@ -74,7 +76,7 @@ export function buildApp({ users, sessions, spec, logger, settings }: AppDepende
       ajvFormats: { mode: 'full' }, // the fast mode accepts a@b
     }),
   );
-  app.use(dispatch({ ...userHandlers(users), ...authHandlers(sessions) }));
+  app.use(dispatch({ ...userHandlers(users), ...authHandlers(sessions), ...healthHandlers(readiness) }));
   app.use(errorHandler(logger));
   return app;
 }

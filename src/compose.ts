@@ -13,7 +13,7 @@ import { UserService } from './domain/users.js';
 import { describeSafely } from './http/errors.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './http/spec.js';
 import type { Logger } from './logger.js';
-import { isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
+import { checkReadiness, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
 import { createStore } from './storage/store.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
@@ -23,6 +23,8 @@ export interface Service {
   db: Knex;
   users: UserService;
   sessions: SessionService;
+  /** From now on readiness answers 503 "shutting down", so load balancers stop sending traffic. */
+  beginShutdown(): void;
   /** Stops background work and closes the database. */
   close(): Promise<void>;
 }
@@ -45,9 +47,11 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     await pruneExpired();
     const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
 
+    let shuttingDown = false;
     const app = buildApp({
       users,
       sessions,
+      readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
       spec,
       logger,
       settings: {
@@ -62,6 +66,9 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       db,
       users,
       sessions,
+      beginShutdown() {
+        shuttingDown = true;
+      },
       async close() {
         clearInterval(pruneTimer);
         await db.destroy();

@@ -42,6 +42,8 @@ export interface Config {
   migrateOnStart: boolean;
   /** Worker processes in this instance (node:cluster); 1 serves from the main process. */
   webConcurrency: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
+  shutdownGraceSeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
   warnings: string[];
 }
@@ -84,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
+    shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     warnings,
   };
 }

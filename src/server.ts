@@ -56,9 +56,23 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
     process.exit(1);
   });
   const stop = (signal: string) => {
-    logger.info(`${signal}: closing`);
     if (!server.listening) process.exit(0); // still binding: nothing in flight to finish
-    server.close(() => void service.close().then(() => process.exit(0)));
+    logger.info(`${signal}: finishing requests in flight (up to ${config.shutdownGraceSeconds} s), then stopping`);
+    service.beginShutdown();
+    // Stop accepting; keep-alive connections close as soon as they are idle.
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+    const deadline = setTimeout(() => {
+      logger.warn('grace period over: closing the connections still open');
+      server.closeAllConnections();
+    }, config.shutdownGraceSeconds * 1000);
+    server.close(() => {
+      clearInterval(closeIdle);
+      clearTimeout(deadline);
+      void service.close().then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
+    });
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -14,9 +14,10 @@ export type RequestBody<O extends OperationId> = operations[O] extends { request
   : undefined;
 
 type Responses<O extends OperationId> = operations[O]['responses'];
-type SuccessStatus<O extends OperationId> = Extract<keyof Responses<O>, 200 | 201>;
+// What a handler answers itself; every other documented status comes from a thrown error.
+type SuccessStatus<O extends OperationId> = Extract<keyof Responses<O>, 200 | 201 | 503>;
 
-/** What a handler answers: a documented success status and its body. Errors are thrown. */
+/** What a handler answers: a documented status and its body. Errors are thrown. */
 export type Reply<O extends OperationId> = {
   [S in SuccessStatus<O>]: { status: S; body: JsonContent<Responses<O>[S]>; headers?: Record<string, string> };
 }[SuccessStatus<O>];

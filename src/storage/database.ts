@@ -88,8 +88,42 @@ export async function unlockMigrations(db: Knex): Promise<void> {
   await db.migrate.forceFreeMigrationsLock({ migrationSource });
 }
 
+export type Readiness = 'ready' | 'database unreachable' | 'migrations pending';
+
+const READINESS_TIMEOUT_MS = 2000;
+
+/**
+ * Whether the database answers and has every migration applied. Read-only
+ * (Knex's own migrate.list would create its tables), and bounded in time.
+ */
+export async function checkReadiness(db: Knex): Promise<Readiness> {
+  const check = async (): Promise<Readiness> => {
+    try {
+      await db.raw('select 1');
+    } catch {
+      return 'database unreachable';
+    }
+    let applied: Set<string>;
+    try {
+      applied = new Set((await db('knex_migrations').select<{ name: string }[]>('name')).map((row) => row.name));
+    } catch {
+      return 'migrations pending'; // not even Knex's bookkeeping table yet
+    }
+    const known = await migrationSource.getMigrations([]);
+    return known.every((name) => applied.has(name)) ? 'ready' : 'migrations pending';
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Readiness>((resolve) => {
+    timer = setTimeout(() => resolve('database unreachable'), READINESS_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** True when every known migration has been applied. */
 export async function isMigrated(db: Knex): Promise<boolean> {
-  const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
-  return pending.length === 0;
+  return (await checkReadiness(db)) === 'ready';
 }

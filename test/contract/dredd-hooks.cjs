@@ -112,12 +112,13 @@ const setPath = (t, path) => {
   t.fullPath = path;
   t.request.uri = path;
 };
-// A real database fault from outside the request path: the table disappears
+// A real database fault from outside the request path: a table disappears
 // for the duration of this one request (see afterEach), as the contract asks.
-const hideUsersTable = async (t) => {
-  await database.schema.renameTable('users', 'users_hidden_by_contract_test');
-  t.restoreUsersTable = true;
+const hideTable = (table) => async (t) => {
+  await database.schema.renameTable(table, `${table}_hidden_by_contract_test`);
+  t.hiddenTable = table;
 };
+const hideUsersTable = hideTable('users');
 
 const example = (name) => {
   const [path] = name.split(' > ');
@@ -265,6 +266,11 @@ const setups = {
     setToken(t, fixtures.owner.token);
     await hideUsersTable(t);
   },
+
+  '/healthz > Check that the process is alive > 200 > application/json': () => {},
+  '/readyz > Check that the service is ready > 200 > application/json': () => {},
+  // Knex's migration table gone: the migrations can't be confirmed.
+  '/readyz > Check that the service is ready > 503 > application/json': hideTable('knex_migrations'),
 };
 
 hooks.beforeEach(async (transaction, done) => {
@@ -290,8 +296,8 @@ hooks.beforeEachValidation((transaction) => {
 
 hooks.afterEach(async (transaction, done) => {
   try {
-    if (transaction.restoreUsersTable) {
-      await database.schema.renameTable('users_hidden_by_contract_test', 'users');
+    if (transaction.hiddenTable) {
+      await database.schema.renameTable(`${transaction.hiddenTable}_hidden_by_contract_test`, transaction.hiddenTable);
     }
     const response = byName.get(transaction.name);
     const real = transaction.real;

@@ -4,9 +4,10 @@ import { loadSpec, operationsOf, resolveOperation } from '../../src/http/spec.js
 describe('spec operation table', () => {
   const operations = operationsOf(loadSpec());
 
-  it('has the eight operations of the contract', () => {
+  it('has the eight operations of the contract, and the two health probes', () => {
     expect(operations.map((o) => o.id)).to.have.members([
       'createUser', 'getUser', 'updateUser', 'updateUserPassword', 'listUsers', 'login', 'logout', 'checkToken',
+      'checkLiveness', 'checkReadiness',
     ]);
   });
 
@@ -36,6 +37,7 @@ describe('spec operation table', () => {
     expect(requirement).to.deep.equal({
       createUser: 'optional', listUsers: 'optional', login: 'none',
       getUser: 'required', updateUser: 'required', updateUserPassword: 'required', logout: 'required', checkToken: 'required',
+      checkLiveness: 'none', checkReadiness: 'none',
     });
   });
 });
