@@ -9,6 +9,7 @@ import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
+import { documentationRoutes } from './http/docs.js';
 import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
@@ -57,6 +58,7 @@ export function buildApp({ users, sessions, readiness, spec, logger, settings }:
   if (settings.corsOrigins.length > 0) {
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
   }
+  app.use(documentationRoutes(spec));
   app.use(resolveOperationMiddleware(operationsOf(spec)));
   // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
   // validator (400) rather than the parser (409); inflate: false refuses

@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createService, prepareDatabase } from './compose.js';
+import { DOCS_PATH } from './http/docs.js';
 import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -115,5 +116,6 @@ function startupLine(config: Config): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const database = config.database.client === 'sqlite' ? `SQLite ${config.database.filename}` : 'PostgreSQL';
   const workers = config.webConcurrency > 1 ? `, ${config.webConcurrency} workers` : '';
-  return `User service listening on http://${host}:${config.port} (${database}${workers})`;
+  const url = `http://${host}:${config.port}`;
+  return `User service listening on ${url} (${database}${workers}); docs at ${url}${DOCS_PATH}`;
 }

@@ -47,15 +47,19 @@ export interface Operation {
   match: MatchFunction<Record<string, string>>;
 }
 
-export function specPath(): string {
-  // Walk up from this module: it runs from src/http (tsx) and dist/src/http (built).
+/** The folder holding openapi/ (and dist/), found from this module, which runs from src/http and dist/src/http. */
+export function projectRoot(): string {
   let folder = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(folder, 'openapi', 'openapi.yaml'))) {
     const parent = dirname(folder);
     if (parent === folder) throw new Error('openapi/openapi.yaml not found above ' + import.meta.url);
     folder = parent;
   }
-  return join(folder, 'openapi', 'openapi.yaml');
+  return folder;
+}
+
+export function specPath(): string {
+  return join(projectRoot(), 'openapi', 'openapi.yaml');
 }
 
 export function loadSpec(): SpecDocument {
