@@ -10,6 +10,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import { documentationRoutes } from './http/docs.js';
+import type { Metrics } from './http/metrics.js';
 import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
@@ -35,6 +36,7 @@ export interface AppDependencies {
   users: UserService;
   sessions: SessionService;
   readiness: ReadinessProbe;
+  metrics: Metrics;
   spec: SpecDocument;
   logger: Logger;
   settings: {
@@ -48,17 +50,19 @@ export interface AppDependencies {
   };
 }
 
-export function buildApp({ users, sessions, readiness, spec, logger, settings }: AppDependencies): Express {
+export function buildApp({ users, sessions, readiness, metrics, spec, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
   app.use(assignRequestId);
   app.use(requestLogger(logger));
+  app.use(metrics.record);
   app.use(helmet(JSON_API_HEADERS));
   if (settings.corsOrigins.length > 0) {
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
   }
   app.use(documentationRoutes(spec));
+  app.use(metrics.routes);
   app.use(resolveOperationMiddleware(operationsOf(spec)));
   // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
   // validator (400) rather than the parser (409); inflate: false refuses

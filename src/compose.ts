@@ -11,6 +11,7 @@ import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
 import { describeSafely } from './http/errors.js';
+import { createMetrics } from './http/metrics.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './http/spec.js';
 import type { Logger } from './logger.js';
 import { checkReadiness, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
@@ -52,6 +53,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       users,
       sessions,
       readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
+      metrics: createMetrics(config.metrics, () => sessions.countActive()),
       spec,
       logger,
       settings: {

@@ -42,6 +42,8 @@ export interface Config {
   migrateOnStart: boolean;
   /** Worker processes in this instance (node:cluster); 1 serves from the main process. */
   webConcurrency: number;
+  /** GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`. */
+  metrics: { enabled: boolean; token: string | undefined };
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
   shutdownGraceSeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
@@ -87,6 +89,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    metrics: { enabled: booleanSetting(env, 'METRICS_ENABLED', true), token: metricsToken(env) },
     warnings,
   };
 }
@@ -177,6 +180,13 @@ function integerSetting(env: Env, name: string, fallback: number, min: number, m
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function metricsToken(env: Env): string | undefined {
+  const token = env.METRICS_TOKEN;
+  if (token === undefined || token === '') return undefined;
+  if (token.length < 16) throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  return token;
 }
 
 function hostSetting(env: Env): string {

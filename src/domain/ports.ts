@@ -49,6 +49,7 @@ export interface SessionRepository {
   delete(id: string): Promise<boolean>;
   deleteOthersOfUser(userId: number, keepSessionId: string): Promise<void>;
   deleteExpired(nowSeconds: number): Promise<number>;
+  countActive(nowSeconds: number): Promise<number>;
 }
 
 export interface RateLimitRepository {

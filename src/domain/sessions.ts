@@ -107,6 +107,10 @@ export class SessionService {
     });
   }
 
+  countActive(): Promise<number> {
+    return this.store.sessions.countActive(this.nowSeconds());
+  }
+
   /** Deletes expired sessions and rate-limit events older than any window. */
   async pruneExpired(): Promise<number> {
     await this.store.rateLimits.deleteOlderThan(this.now() - longestWindowSeconds(this.limits) * 1000);

@@ -111,6 +111,11 @@ function sessionRepository(db: Knex | Knex.Transaction): SessionRepository {
     async deleteExpired(nowSeconds: number) {
       return db('sessions').where('expires_at', '<=', nowSeconds).delete();
     },
+
+    async countActive(nowSeconds: number) {
+      const [row] = await db('sessions').where('expires_at', '>', nowSeconds).count<{ total: number | string }[]>({ total: '*' });
+      return Number(row!.total);
+    },
   };
 }
 
