@@ -1,5 +1,5 @@
 // The composition root: opens storage, builds the domain services and the app.
-// Used by src/server.ts, the tests and the contract-test runner alike.
+// Used by src/server.ts, src/cli.ts and the tests alike.
 import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { buildApp } from './app.js';
@@ -19,18 +19,23 @@ import { createStore } from './storage/store.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
-export interface Service {
-  app: Express;
+/** Storage and the domain services, without HTTP: what the CLI needs. */
+export interface Domain {
   db: Knex;
+  spec: SpecDocument;
   users: UserService;
   sessions: SessionService;
-  /** From now on readiness answers 503 "shutting down", so load balancers stop sending traffic. */
-  beginShutdown(): void;
-  /** Stops background work and closes the database. */
   close(): Promise<void>;
 }
 
-export async function createService(config: Config, logger: Logger): Promise<Service> {
+export interface Service extends Domain {
+  app: Express;
+  /** From now on readiness answers 503 "shutting down", so load balancers stop sending traffic. */
+  beginShutdown(): void;
+}
+
+/** Opens the database, migrates it (unless MIGRATE_ON_START=false) and builds the services. */
+export async function openDomain(config: Config, logger: Logger): Promise<Domain> {
   const spec = loadSpec();
   const db = openDatabase(config.database);
   try {
@@ -42,44 +47,48 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
     const users = new UserService(store, hasher, sessions, limits.registrationsPerAddress);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-
-    const pruneExpired = () =>
-      sessions.pruneExpired().catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
-    await pruneExpired();
-    const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
-
-    let shuttingDown = false;
-    const app = buildApp({
-      users,
-      sessions,
-      readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
-      metrics: createMetrics(config.metrics, () => sessions.countActive()),
-      spec,
-      logger,
-      settings: {
-        usersListRequiresAuth: config.usersListRequiresAuth,
-        validateResponses: config.validateResponses,
-        corsOrigins: config.corsOrigins,
-        trustProxy: config.trustProxy,
-      },
-    });
-    return {
-      app,
-      db,
-      users,
-      sessions,
-      beginShutdown() {
-        shuttingDown = true;
-      },
-      async close() {
-        clearInterval(pruneTimer);
-        await db.destroy();
-      },
-    };
+    return { db, spec, users, sessions, close: () => db.destroy() };
   } catch (error) {
     await db.destroy();
     throw error;
   }
+}
+
+/** The domain plus the HTTP app and the background pruning of expired sessions. */
+export async function createService(config: Config, logger: Logger): Promise<Service> {
+  const domain = await openDomain(config, logger);
+  const { db, spec, users, sessions } = domain;
+  const pruneExpired = () =>
+    sessions.pruneExpired().catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
+  await pruneExpired();
+  const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
+
+  let shuttingDown = false;
+  const app = buildApp({
+    users,
+    sessions,
+    readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
+    metrics: createMetrics(config.metrics, () => sessions.countActive()),
+    spec,
+    logger,
+    settings: {
+      usersListRequiresAuth: config.usersListRequiresAuth,
+      validateResponses: config.validateResponses,
+      corsOrigins: config.corsOrigins,
+      trustProxy: config.trustProxy,
+    },
+  });
+  return {
+    ...domain,
+    app,
+    beginShutdown() {
+      shuttingDown = true;
+    },
+    async close() {
+      clearInterval(pruneTimer);
+      await domain.close();
+    },
+  };
 }
 
 /**
@@ -87,8 +96,8 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
  * start (cluster mode); the workers then skip both.
  */
 export async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
-  const service = await createService(config, logger);
-  await service.close();
+  const domain = await openDomain(config, logger);
+  await domain.close();
 }
 
 async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
@@ -103,7 +112,7 @@ async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admi
   const profile = bootstrapAdminProfile(admin);
   const problems = componentSchemaValidator(spec, 'NewUser')(profile);
   if (problems.length > 0) throw new ConfigError(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
-  const outcome = await users.ensureAdmin(profile);
+  const outcome = await users.ensureAdmin(profile, { address: 'start-up', requestId: 'bootstrap-admin' });
   if (outcome === 'created') logger.info({ email: profile.email }, 'created the bootstrap admin');
   if (outcome === 'email_taken_by_non_admin') {
     logger.warn(

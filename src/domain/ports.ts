@@ -48,6 +48,8 @@ export interface SessionRepository {
   /** Returns false when there was no such session. */
   delete(id: string): Promise<boolean>;
   deleteOthersOfUser(userId: number, keepSessionId: string): Promise<void>;
+  /** Returns how many sessions ended. */
+  deleteAllOfUser(userId: number): Promise<number>;
   deleteExpired(nowSeconds: number): Promise<number>;
   countActive(nowSeconds: number): Promise<number>;
 }
@@ -67,7 +69,9 @@ export type SecurityEventType =
   | 'login_failure'
   | 'lockout'
   | 'logout'
-  | 'password_change';
+  | 'password_change'
+  | 'password_reset'
+  | 'sessions_revoked';
 
 export interface SecurityEvent {
   type: SecurityEventType;

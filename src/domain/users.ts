@@ -48,14 +48,12 @@ export class UserService {
    * Creates the first admin unless the email is taken; never overwrites an
    * account. Safe when instances race: the database settles who creates it.
    */
-  async ensureAdmin(admin: Omit<NewUser, 'role'>): Promise<BootstrapOutcome> {
+  async ensureAdmin(admin: Omit<NewUser, 'role'>, origin: RequestOrigin): Promise<BootstrapOutcome> {
     const email = canonicalEmail(admin.email);
     const existing = await this.existingAccountRole(email);
     if (existing) return existing === 'admin' ? 'exists' : 'email_taken_by_non_admin';
-    const { password, ...profile } = admin;
-    const password_hash = await this.hasher.hash(password);
     try {
-      await this.store.users.insert({ ...profile, email, role: 'admin', password_hash });
+      await this.createAccount({ ...admin, role: 'admin' }, origin);
       return 'created';
     } catch (error) {
       if (!(error instanceof DomainError && error.kind === 'conflict')) throw error;
@@ -63,6 +61,46 @@ export class UserService {
       if (!raced) return 'user_name_taken';
       return raced === 'admin' ? 'exists' : 'email_taken_by_non_admin';
     }
+  }
+
+  /**
+   * Creates an account with any role, without a session: for operators (the
+   * CLI, the bootstrap admin), who act outside the API's permission rules.
+   * Returns the new id; a taken email or user name throws DomainError('conflict').
+   */
+  async createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
+    const role = input.role ?? 'user';
+    const { password, ...profile } = input;
+    const password_hash = await this.hasher.hash(password);
+    return this.store.transaction(async ({ users, securityEvents }) => {
+      const id = await users.insert({ ...profile, email: canonicalEmail(profile.email), role, password_hash });
+      await securityEvents.insert(auditEntry(role === 'user' ? 'registration' : 'privileged_account_created', id, origin));
+      return id;
+    });
+  }
+
+  /** Sets a new password without the old one and ends every session (operators). False: no such email. */
+  async resetPassword(email: string, newPassword: string, origin: RequestOrigin): Promise<boolean> {
+    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
+    if (!credentials) return false;
+    const password_hash = await this.hasher.hash(newPassword);
+    await this.store.transaction(async ({ users, sessions, securityEvents }) => {
+      await users.setPasswordHash(credentials.id, password_hash);
+      await sessions.deleteAllOfUser(credentials.id);
+      await securityEvents.insert(auditEntry('password_reset', credentials.id, origin));
+    });
+    return true;
+  }
+
+  /** Ends every session of the account (operators). Undefined: no such email; else how many ended. */
+  async revokeSessions(email: string, origin: RequestOrigin): Promise<number | undefined> {
+    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
+    if (!credentials) return undefined;
+    return this.store.transaction(async ({ sessions, securityEvents }) => {
+      const ended = await sessions.deleteAllOfUser(credentials.id);
+      await securityEvents.insert(auditEntry('sessions_revoked', credentials.id, origin));
+      return ended;
+    });
   }
 
   private async existingAccountRole(email: string): Promise<Role | undefined> {

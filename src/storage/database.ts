@@ -49,19 +49,19 @@ const MIGRATION_WAIT_MS = 60_000;
  * Knex's migration lock: one migrates, the others wait for it and then find
  * nothing left to do.
  */
-export async function migrateToLatest(db: Knex, onWait: (reason: string) => void = () => {}): Promise<void> {
+export async function migrateToLatest(db: Knex, onWait: (reason: string) => void = () => {}): Promise<string[]> {
   const deadline = Date.now() + MIGRATION_WAIT_MS;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await db.migrate.latest({ migrationSource });
-      return;
+      const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+      return applied;
     } catch (error) {
       const reason = migrationRaceReason(error);
       if (!reason || Date.now() > deadline) {
         if (reason) {
           throw new Error(
             `migrations still locked after ${MIGRATION_WAIT_MS / 1000} s; if no other instance is ` +
-              'migrating, a crashed one left the lock: clear it with `npm run migrate -- --unlock`',
+              'migrating, a crashed one left the lock: clear it with `npm run cli -- migrate --unlock`',
           );
         }
         throw error;

@@ -108,6 +108,10 @@ function sessionRepository(db: Knex | Knex.Transaction): SessionRepository {
       await db('sessions').where({ user_id: userId }).andWhereNot({ id: keepSessionId }).delete();
     },
 
+    async deleteAllOfUser(userId: number) {
+      return db('sessions').where({ user_id: userId }).delete();
+    },
+
     async deleteExpired(nowSeconds: number) {
       return db('sessions').where('expires_at', '<=', nowSeconds).delete();
     },

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// The operator's command line: `npm run cli -- <command>` or, installed, `user-service <command>`.
+// Reads the same settings as the server (DATABASE_URL and the rest).
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { openDomain, type Domain } from './compose.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { DomainError } from './domain/errors.js';
+import { ROLES, type Role } from './domain/model.js';
+import { normalizeText } from './domain/normalize.js';
+import { componentSchemaValidator } from './http/spec.js';
+import { createLogger } from './logger.js';
+import { migrateToLatest, openDatabase, unlockMigrations } from './storage/database.js';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  create-user --email EMAIL --user-name NAME [--first-name F] [--last-name L] [--role user|moderator|admin]
+      Creates an account with any role (the first admin, say). The password is
+      read from standard input, or asked for when run in a terminal.
+  reset-password --email EMAIL
+      Sets a new password (read like the above) and ends every session of the account.
+  revoke-sessions --email EMAIL
+      Ends every session of the account: its tokens stop working at once.
+  migrate [--unlock]
+      Applies pending migrations (with progress). --unlock frees the lock left
+      by an instance that crashed while migrating.
+  help
+      Shows this text.
+
+Settings come from the environment, as for the server (DATABASE_URL, ...).
+Exit code: 0 on success, 1 on failure, 2 on a usage error.`;
+
+class UsageError extends Error {}
+
+const OPERATOR = () => ({ address: 'cli', requestId: `cli-${randomUUID()}` });
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      email: { type: 'string' },
+      'user-name': { type: 'string' },
+      'first-name': { type: 'string' },
+      'last-name': { type: 'string' },
+      role: { type: 'string' },
+      unlock: { type: 'boolean' },
+    },
+  });
+  const config = loadConfig();
+  switch (command) {
+    case 'migrate':
+      return migrate(config, values.unlock === true);
+    case 'create-user':
+      return withDomain(config, (domain) => createUser(domain, values));
+    case 'reset-password':
+      return withDomain(config, (domain) => resetPassword(domain, required(values.email, '--email')));
+    case 'revoke-sessions':
+      return withDomain(config, (domain) => revokeSessions(domain, required(values.email, '--email')));
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function migrate(config: Config, unlock: boolean): Promise<void> {
+  const db = openDatabase(config.database);
+  try {
+    if (unlock) {
+      await unlockMigrations(db);
+      console.log('Migration lock freed.');
+      return;
+    }
+    console.log('Applying pending migrations…');
+    const applied = await migrateToLatest(db, (reason) => console.log(`  waiting: ${reason}`));
+    for (const name of applied) console.log(`  applied ${name}`);
+    console.log(applied.length === 0 ? 'Nothing to do: migrations are up to date.' : `Done: ${applied.length} applied.`);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function withDomain(config: Config, work: (domain: Domain) => Promise<void>): Promise<void> {
+  // The CLI never creates the bootstrap admin as a side effect.
+  const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('warn'));
+  try {
+    await work(domain);
+  } finally {
+    await domain.close();
+  }
+}
+
+async function createUser(domain: Domain, values: Record<string, string | boolean | undefined>): Promise<void> {
+  const role = (values.role ?? 'user') as Role;
+  if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  const password = await readPassword();
+  const account = {
+    email: normalizeText(required(values.email, '--email')),
+    user_name: normalizeText(required(values['user-name'], '--user-name')),
+    first_name: normalizeText(String(values['first-name'] ?? 'Admin')),
+    last_name: normalizeText(String(values['last-name'] ?? 'User')),
+    password,
+    role,
+  };
+  refuseInvalid(domain, 'NewUser', account);
+  try {
+    const id = await domain.users.createAccount(account, OPERATOR());
+    console.log(`Created ${role} ${account.email} with id ${id}.`);
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === 'conflict') {
+      throw new Error('that email or user name already belongs to an account');
+    }
+    throw error;
+  }
+}
+
+async function resetPassword(domain: Domain, email: string): Promise<void> {
+  const password = await readPassword();
+  refuseInvalid(domain, 'NewPassword', password);
+  if (!(await domain.users.resetPassword(email, password, OPERATOR()))) throw new Error(`no account has the email ${email}`);
+  console.log(`Password of ${email} reset; every session of the account has ended.`);
+}
+
+async function revokeSessions(domain: Domain, email: string): Promise<void> {
+  const ended = await domain.users.revokeSessions(email, OPERATOR());
+  if (ended === undefined) throw new Error(`no account has the email ${email}`);
+  console.log(`Ended ${ended} session${ended === 1 ? '' : 's'} of ${email}.`);
+}
+
+/** Input is checked against the same spec schemas the API validates with. */
+function refuseInvalid(domain: Domain, schema: string, value: unknown): void {
+  const problems = componentSchemaValidator(domain.spec, schema)(value);
+  if (problems.length > 0) throw new UsageError(`invalid input: ${problems.join('; ')}`);
+}
+
+function required(value: string | boolean | undefined, flag: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+/** From a terminal, asked for without echo; otherwise the first line of standard input. */
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stdout.write('Password: ');
+    const lines = createInterface({ input: process.stdin, terminal: true });
+    (lines as unknown as { _writeToOutput: () => void })._writeToOutput = () => {}; // no echo
+    const password = await new Promise<string>((resolve) => lines.once('line', resolve));
+    lines.close();
+    process.stdout.write('\n');
+    return password;
+  }
+  let input = '';
+  for await (const chunk of process.stdin) input += chunk;
+  const password = input.split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError('give the password on standard input, e.g. printf %s "$PASSWORD" | …');
+  return password;
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : `Error: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startTestServer, TEST_SECRET } from '../support/server.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
+
+describe('command line', function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase({ shared: true });
+  });
+  after(() => database.drop());
+
+  function cli(args: string[], input = '') {
+    return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      env: { ...process.env, DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' },
+      input,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+
+  it('prints its usage, and refuses unknown commands and missing options with exit code 2', () => {
+    const help = cli(['help']);
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.include('create-user --email EMAIL --user-name NAME');
+    const unknown = cli(['frobnicate']);
+    expect(unknown.status).to.equal(2);
+    expect(unknown.stderr).to.include('Error: unknown command "frobnicate"');
+    const missing = cli(['create-user', '--user-name', 'x'], 'a-long-password\n');
+    expect(missing.status).to.equal(2);
+    expect(missing.stderr).to.include('--email is required');
+    const weak = cli(['create-user', '--email', 'weak@example.com', '--user-name', 'weak'], 'short\n');
+    expect(weak.status).to.equal(2);
+    expect(weak.stderr).to.include('invalid input: /password must NOT have fewer than 8 characters');
+  });
+
+  it('migrates, with progress, and says when there is nothing to do', () => {
+    const first = cli(['migrate']);
+    expect(first.status, first.stderr).to.equal(0);
+    const again = cli(['migrate']);
+    expect(again.stdout).to.include('Nothing to do: migrations are up to date.');
+  });
+
+  it('creates the first admin, resets a password and revokes sessions', async () => {
+    const created = cli(['create-user', '--email', 'Root@Example.com', '--user-name', 'root', '--role', 'admin'], 'root-password-1\n');
+    expect(created.status, created.stderr).to.equal(0);
+    expect(created.stdout).to.match(/^Created admin Root@Example\.com with id \d+\.$/m);
+    const duplicate = cli(['create-user', '--email', 'root@example.com', '--user-name', 'root2'], 'root-password-1\n');
+    expect(duplicate.status).to.equal(1);
+    expect(duplicate.stderr).to.include('that email or user name already belongs to an account');
+
+    const api = await startTestServer({ DATABASE_URL: database.url, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined });
+    try {
+      const token = await api.login('root@example.com', 'root-password-1');
+      const me = await api.request('GET', '/users/pagination');
+      const root = me.body.users.find((u: { email: string }) => u.email === 'root@example.com');
+      expect((await api.request('GET', `/users/${root.id}`, { token })).body.role).to.equal('admin');
+
+      const reset = cli(['reset-password', '--email', 'root@example.com'], 'root-password-2\n');
+      expect(reset.status, reset.stderr).to.equal(0);
+      expect((await api.request('GET', '/protected', { token })).status).to.equal(401);
+      const second = await api.login('root@example.com', 'root-password-2');
+
+      const revoked = cli(['revoke-sessions', '--email', 'root@example.com']);
+      expect(revoked.status).to.equal(0);
+      expect(revoked.stdout).to.equal('Ended 1 session of root@example.com.\n');
+      expect((await api.request('GET', '/protected', { token: second })).status).to.equal(401);
+
+      const nobody = cli(['revoke-sessions', '--email', 'nobody@example.com']);
+      expect(nobody.status).to.equal(1);
+      expect(nobody.stderr).to.include('no account has the email nobody@example.com');
+    } finally {
+      await api.close();
+    }
+  });
+});
