@@ -36,6 +36,8 @@ export interface Config {
   };
   bootstrapAdmin: BootstrapAdmin | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Human-readable log lines instead of JSON, for a terminal. */
+  logPretty: boolean;
   usersListRequiresAuth: boolean;
   validateResponses: boolean;
   /** Run pending migrations at start-up; off when a deploy step runs `npm run migrate`. */
@@ -84,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logPretty: booleanSetting(env, 'LOG_PRETTY', false),
     usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
     validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),

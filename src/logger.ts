@@ -22,9 +22,11 @@ export const REDACTED_PATHS = [
   '*.jwtSecret',
 ];
 
-export function createLogger(level: Config['logLevel'], destination?: DestinationStream): Logger {
+export function createLogger(level: Config['logLevel'], destination?: DestinationStream, pretty = false): Logger {
   const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } });
+  return pino(options);
 }
 
 /** One line per finished request: method, path, spec route, status, duration and request id. */

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 const WORKER_RESTART_DELAY_MS = 1000;
 
 const config = readConfigOrExit();
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, undefined, config.logPretty);
 
 try {
   if (cluster.isWorker) {
