@@ -39,13 +39,19 @@ function repositoriesOn(db: Knex | Knex.Transaction): Repositories {
 function userRepository(db: Knex | Knex.Transaction): UserRepository {
   return {
     async insert(row: NewUserRow) {
-      const now = Date.now();
-      const [inserted] = await rejectTakenKeys(
-        db('users')
-          .insert({ ...row, user_name_key: userNameKey(row.user_name), created_at: now, updated_at: now })
-          .returning<{ id: number }[]>('id'),
-      );
-      return Number(inserted!.id);
+      // The counter row is taken first: it serializes inserts, so ids and
+      // positions grow in the same order, and a failed insert rolls both back.
+      const insertCounted = async (trx: Knex.Transaction) => {
+        const position = await nextUserPosition(trx);
+        const now = Date.now();
+        const [inserted] = await rejectTakenKeys(
+          trx('users')
+            .insert({ ...row, user_name_key: userNameKey(row.user_name), position, created_at: now, updated_at: now })
+            .returning<{ id: number }[]>('id'),
+        );
+        return Number(inserted!.id);
+      };
+      return isTransaction(db) ? insertCounted(db) : db.transaction(insertCounted);
     },
 
     async findById(id: number) {
@@ -75,12 +81,17 @@ function userRepository(db: Knex | Knex.Transaction): UserRepository {
     },
 
     async page(offset: number, limit: number) {
-      return db('users').select<UserSummary[]>(SUMMARY_COLUMNS).orderBy('id').offset(offset).limit(limit);
+      // Positions are dense ranks in id order: any page is an index seek.
+      return db('users')
+        .select<UserSummary[]>(SUMMARY_COLUMNS)
+        .where('position', '>', offset)
+        .andWhere('position', '<=', offset + limit)
+        .orderBy('position');
     },
 
     async count() {
-      const [row] = await db('users').count<{ total: number | string }[]>({ total: '*' });
-      return Number(row!.total);
+      const counter = await db('counters').select<{ value: number | string }>('value').where({ name: 'users' }).first();
+      return Number(counter!.value);
     },
   };
 }
@@ -158,7 +169,20 @@ function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepo
   };
 }
 
-function userNameKey(userName: string): string {
+/** Counts one more user (in the caller's transaction) and returns its position. */
+export async function nextUserPosition(trx: Knex.Transaction, by = 1): Promise<number> {
+  const [counter] = await trx('counters')
+    .where({ name: 'users' })
+    .increment('value', by)
+    .returning<{ value: number | string }[]>('value');
+  return Number(counter!.value) - by + 1;
+}
+
+function isTransaction(db: Knex | Knex.Transaction): db is Knex.Transaction {
+  return (db as Knex.Transaction).isTransaction === true;
+}
+
+export function userNameKey(userName: string): string {
   return userName.toLowerCase();
 }
 

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import * as createUsersAndSessions from './001_create_users_and_sessions.js';
 import * as rateLimitsAndSecurityEvents from './002_rate_limits_and_security_events.js';
+import * as userPositionsAndCounters from './003_user_positions_and_counters.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001_create_users_and_sessions': createUsersAndSessions,
   '002_rate_limits_and_security_events': rateLimitsAndSecurityEvents,
+  '003_user_positions_and_counters': userPositionsAndCounters,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
