@@ -41,7 +41,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
   try {
     await prepareSchema(db, config, logger);
     const store = createStore(db);
-    const hasher = await createPasswordHasher();
+    const hasher = await createPasswordHasher(config.passwordHashConcurrency);
     const limits = rateLimitSettings(config.rateLimits);
     const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });

@@ -1,6 +1,7 @@
 // The one place that reads the environment. Every setting is validated here at
 // start-up; a bad value stops the process with a one-line message naming it.
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
@@ -46,6 +47,8 @@ export interface Config {
   webConcurrency: number;
   /** GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`. */
   metrics: { enabled: boolean; token: string | undefined };
+  /** Password hashes computed at once per process (argon2 uses a core each). */
+  passwordHashConcurrency: number;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
   shutdownGraceSeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
@@ -92,6 +95,14 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    // Default: all cores but one, shared among the workers, at least one each.
+    passwordHashConcurrency: integerSetting(
+      env,
+      'PASSWORD_HASH_CONCURRENCY',
+      Math.max(1, Math.floor((availableParallelism() - 1) / webConcurrency)),
+      1,
+      64,
+    ),
     metrics: { enabled: booleanSetting(env, 'METRICS_ENABLED', true), token: metricsToken(env) },
     warnings,
   };

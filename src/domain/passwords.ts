@@ -25,23 +25,30 @@ export const ARGON2_OPTIONS = {
 
 const BCRYPT_PREFIX = /^\$2[aby]\$/;
 
-export async function createPasswordHasher(): Promise<PasswordHasher> {
+/**
+ * @param concurrency how many hashes may run at once. argon2 runs on libuv's
+ *   thread pool, off the event loop, but on the same cores: with as many
+ *   hashes as cores, token checks wait for CPU behind them. Leaving a core
+ *   to the event loop keeps them fast while logins run at full speed.
+ */
+export async function createPasswordHasher(concurrency = 1): Promise<PasswordHasher> {
+  const limited = limitConcurrency(concurrency);
   // A real argon2id hash of a random secret: checking a password against it
   // costs what a real check costs, so an unknown email can't be told apart
   // from a wrong password by timing.
   const decoyHash = await argon2.hash(randomBytes(32).toString('hex'), ARGON2_OPTIONS);
 
   async function verify(passwordHash: string, password: string): Promise<boolean> {
-    if (BCRYPT_PREFIX.test(passwordHash)) return bcrypt.compare(password, passwordHash);
+    if (BCRYPT_PREFIX.test(passwordHash)) return limited(() => bcrypt.compare(password, passwordHash));
     try {
-      return await argon2.verify(passwordHash, password);
+      return await limited(() => argon2.verify(passwordHash, password));
     } catch {
       return false; // not a hash this service understands
     }
   }
 
   return {
-    hash: (password) => argon2.hash(password, ARGON2_OPTIONS),
+    hash: (password) => limited(() => argon2.hash(password, ARGON2_OPTIONS)),
     verify,
     needsRehash(passwordHash) {
       if (BCRYPT_PREFIX.test(passwordHash)) return true;
@@ -54,5 +61,21 @@ export async function createPasswordHasher(): Promise<PasswordHasher> {
     async verifyAgainstNothing(password) {
       await verify(decoyHash, password);
     },
+  };
+}
+
+/** Runs at most `limit` of the given tasks at once, the rest in arrival order. */
+function limitConcurrency(limit: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running += 1;
+    try {
+      return await task();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
   };
 }

@@ -23,11 +23,13 @@ export function openDatabase(config: DatabaseConfig): Knex {
     client: 'sqlite3',
     connection: { filename: config.filename },
     useNullAsDefault: true,
-    // One connection: SQLite serializes writers anyway, and an in-memory
-    // database exists only inside the connection that made it.
+    // A file database in WAL mode serves readers in parallel, one connection
+    // each (one connection made every token check wait in line: measured
+    // about 700 req/s); writers still take turns, waiting up to busy_timeout.
+    // An in-memory database exists only inside the connection that made it.
     pool: {
       min: 1,
-      max: 1,
+      max: config.filename === ':memory:' ? 1 : SQLITE_FILE_CONNECTIONS,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) {
         connection.exec(
           'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
@@ -37,6 +39,8 @@ export function openDatabase(config: DatabaseConfig): Knex {
     },
   });
 }
+
+const SQLITE_FILE_CONNECTIONS = 4;
 
 interface SqliteConnection {
   exec(sql: string, callback: (error: Error | null) => void): void;
