@@ -1,14 +1,6 @@
 import { expect } from 'chai';
 import { SERVER_TIMEOUTS } from '../../src/http/listen.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-
-const validUser = (n: string) => ({
-  email: `hostile${n}@example.com`,
-  user_name: `hostile_${n}`,
-  first_name: 'H',
-  last_name: 'I',
-  password: 'long-enough-pw',
-});
+import { newUserBody, startTestServer, type TestServer } from '../support/server.js';
 
 describe('hostile input', () => {
   let api: TestServer;
@@ -64,7 +56,7 @@ describe('hostile input', () => {
   });
 
   it('keeps the body limit: 16 KiB', async () => {
-    const reply = await api.request('POST', '/users', { body: { ...validUser('big'), last_name: 'x'.repeat(16_500) } });
+    const reply = await api.request('POST', '/users', { body: { ...newUserBody('big'), last_name: 'x'.repeat(16_500) } });
     expect(reply.status).to.equal(409);
   });
 

@@ -1,13 +1,5 @@
 import { expect } from 'chai';
-import { ADMIN, startTestServer, type TestServer } from '../support/server.js';
-
-const newUser = (n: string) => ({
-  email: `person${n}@example.com`,
-  user_name: `person_${n}`,
-  first_name: 'Jane',
-  last_name: 'Doe',
-  password: 'correct-horse-battery',
-});
+import { ADMIN, newUserBody as newUser, startTestServer, type TestServer } from '../support/server.js';
 
 describe('users', () => {
   let api: TestServer;

@@ -39,6 +39,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A valid registration body, unique by `tag`. */
+export const newUserBody = (tag: string) => ({
+  email: `person${tag}@example.com`,
+  user_name: `person_${tag}`,
+  first_name: 'Jane',
+  last_name: 'Doe',
+  password: 'correct-horse-battery',
+});
+
 let counter = 0;
 
 /** Starts the app; on a fresh database of the test backend unless `env` names one. */
