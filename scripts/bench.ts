@@ -8,13 +8,11 @@
 //
 // BENCH_SECONDS (5) per measurement, BENCH_USERS (100000), BENCH_CONNECTIONS (32).
 import autocannon from 'autocannon';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../test/support/process.js';
+import { startServerProcess } from '../test/support/process.js';
 import { SEED_PASSWORD, seedUsers } from './seed.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -43,39 +41,6 @@ interface Scenario {
   body?: () => unknown;
   token?: boolean;
   connections?: number;
-}
-
-interface Running {
-  url: string;
-  child: ChildProcess;
-  startupMs: number;
-}
-
-async function startProcess(args: string[], env: Record<string, string>, probe: string): Promise<Running> {
-  const port = await freePort();
-  const started = Date.now();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url + probe)).status < 500) return { url, child, startupMs: Date.now() - started };
-    } catch {
-      // not yet
-    }
-    if (Date.now() - started > 30_000) throw new Error(`${args.join(' ')} did not start`);
-    await sleep(20);
-  }
-}
-
-async function stop({ child }: Running): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await once(child, 'exit');
 }
 
 /** Resident memory of a process and its children (cluster workers), in MB, one entry each. */
@@ -181,7 +146,10 @@ async function main(): Promise<void> {
     await seedUsers(databaseUrl, USERS);
 
     console.log('Baseline: Express + validator + JWT check, no database');
-    const baseline = await startProcess(['--import', 'tsx', join(ROOT, 'scripts', 'bench-baseline.ts')], { JWT_SECRET: SECRET }, '/users/pagination');
+    const baseline = await startServerProcess(
+      { JWT_SECRET: SECRET },
+      { args: ['--import', 'tsx', join(ROOT, 'scripts', 'bench-baseline.ts')], probe: '/users/pagination', quiet: true },
+    );
     // A token the baseline accepts: any HS256 token with this secret.
     const jwt = (await import('jsonwebtoken')).default;
     const baselineToken = jwt.sign({ sub: '1' }, SECRET, { expiresIn: 3600 });
@@ -192,7 +160,7 @@ async function main(): Promise<void> {
       rows.push(row);
       console.log(`  ${scenario.name}: ${Math.round(row.reqPerSec)} req/s`);
     }
-    await stop(baseline);
+    await baseline.stop();
 
     const serviceEnv = {
       NODE_ENV: 'production',
@@ -209,7 +177,10 @@ async function main(): Promise<void> {
     for (const workers of [1, 2]) {
       const label = `service, ${workers} worker${workers === 1 ? '' : 's'}`;
       console.log(`Service with WEB_CONCURRENCY=${workers}`);
-      const service = await startProcess([join(ROOT, 'dist', 'src', 'server.js')], { ...serviceEnv, WEB_CONCURRENCY: String(workers) }, '/healthz');
+      const service = await startServerProcess(
+        { ...serviceEnv, WEB_CONCURRENCY: String(workers) },
+        { built: true, probe: '/healthz', quiet: true },
+      );
       notes[`startupMs_${workers}`] = service.startupMs;
       const login = await fetch(`${service.url}/login`, {
         method: 'POST',
@@ -234,7 +205,7 @@ async function main(): Promise<void> {
       rows.push(underLoad);
       console.log(`  GET /protected while logins run: p99 ${underLoad.p99} ms`);
       notes[`residentMbPerWorker_${workers}`] = residentMb(service.child.pid!).map((mb) => Math.round(mb));
-      await stop(service);
+      await service.stop();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

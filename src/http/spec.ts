@@ -24,7 +24,7 @@ type SpecOperation = {
   requestBody?: unknown;
   parameters?: SpecNode[];
 };
-type SpecNode = { $ref?: string; [key: string]: unknown };
+export type SpecNode = { $ref?: string; [key: string]: unknown };
 
 /** A path or query parameter whose schema is an integer. */
 export interface IntegerParameter {
@@ -94,7 +94,8 @@ function integerParametersOf(spec: SpecDocument, operation: SpecOperation): Inte
     .map((parameter) => ({ in: parameter.in as IntegerParameter['in'], name: String(parameter.name) }));
 }
 
-function resolveRef(spec: SpecDocument, node: SpecNode): SpecNode {
+/** Follows local $refs (#/components/...) to the node they name. */
+export function resolveRef<T extends SpecNode>(spec: SpecDocument, node: T): T {
   let resolved = node;
   while (resolved?.$ref) {
     resolved = resolved.$ref

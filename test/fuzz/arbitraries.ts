@@ -1,7 +1,7 @@
 // fast-check arbitraries derived from the spec's request schemas: valid
 // values, boundary values, and values that break the schema on purpose.
 import fc from 'fast-check';
-import type { SpecDocument } from '../../src/http/spec.js';
+import { resolveRef, type SpecDocument } from '../../src/http/spec.js';
 
 type Schema = {
   $ref?: string;
@@ -17,17 +17,6 @@ type Schema = {
   required?: string[];
   minProperties?: number;
 };
-
-export function resolve(spec: SpecDocument, schema: Schema): Schema {
-  let resolved = schema;
-  while (resolved.$ref) {
-    resolved = resolved.$ref
-      .slice(2)
-      .split('/')
-      .reduce<any>((at, key) => at[key], spec);
-  }
-  return resolved;
-}
 
 const INJECTION = [
   "' OR '1'='1",
@@ -56,7 +45,7 @@ function wrongType(schema: Schema): fc.Arbitrary<unknown> {
 
 /** Values a field could be sent with: valid, at and past its bounds, hostile text, or another type. */
 export function fieldValue(spec: SpecDocument, raw: Schema): fc.Arbitrary<unknown> {
-  const schema = resolve(spec, raw);
+  const schema = resolveRef(spec, raw);
   if (schema.enum) return fc.oneof(fc.constantFrom(...schema.enum), fc.string({ maxLength: 12 }), wrongType(schema));
   if (schema.type === 'integer') {
     const min = schema.minimum ?? -1e9;
@@ -89,7 +78,7 @@ export function fieldValue(spec: SpecDocument, raw: Schema): fc.Arbitrary<unknow
 
 /** Bodies for an object schema: mostly close to valid, each broken in at most a few ways. */
 export function body(spec: SpecDocument, raw: Schema): fc.Arbitrary<unknown> {
-  const schema = resolve(spec, raw);
+  const schema = resolveRef(spec, raw);
   const properties = schema.properties ?? {};
   const required = new Set(schema.required ?? []);
   const record = fc.record(

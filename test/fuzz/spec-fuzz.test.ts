@@ -5,9 +5,9 @@
 // Fixed seed and bounded runs, so CI is repeatable; FUZZ_SEED and FUZZ_RUNS explore further.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { loadSpec, type SpecDocument } from '../../src/http/spec.js';
+import { loadSpec, resolveRef, type SpecDocument } from '../../src/http/spec.js';
 import { ADMIN, startTestServer, type TestServer } from '../support/server.js';
-import { body, pathSegment, resolve } from './arbitraries.js';
+import { body, pathSegment } from './arbitraries.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
@@ -28,7 +28,7 @@ const operations = Object.entries(spec.paths)
   .sort((a, b) => Number(a.operation.operationId === 'logout') - Number(b.operation.operationId === 'logout'));
 
 function queryArbitrary(specDocument: SpecDocument, operation: SpecOperation): fc.Arbitrary<string> {
-  const parameters = (operation.parameters ?? []).map((p) => resolve(specDocument, p) as { name: string; in: string });
+  const parameters = (operation.parameters ?? []).map((p) => resolveRef(specDocument, p) as { name: string; in: string });
   const query = parameters.filter((p) => p.in === 'query');
   if (query.length === 0) return fc.constant('');
   const value = fc.oneof(

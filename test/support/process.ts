@@ -13,7 +13,20 @@ export interface ServerProcess {
   port: number;
   url: string;
   child: ChildProcess;
+  /** From spawning to the first answer. */
+  startupMs: number;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Run the built dist/src/server.js instead of src/server.ts through tsx. */
+  built?: boolean;
+  /** Node arguments for another program altogether (the benchmark's baseline). */
+  args?: string[];
+  /** The path polled until it answers below 500. */
+  probe?: string;
+  /** Discard standard output (request logs under load). */
+  quiet?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -27,13 +40,16 @@ export async function freePort(): Promise<number> {
 /** Starts src/server.ts (through tsx) or the built dist/src/server.js, and waits until it answers. */
 export async function startServerProcess(
   env: Record<string, string>,
-  { built = false }: { built?: boolean } = {},
+  { built = false, args, probe = '/users/pagination?per_page=1', quiet = false }: StartOptions = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const args = built ? [join(ROOT, 'dist', 'src', 'server.js')] : ['--import', 'tsx', join(ROOT, 'src', 'server.ts')];
-  const child = spawn(process.execPath, args, {
+  const nodeArgs =
+    args ?? (built ? [join(ROOT, 'dist', 'src', 'server.js')] : ['--import', 'tsx', join(ROOT, 'src', 'server.ts')]);
+  const started = Date.now();
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -45,11 +61,11 @@ export async function startServerProcess(
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before answering`);
     try {
-      if ((await fetch(`${url}/users/pagination?per_page=1`)).status < 500) return { port, url, child, stop };
+      if ((await fetch(url + probe)).status < 500) return { port, url, child, startupMs: Date.now() - started, stop };
     } catch {
       // not listening yet
     }
-    await sleep(100);
+    await sleep(20);
   }
   await stop();
   throw new Error(`server did not answer within ${STARTUP_LIMIT_MS / 1000} s`);
