@@ -142,7 +142,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(mapped.status).json(mapped.body);
       return;
     }
-    (req.log ?? logger).error({ failure: describeSafely(error), operation: req.operation?.id }, 'request failed');
+    logger.error({ reqId: req.requestId, failure: describeSafely(error), operation: req.operation?.id }, 'unexpected error');
     res.status(500).json({ error: MESSAGES.internal });
   };
 }
