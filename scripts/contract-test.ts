@@ -64,13 +64,13 @@ const databases: TestDatabase[] = [];
 let exitCode = 1;
 try {
   console.log(`Contract tests on ${backend}`);
-  const mainDatabase = await createTestDatabase({ shared: true });
+  const mainDatabase = await createTestDatabase();
   databases.push(mainDatabase);
   const main = await startServer({ DATABASE_URL: mainDatabase.url });
   servers.push(main);
   // A second instance with the strictest settings, for the responses only a
   // setting can provoke: the listing's 401 and the limits' 429s.
-  const strictDatabase = await createTestDatabase({ shared: true });
+  const strictDatabase = await createTestDatabase();
   databases.push(strictDatabase);
   const strict = await startServer({
     DATABASE_URL: strictDatabase.url,

@@ -15,7 +15,8 @@ import { createMetrics } from './http/metrics.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './http/spec.js';
 import type { Logger } from './logger.js';
 import { checkReadiness, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
-import { createStore } from './storage/store.js';
+import { openHotReads } from './storage/sqlite-reads.js';
+import { createStore, type HotReads } from './storage/store.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -38,18 +39,24 @@ export interface Service extends Domain {
 export async function openDomain(config: Config, logger: Logger): Promise<Domain> {
   const spec = loadSpec();
   const db = openDatabase(config.database);
+  let hotReads: HotReads | undefined;
+  const close = async () => {
+    hotReads?.close();
+    await db.destroy();
+  };
   try {
     await prepareSchema(db, config, logger);
-    const store = createStore(db);
+    hotReads = openHotReads(config.database);
+    const store = createStore(db, hotReads);
     const hasher = await createPasswordHasher(config.passwordHashConcurrency);
     const limits = rateLimitSettings(config.rateLimits);
     const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
     const users = new UserService(store, hasher, sessions, limits.registrationsPerAddress);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-    return { db, spec, users, sessions, close: () => db.destroy() };
+    return { db, spec, users, sessions, close };
   } catch (error) {
-    await db.destroy();
+    await close();
     throw error;
   }
 }

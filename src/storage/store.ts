@@ -1,5 +1,6 @@
 // Knex implementations of the domain's repositories. Every query is built by
-// Knex with bound parameters; no SQL is assembled from strings.
+// Knex or is a constant here, always with bound parameters; no SQL is
+// assembled from values.
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
 import type { ProfileChanges, User, UserSummary } from '../domain/model.js';
@@ -18,33 +19,48 @@ import type {
 } from '../domain/ports.js';
 
 const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
-const ACTIVE_SESSION_SQL =
+const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
+
+// The token check and the profile read run on nearly every request: fixed
+// statements, so no query is built for them.
+export const ACTIVE_SESSION_SQL =
   'select sessions.user_id, users.role from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
+export const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
+
+/** The hot reads through a faster path than Knex, where the database has one (see sqlite-reads.ts). */
+export interface HotReads {
+  findActiveSession(id: string, nowSeconds: number): ActiveSession | undefined;
+  findProfile(id: number): User | undefined;
+  close(): void;
+}
 
 /** The rows of a raw query: SQLite's driver answers an array, pg a result object. */
 function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }
-const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
-
-export function createStore(db: Knex): Store {
+/**
+ * The repositories on `db`. Outside transactions, the hot reads go through
+ * `hotReads` when given; inside one they stay on the transaction, which must
+ * see its own uncommitted writes.
+ */
+export function createStore(db: Knex, hotReads?: HotReads): Store {
   return {
-    ...repositoriesOn(db),
+    ...repositoriesOn(db, hotReads),
     transaction: (work) => db.transaction((trx) => work(repositoriesOn(trx))),
   };
 }
 
-function repositoriesOn(db: Knex | Knex.Transaction): Repositories {
+function repositoriesOn(db: Knex | Knex.Transaction, hotReads?: HotReads): Repositories {
   return {
-    users: userRepository(db),
-    sessions: sessionRepository(db),
+    users: userRepository(db, hotReads),
+    sessions: sessionRepository(db, hotReads),
     rateLimits: rateLimitRepository(db),
     securityEvents: securityEventRepository(db),
   };
 }
 
-function userRepository(db: Knex | Knex.Transaction): UserRepository {
+function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserRepository {
   return {
     async insert(row: NewUserRow) {
       // The counter row is taken first: it serializes inserts, so ids and
@@ -63,7 +79,8 @@ function userRepository(db: Knex | Knex.Transaction): UserRepository {
     },
 
     async findById(id: number) {
-      return db('users').select<User>(PROFILE_COLUMNS).where({ id }).first();
+      if (hotReads) return hotReads.findProfile(id);
+      return rowsOf<User>(await db.raw(PROFILE_BY_ID_SQL, [id]))[0];
     },
 
     async findCredentialsByEmail(email: string) {
@@ -104,17 +121,15 @@ function userRepository(db: Knex | Knex.Transaction): UserRepository {
   };
 }
 
-function sessionRepository(db: Knex | Knex.Transaction): SessionRepository {
+function sessionRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): SessionRepository {
   return {
     async insert(session: SessionRow) {
       await db('sessions').insert({ ...session, created_at: Date.now() });
     },
 
-    // On every authenticated request: one fixed statement, not rebuilt by the
-    // query builder each time (measured 197 → 116 µs a lookup on SQLite).
     async findActive(id: string, nowSeconds: number) {
-      const rows = rowsOf<ActiveSession>(await db.raw(ACTIVE_SESSION_SQL, [id, nowSeconds]));
-      return rows[0];
+      if (hotReads) return hotReads.findActiveSession(id, nowSeconds);
+      return rowsOf<ActiveSession>(await db.raw(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0];
     },
 
     async delete(id: string) {

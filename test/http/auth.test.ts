@@ -159,7 +159,7 @@ describe('authentication', () => {
 
 describe('the bootstrap admin', () => {
   it('is not made from an account that holds its email, and a taken user name stops start-up', async () => {
-    const database = await createTestDatabase({ shared: true });
+    const database = await createTestDatabase();
     const env = { DATABASE_URL: database.url, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined };
     try {
       const first = await startTestServer(env);
@@ -190,7 +190,7 @@ describe('the bootstrap admin', () => {
 
 describe('restarts', () => {
   it('keep users, sessions and logouts (and on SQLite, the generated secret)', async () => {
-    const database = await createTestDatabase({ shared: true });
+    const database = await createTestDatabase();
     // On SQLite no JWT_SECRET: the service generates one and keeps it beside the database.
     const env = { DATABASE_URL: database.url, ...(backend === 'sqlite' ? { JWT_SECRET: undefined } : {}) };
     try {

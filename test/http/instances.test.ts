@@ -42,7 +42,7 @@ describe(`several processes on one ${backend} database`, function () {
   let targets: string[];
 
   before(async () => {
-    database = await createTestDatabase({ shared: true });
+    database = await createTestDatabase();
     const env = {
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,

@@ -10,7 +10,7 @@ describe('graceful shutdown', function () {
   let server: ServerProcess;
 
   before(async () => {
-    database = await createTestDatabase({ shared: true });
+    database = await createTestDatabase();
     server = await startServerProcess({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'fatal' });
   });
   after(async () => {

@@ -18,12 +18,11 @@ export interface TestDatabase {
 let counter = 0;
 
 /**
- * A new, empty database. `shared`: usable by several processes or restarts
- * (SQLite then uses a file instead of memory).
+ * A new, empty database. On SQLite, a file, as the service runs by default
+ * (an in-memory database would take other read paths; see sqlite-reads.ts).
  */
-export async function createTestDatabase({ shared = false } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(): Promise<TestDatabase> {
   if (backend === 'sqlite') {
-    if (!shared) return { url: 'sqlite::memory:', drop: async () => {} };
     const folder = mkdtempSync(join(tmpdir(), 'user-service-test-'));
     return { url: `sqlite:${join(folder, 'users.sqlite')}`, drop: async () => rmSync(folder, { recursive: true, force: true }) };
   }

@@ -10,7 +10,7 @@ describe('command line', function () {
   this.timeout(60_000);
   let database: TestDatabase;
   before(async () => {
-    database = await createTestDatabase({ shared: true });
+    database = await createTestDatabase();
   });
   after(() => database.drop());
 

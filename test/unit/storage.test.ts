@@ -1,16 +1,18 @@
 import { expect } from 'chai';
+import { openHotReads } from '../../src/storage/sqlite-reads.js';
 import { createStore } from '../../src/storage/store.js';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import { migrationSource } from '../../src/storage/migrations/index.js';
 import { createTestDatabase } from '../support/database.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type DatabaseConfig } from '../../src/config.js';
 import { TEST_SECRET } from '../support/server.js';
 
-async function withDatabase(work: (db: ReturnType<typeof openDatabase>) => Promise<void>) {
+async function withDatabase(work: (db: ReturnType<typeof openDatabase>, config: DatabaseConfig) => Promise<void>) {
   const database = await createTestDatabase();
-  const db = openDatabase(loadConfig({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET }).database);
+  const config = loadConfig({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET }).database;
+  const db = openDatabase(config);
   try {
-    await work(db);
+    await work(db, config);
   } finally {
     await db.destroy();
     await database.drop();
@@ -55,6 +57,34 @@ describe('storage', () => {
       expect(await users.count()).to.equal(4);
       const page = await users.page(2, 2);
       expect(page.map((u) => u.id)).to.deep.equal(rows.slice(2, 4).map((r) => r.id));
+    });
+  });
+
+  it('answers the hot reads like Knex does, and sees what Knex commits at once', async function () {
+    await withDatabase(async (db, config) => {
+      await migrateToLatest(db);
+      const hotReads = openHotReads(config);
+      if (!hotReads) this.skip(); // PostgreSQL reads through Knex only
+      try {
+        const viaKnex = createStore(db);
+        const viaHotReads = createStore(db, hotReads);
+        const id = await viaKnex.users.insert({ email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator', password_hash: 'x' });
+        await viaKnex.sessions.insert({ id: 'open', user_id: id, expires_at: 2_000 });
+        await viaKnex.sessions.insert({ id: 'expired', user_id: id, expires_at: 1_000 });
+        for (const store of [viaKnex, viaHotReads]) {
+          expect(await store.users.findById(id)).to.deep.equal({ id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator' });
+          expect(await store.users.findById(id + 1)).to.equal(undefined);
+          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({ user_id: id, role: 'moderator' });
+          expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
+          expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
+        }
+        await viaKnex.sessions.delete('open');
+        await viaKnex.users.update(id, { first_name: 'Changed' });
+        expect(await viaHotReads.sessions.findActive('open', 1_500)).to.equal(undefined);
+        expect((await viaHotReads.users.findById(id))?.first_name).to.equal('Changed');
+      } finally {
+        hotReads?.close();
+      }
     });
   });
 });
