@@ -5,7 +5,6 @@
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
@@ -18,6 +17,7 @@ import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseUnsafeContent } from './http/middleware/body.js';
 import { requireCanonicalIntegers } from './http/middleware/parameters.js';
+import { securityHeaders } from './http/middleware/security-headers.js';
 import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { dispatch } from './http/router.js';
@@ -53,11 +53,14 @@ export interface AppDependencies {
 export function buildApp({ users, sessions, readiness, metrics, spec, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETags: the contract documents no 304, so If-None-Match must not earn
+  // one; and hashing every body cost about 12 µs a response.
+  app.set('etag', false);
   app.set('trust proxy', settings.trustProxy);
   app.use(assignRequestId);
   app.use(requestLogger(logger));
   app.use(metrics.record);
-  app.use(helmet(JSON_API_HEADERS));
+  app.use(securityHeaders(JSON_API_HEADERS));
   if (settings.corsOrigins.length > 0) {
     app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
   }

@@ -27,11 +27,17 @@ export const ACTIVE_SESSION_SQL =
   'select sessions.user_id, users.role from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
 export const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
+// Positions are dense ranks in id order: any page is an index seek.
+export const PAGE_SQL =
+  `select ${SUMMARY_COLUMNS.join(', ')} from users where position > ? and position <= ? order by position`;
+export const USER_COUNT_SQL = "select value from counters where name = 'users'";
 
 /** The hot reads through a faster path than Knex, where the database has one (see sqlite-reads.ts). */
 export interface HotReads {
   findActiveSession(id: string, nowSeconds: number): ActiveSession | undefined;
   findProfile(id: number): User | undefined;
+  page(offset: number, limit: number): UserSummary[];
+  countUsers(): number;
   close(): void;
 }
 
@@ -106,17 +112,13 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
     },
 
     async page(offset: number, limit: number) {
-      // Positions are dense ranks in id order: any page is an index seek.
-      return db('users')
-        .select<UserSummary[]>(SUMMARY_COLUMNS)
-        .where('position', '>', offset)
-        .andWhere('position', '<=', offset + limit)
-        .orderBy('position');
+      if (hotReads) return hotReads.page(offset, limit);
+      return rowsOf<UserSummary>(await db.raw(PAGE_SQL, [offset, offset + limit]));
     },
 
     async count() {
-      const counter = await db('counters').select<{ value: number | string }>('value').where({ name: 'users' }).first();
-      return Number(counter!.value);
+      if (hotReads) return hotReads.countUsers();
+      return Number(rowsOf<{ value: number | string }>(await db.raw(USER_COUNT_SQL))[0]!.value);
     },
   };
 }

@@ -52,7 +52,20 @@ describe('hostile input', () => {
     expect(reply.headers.get('content-security-policy')).to.equal("default-src 'none';frame-ancestors 'none'");
     expect(reply.headers.get('x-frame-options')).to.equal('SAMEORIGIN');
     expect(reply.headers.get('strict-transport-security')).to.match(/^max-age=\d+/);
+    expect(reply.headers.get('referrer-policy')).to.equal('no-referrer');
+    expect(reply.headers.get('cross-origin-opener-policy')).to.equal('same-origin');
+    expect(reply.headers.get('cross-origin-resource-policy')).to.equal('same-origin');
+    expect(reply.headers.get('x-xss-protection')).to.equal('0');
     expect(reply.headers.has('access-control-allow-origin')).to.equal(false);
+    expect(reply.headers.has('x-powered-by')).to.equal(false);
+  });
+
+  it('never answers an undocumented 304: no ETag, and If-None-Match is ignored', async () => {
+    const first = await api.request('GET', '/users/pagination');
+    expect(first.headers.has('etag')).to.equal(false);
+    const again = await api.request('GET', '/users/pagination', { headers: { 'if-none-match': '*' } });
+    expect(again.status).to.equal(200);
+    expect(again.body).to.deep.equal(first.body);
   });
 
   it('keeps the body limit: 16 KiB', async () => {

@@ -60,7 +60,7 @@ describe('storage', () => {
     });
   });
 
-  it('answers the hot reads like Knex does, and sees what Knex commits at once', async function () {
+  it('answers the hot reads (session, profile, page, count) like Knex does, and sees what Knex commits at once', async function () {
     await withDatabase(async (db, config) => {
       await migrateToLatest(db);
       const hotReads = openHotReads(config);
@@ -77,11 +77,17 @@ describe('storage', () => {
           expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({ user_id: id, role: 'moderator' });
           expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
           expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
+          expect(await store.users.count()).to.equal(1);
+          expect(await store.users.page(0, 10)).to.deep.equal([{ id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R' }]);
+          expect(await store.users.page(1, 10)).to.deep.equal([]);
         }
         await viaKnex.sessions.delete('open');
         await viaKnex.users.update(id, { first_name: 'Changed' });
         expect(await viaHotReads.sessions.findActive('open', 1_500)).to.equal(undefined);
         expect((await viaHotReads.users.findById(id))?.first_name).to.equal('Changed');
+        await viaKnex.users.insert({ email: 'i@example.com', user_name: 'i_1', first_name: 'I', last_name: 'R', role: 'user', password_hash: 'x' });
+        expect(await viaHotReads.users.count()).to.equal(2);
+        expect((await viaHotReads.users.page(1, 10)).map((user) => user.email)).to.deep.equal(['i@example.com']);
       } finally {
         hotReads?.close();
       }
