@@ -2,35 +2,45 @@
 // measures with autocannon on 127.0.0.1, in one run: a baseline of the same
 // stack without a database (scripts/bench-baseline.ts), and the built service
 // with WEB_CONCURRENCY 1 and 2 on the hot routes. Prints a table (median req/s,
-// p50, p99, errors, non-2xx, ratio to the baseline), checks the targets, and
-// writes JSON and Markdown under bench/results/. Numbers, not assertions:
-// these machines are shared and noisy, so compare ratios from one run.
+// p50, p99, errors, non-2xx, server CPU per request, ratio to the baseline),
+// checks the targets, and writes JSON and Markdown under bench/results/.
+// Numbers, not assertions: these machines are shared and noisy, so the three
+// servers run side by side and every scenario is measured on each of them in
+// turn, for several rounds; the table holds the medians over the rounds.
 //
-// BENCH_SECONDS (5) per measurement, BENCH_USERS (100000), BENCH_CONNECTIONS (32).
+// BENCH_ROUNDS (3), BENCH_SECONDS (5) per measurement, BENCH_USERS (100000),
+// BENCH_CONNECTIONS (32).
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServerProcess } from '../test/support/process.js';
 import { SEED_PASSWORD, seedUsers } from './seed.js';
 
 const ROOT = join(import.meta.dirname, '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const PER_PAGE = 10;
 
-interface Row {
-  scenario: string;
-  server: string;
+interface Sample {
   reqPerSec: number; // median of the per-second samples
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
   requests: number;
+  serverCpuUsPerRequest: number; // all the server's processes
+  loadGeneratorCpuShare: number; // of one core, autocannon's own process
+}
+
+interface Row extends Sample {
+  scenario: string;
+  server: string;
+  rounds: number;
   ratio?: number; // to the baseline's same route
 }
 
@@ -43,16 +53,29 @@ interface Scenario {
   connections?: number;
 }
 
-/** Resident memory of a process and its children (cluster workers), in MB, one entry each. */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Resident memory of a process's workers (itself when it has none), in MB, one entry each. */
 function residentMb(pid: number): number[] {
   const rss = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]) / 1024;
-  let children: number[] = [];
-  try {
-    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    children = [];
-  }
-  return children.length > 0 ? children.map(rss) : [rss(pid)];
+  const workers = childrenOf(pid);
+  return workers.length > 0 ? workers.map(rss) : [rss(pid)];
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** CPU seconds used so far by a process and its children (cluster workers), all threads. */
+function cpuSeconds(pid: number): number {
+  const ticks = (p: number) => {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime
+  };
+  return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + ticks(p), 0) / CLOCK_TICKS_PER_SECOND;
 }
 
 function cannon(url: string, scenario: Scenario, token: string, seconds: number): Promise<autocannon.Result> {
@@ -76,23 +99,66 @@ function cannon(url: string, scenario: Scenario, token: string, seconds: number)
   });
 }
 
-async function measure(server: string, url: string, scenario: Scenario, token: string): Promise<Row> {
-  await cannon(url, scenario, token, 1); // warm-up, not counted
-  const result = await cannon(url, scenario, token, SECONDS);
-  return toRow(scenario.name, server, result);
-}
-
-function toRow(scenario: string, server: string, result: autocannon.Result): Row {
+/** Runs `load` (autocannon) and reads it with the CPU the server and the load generator used meanwhile. */
+async function sampled(server: Server, load: () => Promise<autocannon.Result>): Promise<Sample> {
+  const serverCpuBefore = cpuSeconds(server.pid);
+  const ownCpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await load();
+  const ownCpu = process.cpuUsage(ownCpuBefore);
+  const elapsedUs = (performance.now() - started) * 1000;
   return {
-    scenario,
-    server,
     reqPerSec: result.requests.p50,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     requests: result.requests.total,
+    serverCpuUsPerRequest: ((cpuSeconds(server.pid) - serverCpuBefore) * 1e6) / Math.max(1, result.requests.total),
+    loadGeneratorCpuShare: (ownCpu.user + ownCpu.system) / elapsedUs,
   };
+}
+
+async function measure(server: Server, scenario: Scenario): Promise<Sample> {
+  await cannon(server.url, scenario, server.token, 1); // warm-up, not counted
+  return sampled(server, () => cannon(server.url, scenario, server.token, SECONDS));
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** One row from the rounds' samples: medians, and every error and non-2xx answer summed. */
+function summarize(scenario: string, server: string, samples: Sample[]): Row {
+  const of = (key: keyof Sample) => samples.map((sample) => sample[key]);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  return {
+    scenario,
+    server,
+    rounds: samples.length,
+    reqPerSec: median(of('reqPerSec')),
+    p50: median(of('p50')),
+    p99: median(of('p99')),
+    errors: sum(of('errors')),
+    non2xx: sum(of('non2xx')),
+    requests: sum(of('requests')),
+    serverCpuUsPerRequest: median(of('serverCpuUsPerRequest')),
+    loadGeneratorCpuShare: median(of('loadGeneratorCpuShare')),
+  };
+}
+
+interface Server {
+  label: string;
+  url: string;
+  pid: number;
+  token: string;
+  /** Scenarios this server answers (the baseline: the first two). */
+  scenarios: Scenario[];
+  /** Whether to measure token checks while logins run beside them. */
+  underLogins: boolean;
+  stop(): Promise<void>;
 }
 
 let registered = 0;
@@ -125,44 +191,37 @@ const scenarios: Scenario[] = [
 
 function table(rows: Row[]): string {
   const lines = [
-    '| scenario | server | req/s (median) | p50 ms | p99 ms | errors | non-2xx | ratio to baseline |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| scenario | server | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | ratio to baseline |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.scenario} | ${r.server} | ${Math.round(r.reqPerSec).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} |`,
+      `| ${r.scenario} | ${r.server} | ${Math.round(r.reqPerSec).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${Math.round(r.serverCpuUsPerRequest)} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} |`,
     );
   }
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'bench-'));
-  const databaseUrl = `sqlite:${join(work, 'users.sqlite')}`;
-  const rows: Row[] = [];
-  const notes: Record<string, unknown> = {};
-  try {
-    console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
-    await seedUsers(databaseUrl, USERS);
+async function startBaseline(): Promise<Server> {
+  const baseline = await startServerProcess(
+    { JWT_SECRET: SECRET },
+    { args: ['--import', 'tsx', join(ROOT, 'scripts', 'bench-baseline.ts')], probe: '/users/pagination', quiet: true },
+  );
+  const jwt = (await import('jsonwebtoken')).default;
+  return {
+    label: 'baseline',
+    url: baseline.url,
+    pid: baseline.child.pid!,
+    token: jwt.sign({ sub: '1' }, SECRET, { expiresIn: 3600 }), // any HS256 token with this secret
+    scenarios: scenarios.slice(0, 2),
+    underLogins: false,
+    stop: baseline.stop,
+  };
+}
 
-    console.log('Baseline: Express + validator + JWT check, no database');
-    const baseline = await startServerProcess(
-      { JWT_SECRET: SECRET },
-      { args: ['--import', 'tsx', join(ROOT, 'scripts', 'bench-baseline.ts')], probe: '/users/pagination', quiet: true },
-    );
-    // A token the baseline accepts: any HS256 token with this secret.
-    const jwt = (await import('jsonwebtoken')).default;
-    const baselineToken = jwt.sign({ sub: '1' }, SECRET, { expiresIn: 3600 });
-    const baselineRows = new Map<string, Row>();
-    for (const scenario of scenarios.slice(0, 2)) {
-      const row = await measure('baseline', baseline.url, scenario, baselineToken);
-      baselineRows.set(scenario.name, row);
-      rows.push(row);
-      console.log(`  ${scenario.name}: ${Math.round(row.reqPerSec)} req/s`);
-    }
-    await baseline.stop();
-
-    const serviceEnv = {
+async function startService(databaseUrl: string, workers: number): Promise<Server & { startupMs: number }> {
+  const service = await startServerProcess(
+    {
       NODE_ENV: 'production',
       DATABASE_URL: databaseUrl,
       JWT_SECRET: SECRET,
@@ -173,43 +232,95 @@ async function main(): Promise<void> {
       // As npm start sets it: glibc otherwise keeps a malloc arena per
       // thread-pool thread, each holding argon2's 19 MiB after a hash.
       MALLOC_ARENA_MAX: '2',
-    };
+      WEB_CONCURRENCY: String(workers),
+    },
+    { built: true, probe: '/healthz', quiet: true },
+  );
+  const login = await fetch(`${service.url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'seed.user.1@example.com', password: SEED_PASSWORD }),
+  });
+  return {
+    label: `service, ${workers} worker${workers === 1 ? '' : 's'}`,
+    url: service.url,
+    pid: service.child.pid!,
+    token: ((await login.json()) as { access_token: string }).access_token,
+    scenarios,
+    underLogins: true,
+    startupMs: service.startupMs,
+    stop: service.stop,
+  };
+}
+
+/** Token checks while logins hash at full speed beside them. */
+async function protectedWhileLoginsRun(server: Server): Promise<Sample> {
+  await cannon(server.url, scenarios[0]!, server.token, 1);
+  return sampled(server, async () => {
+    const [result] = await Promise.all([
+      cannon(server.url, { ...scenarios[0]!, connections: 16 }, server.token, SECONDS),
+      cannon(server.url, { ...scenarios[4]!, connections: 16 }, server.token, SECONDS),
+    ]);
+    return result;
+  });
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  const databaseUrl = `sqlite:${join(work, 'users.sqlite')}`;
+  const notes: Record<string, unknown> = {};
+  const samples = new Map<string, Sample[]>(); // by "scenario|server"
+  const record = (scenario: string, server: string, sample: Sample) => {
+    const key = `${scenario}|${server}`;
+    samples.set(key, [...(samples.get(key) ?? []), sample]);
+  };
+  const servers: Server[] = [];
+  try {
+    console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
+    await seedUsers(databaseUrl, USERS);
+
+    console.log('Starting the baseline (Express + validator + JWT check, no database) and the service with WEB_CONCURRENCY 1 and 2');
+    servers.push(await startBaseline());
     for (const workers of [1, 2]) {
-      const label = `service, ${workers} worker${workers === 1 ? '' : 's'}`;
-      console.log(`Service with WEB_CONCURRENCY=${workers}`);
-      const service = await startServerProcess(
-        { ...serviceEnv, WEB_CONCURRENCY: String(workers) },
-        { built: true, probe: '/healthz', quiet: true },
-      );
+      const service = await startService(databaseUrl, workers);
       notes[`startupMs_${workers}`] = service.startupMs;
-      const login = await fetch(`${service.url}/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'seed.user.1@example.com', password: SEED_PASSWORD }),
-      });
-      const token = ((await login.json()) as { access_token: string }).access_token;
+      servers.push(service);
+    }
+
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      console.log(`Round ${round} of ${ROUNDS}`);
       for (const scenario of scenarios) {
-        const row = await measure(label, service.url, scenario, token);
-        const base = baselineRows.get(scenario.name);
-        if (base) row.ratio = row.reqPerSec / base.reqPerSec;
-        rows.push(row);
-        console.log(`  ${scenario.name}: ${Math.round(row.reqPerSec)} req/s, p99 ${row.p99} ms, non-2xx ${row.non2xx}`);
+        for (const server of servers.filter((s) => s.scenarios.includes(scenario))) {
+          const sample = await measure(server, scenario);
+          record(scenario.name, server.label, sample);
+          console.log(`  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s, p99 ${sample.p99} ms, non-2xx ${sample.non2xx}`);
+        }
       }
-      // Token checks while logins hash at full speed beside them.
-      await cannon(service.url, scenarios[0]!, token, 1);
-      const [protectedUnderLoad] = await Promise.all([
-        cannon(service.url, { ...scenarios[0]!, connections: 16 }, token, SECONDS),
-        cannon(service.url, { ...scenarios[4]!, connections: 16 }, token, SECONDS),
-      ]);
-      const underLoad = toRow('GET /protected while logins run', label, protectedUnderLoad);
-      rows.push(underLoad);
-      console.log(`  GET /protected while logins run: p99 ${underLoad.p99} ms`);
-      notes[`residentMbPerWorker_${workers}`] = residentMb(service.child.pid!).map((mb) => Math.round(mb));
-      await service.stop();
+      for (const server of servers.filter((s) => s.underLogins)) {
+        const sample = await protectedWhileLoginsRun(server);
+        record('GET /protected while logins run', server.label, sample);
+        console.log(`  GET /protected while logins run, ${server.label}: p99 ${sample.p99} ms`);
+      }
+    }
+    for (const server of servers.filter((s) => s.underLogins)) {
+      notes[`residentMbPerWorker_${server.label.split(' ')[1]}`] = residentMb(server.pid).map((mb) => Math.round(mb));
     }
   } finally {
+    await Promise.all(servers.map((server) => server.stop()));
     rmSync(work, { recursive: true, force: true });
   }
+
+  const rows: Row[] = [];
+  for (const server of servers) {
+    for (const name of [...server.scenarios.map((s) => s.name), ...(server.underLogins ? ['GET /protected while logins run'] : [])]) {
+      rows.push(summarize(name, server.label, samples.get(`${name}|${server.label}`)!));
+    }
+  }
+  for (const row of rows) {
+    const base = rows.find((r) => r.server === 'baseline' && r.scenario === row.scenario);
+    if (base && row !== base) row.ratio = row.reqPerSec / base.reqPerSec;
+  }
+  const loadGeneratorShare = median(rows.map((r) => r.loadGeneratorCpuShare));
 
   const find = (scenario: string, server: string) => rows.find((r) => r.scenario === scenario && r.server === server)!;
   const one = 'service, 1 worker';
@@ -240,8 +351,10 @@ async function main(): Promise<void> {
   const markdown = [
     `# Benchmark, ${when}`,
     '',
-    `Node ${process.version}, ${USERS.toLocaleString('en')} users on SQLite, ${SECONDS} s per measurement after a 1 s warm-up,`,
-    `${CONNECTIONS} connections (8 for logins and registrations), autocannon on 127.0.0.1 in the same machine.`,
+    `Node ${process.version}, ${USERS.toLocaleString('en')} users on SQLite, ${cpus().length} cores. Medians of ${ROUNDS} rounds; in each`,
+    `round every scenario ran on each server in turn, ${SECONDS} s after a 1 s warm-up, with ${CONNECTIONS} connections (8 for logins`,
+    `and registrations), autocannon on 127.0.0.1 in the same machine, where it used ${Math.round(loadGeneratorShare * 100)}% of a core (median).`,
+    'Errors and non-2xx answers are summed over the rounds. Server CPU counts all of its processes and threads.',
     '',
     table(rows),
     '',
@@ -256,7 +369,10 @@ async function main(): Promise<void> {
   const folder = join(ROOT, 'bench', 'results');
   mkdirSync(folder, { recursive: true });
   const stamp = when.replace(/[:.]/g, '-');
-  writeFileSync(join(folder, `bench-${stamp}.json`), JSON.stringify({ when, node: process.version, users: USERS, seconds: SECONDS, rows, notes }, null, 2));
+  writeFileSync(
+    join(folder, `bench-${stamp}.json`),
+    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, seconds: SECONDS, rows, samples: Object.fromEntries(samples), notes }, null, 2),
+  );
   writeFileSync(join(folder, `bench-${stamp}.md`), markdown);
   writeFileSync(join(folder, 'latest.md'), markdown);
   console.log(`Written to bench/results/bench-${stamp}.{json,md} and bench/results/latest.md`);
