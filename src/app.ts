@@ -20,6 +20,7 @@ import { requireCanonicalIntegers } from './http/middleware/parameters.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
+import { fixedRoutes, inSequence } from './http/middleware/sequence.js';
 import { dispatch } from './http/router.js';
 import { operationsOf, type SpecDocument } from './http/spec.js';
 import { requestLogger, type Logger } from './logger.js';
@@ -57,24 +58,28 @@ export function buildApp({ users, sessions, readiness, metrics, spec, logger, se
   // one; and hashing every body cost about 12 µs a response.
   app.set('etag', false);
   app.set('trust proxy', settings.trustProxy);
-  app.use(assignRequestId);
-  app.use(requestLogger(logger));
-  app.use(metrics.record);
-  app.use(securityHeaders(JSON_API_HEADERS));
-  if (settings.corsOrigins.length > 0) {
-    app.use(cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
-  }
-  app.use(documentationRoutes(spec));
-  app.use(metrics.routes);
-  app.use(resolveOperationMiddleware(operationsOf(spec)));
-  // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
-  // validator (400) rather than the parser (409); inflate: false refuses
-  // compressed bodies (no zip bombs; 16 KiB needs no compression).
-  app.use(parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false })));
-  app.use(refuseUnsafeContent);
-  app.use(normalizeBody);
-  app.use(authenticate(sessions, settings));
-  app.use(requireCanonicalIntegers);
+  // The steps before validation, as one Express layer (see inSequence).
+  app.use(
+    inSequence(
+      assignRequestId,
+      requestLogger(logger),
+      metrics.record,
+      securityHeaders(JSON_API_HEADERS),
+      ...(settings.corsOrigins.length > 0
+        ? [cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 })]
+        : []),
+      fixedRoutes({ ...documentationRoutes(spec), ...metrics.routes }),
+      resolveOperationMiddleware(operationsOf(spec)),
+      // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
+      // validator (400) rather than the parser (409); inflate: false refuses
+      // compressed bodies (no zip bombs; 16 KiB needs no compression).
+      parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false })),
+      refuseUnsafeContent,
+      normalizeBody,
+      authenticate(sessions, settings),
+      requireCanonicalIntegers,
+    ),
+  );
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'],

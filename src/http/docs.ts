@@ -1,6 +1,6 @@
 // The API's own documentation: the Redoc page built from the spec at build
 // time (npm run build:docs, self-contained: no CDN), and the spec itself.
-import express, { type Router } from 'express';
+import type { RequestHandler } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, specPath, type SpecDocument } from './spec.js';
@@ -22,24 +22,25 @@ const DOCS_CONTENT_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export function documentationRoutes(spec: SpecDocument): Router {
+/** GET handlers by path, for `fixedRoutes`. */
+export function documentationRoutes(spec: SpecDocument): Record<string, RequestHandler> {
   const page = join(projectRoot(), 'dist', 'docs', 'index.html');
   const specJson = JSON.stringify(spec);
   const specYaml = readFileSync(specPath(), 'utf8');
-  const router = express.Router();
-  router.get(DOCS_PATH, (_req, res) => {
-    if (!existsSync(page)) {
-      res.status(404).json({ error: 'Documentation not built: run npm run build' });
-      return;
-    }
-    res.set('Content-Security-Policy', DOCS_CONTENT_POLICY);
-    res.sendFile(page);
-  });
-  router.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(specJson);
-  });
-  router.get('/openapi.yaml', (_req, res) => {
-    res.type('application/yaml').send(specYaml);
-  });
-  return router;
+  return {
+    [DOCS_PATH]: (_req, res) => {
+      if (!existsSync(page)) {
+        res.status(404).json({ error: 'Documentation not built: run npm run build' });
+        return;
+      }
+      res.set('Content-Security-Policy', DOCS_CONTENT_POLICY);
+      res.sendFile(page);
+    },
+    '/openapi.json': (_req, res) => {
+      res.type('application/json').send(specJson);
+    },
+    '/openapi.yaml': (_req, res) => {
+      res.type('application/yaml').send(specYaml);
+    },
+  };
 }

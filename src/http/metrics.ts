@@ -1,7 +1,6 @@
 // Prometheus metrics (prom-client): requests by route and status with their
 // latency, login outcomes, and open sessions, served at GET /metrics.
-import type { RequestHandler, Router } from 'express';
-import express from 'express';
+import type { RequestHandler } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import './request-context.js';
@@ -17,8 +16,8 @@ const LOGIN_OUTCOMES: Record<number, string> = { 200: 'success', 401: 'failure',
 export interface Metrics {
   /** Counts every finished request; mount first. */
   record: RequestHandler;
-  /** GET /metrics, when enabled. */
-  routes: Router;
+  /** GET /metrics when enabled, by path, for `fixedRoutes`. */
+  routes: Record<string, RequestHandler>;
 }
 
 export function createMetrics(settings: MetricsSettings, activeSessions: () => Promise<number>): Metrics {
@@ -60,17 +59,14 @@ export function createMetrics(settings: MetricsSettings, activeSessions: () => P
     next();
   };
 
-  const routes = express.Router();
-  if (settings.enabled) {
-    routes.get('/metrics', async (req, res) => {
-      if (settings.token !== undefined && !bearerMatches(req.headers.authorization, settings.token)) {
-        res.status(401).json({ error: 'Unauthorized' });
-        return;
-      }
-      res.type(registry.contentType).send(await registry.metrics());
-    });
-  }
-  return { record, routes };
+  const serveMetrics: RequestHandler = async (req, res) => {
+    if (settings.token !== undefined && !bearerMatches(req.headers.authorization, settings.token)) {
+      res.status(401).json({ error: 'Unauthorized' });
+      return;
+    }
+    res.type(registry.contentType).send(await registry.metrics());
+  };
+  return { record, routes: settings.enabled ? { '/metrics': serveMetrics } : {} };
 }
 
 function bearerMatches(header: string | undefined, token: string): boolean {
