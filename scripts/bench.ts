@@ -352,6 +352,13 @@ async function main(): Promise<void> {
     ['resident memory per worker under 150 MB', Math.max(...residentOne, ...residentTwo), 150, '<'],
     ['start-up to first answer under 1.5 s on an existing database (1 worker)', (notes.startupMs_1 as number) / 1000, 1.5, '<'],
   ] as const;
+  // What two workers could reach at most on this machine: the cores the load
+  // generator leaves, at one worker's CPU cost per request.
+  const ceilings = ['GET /protected', 'GET /users/:id'].map((scenario) => {
+    const single = find(scenario, one);
+    const ceiling = (cpus().length - find(scenario, two).loadGeneratorCpuShare) / (single.serverCpuUsPerRequest / 1e6);
+    return `${scenario} ${Math.round(ceiling).toLocaleString('en')} req/s (${(ceiling / single.reqPerSec).toFixed(2)}× one worker)`;
+  });
   const targetLines = targets.map(([name, value, bound, op]) => {
     const met = op === '≥' ? value >= bound : op === '≤' ? value <= bound : value < bound;
     return `- ${met ? 'met' : 'NOT met'}: ${name}: ${Number(value).toFixed(2)}`;
@@ -370,6 +377,7 @@ async function main(): Promise<void> {
     '',
     `Start-up to first answer on the seeded database: ${notes.startupMs_1} ms (1 worker), ${notes.startupMs_2} ms (2 workers).`,
     `Resident memory per worker after the run: ${residentOne.join(', ')} MB (1 worker); ${residentTwo.join(', ')} MB (2 workers).`,
+    `Estimated most that two workers can serve here (the cores autocannon leaves, at one worker's CPU per request): ${ceilings.join('; ')}.`,
     '',
     '## Targets',
     ...targetLines,
