@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startServerProcess } from '../test/support/process.js';
 import { SEED_PASSWORD, seedUsers } from './seed.js';
 
@@ -25,6 +26,7 @@ const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const PER_PAGE = 10;
+const IDLE_BEFORE_SECOND_MEMORY_READING_MS = 10_000;
 
 // The service runs as `npm start` runs it (package.json). glibc by default
 // keeps a malloc arena per thread-pool thread and raises its mmap threshold
@@ -312,9 +314,15 @@ async function main(): Promise<void> {
         console.log(`  GET /protected while logins run, ${server.label}: p99 ${sample.p99} ms`);
       }
     }
-    for (const server of servers.filter((s) => s.underLogins)) {
-      notes[`residentMbPerWorker_${server.label.split(' ')[1]}`] = residentMb(server.pid).map((mb) => Math.round(mb));
-    }
+    const services = servers.filter((s) => s.underLogins);
+    const resident = (key: string) => {
+      for (const server of services) notes[`${key}_${server.label.split(' ')[1]}`] = residentMb(server.pid).map((mb) => Math.round(mb));
+    };
+    resident('residentMbPerWorker');
+    // Right after the load, V8's heap still holds the garbage of the last
+    // seconds; after a pause its memory reducer has run, as between bursts.
+    await sleep(IDLE_BEFORE_SECOND_MEMORY_READING_MS);
+    resident('residentMbPerWorkerAfterIdle');
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     rmSync(work, { recursive: true, force: true });
@@ -376,7 +384,8 @@ async function main(): Promise<void> {
     table(rows),
     '',
     `Start-up to first answer on the seeded database: ${notes.startupMs_1} ms (1 worker), ${notes.startupMs_2} ms (2 workers).`,
-    `Resident memory per worker after the run: ${residentOne.join(', ')} MB (1 worker); ${residentTwo.join(', ')} MB (2 workers).`,
+    `Resident memory per worker right after the run: ${residentOne.join(', ')} MB (1 worker); ${residentTwo.join(', ')} MB (2 workers);`,
+    `${IDLE_BEFORE_SECOND_MEMORY_READING_MS / 1000} s later: ${(notes.residentMbPerWorkerAfterIdle_1 as number[]).join(', ')} MB (1 worker); ${(notes.residentMbPerWorkerAfterIdle_2 as number[]).join(', ')} MB (2 workers).`,
     `Estimated most that two workers can serve here (the cores autocannon leaves, at one worker's CPU per request): ${ceilings.join('; ')}.`,
     '',
     '## Targets',
