@@ -43,13 +43,15 @@ export function requestLogger(logger: Logger): RequestHandler {
     const done = () => {
       res.off('finish', done);
       res.off('close', done);
+      // Aborted: the client left before the answer was sent, or while sending its body.
+      const aborted = req.readableAborted || !res.writableFinished;
       const line = {
         req: { id: req.requestId, method: req.method, path: req.originalUrl.split('?')[0] },
-        res: { statusCode: res.statusCode },
+        res: { statusCode: res.headersSent ? res.statusCode : null },
         route: req.operation?.path,
         responseTime: Math.round(performance.now() - started),
       };
-      if (!res.writableFinished) requestLines.warn(line, 'request aborted');
+      if (aborted) requestLines.warn(line, 'request aborted');
       else if (res.statusCode >= 500) requestLines.error(line, 'request failed');
       else requestLines.info(line, 'request completed');
     };

@@ -23,7 +23,16 @@ const READER_BUSY_TIMEOUT_MS = 250;
 export function openHotReads(config: DatabaseConfig): HotReads | undefined {
   if (config.client !== 'sqlite' || config.filename === ':memory:') return undefined;
   const connection = new Database(config.filename, { readonly: true, fileMustExist: true });
-  connection.pragma(`busy_timeout = ${READER_BUSY_TIMEOUT_MS}`);
+  try {
+    connection.pragma(`busy_timeout = ${READER_BUSY_TIMEOUT_MS}`);
+    return preparedReads(connection);
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+function preparedReads(connection: Database.Database): HotReads {
   const activeSession = connection.prepare<[string, number], ActiveSession>(ACTIVE_SESSION_SQL);
   const profileById = connection.prepare<[number], User>(PROFILE_BY_ID_SQL);
   const page = connection.prepare<[number, number], UserSummary>(PAGE_SQL);

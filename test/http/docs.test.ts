@@ -35,6 +35,18 @@ describe('documentation', function () {
     expect(await yaml.text()).to.match(/^openapi: 3\.0\.3/);
   });
 
+  it('matches its paths as the API does (any case, a trailing slash), and answers other methods 405 with Allow', async () => {
+    for (const path of ['/DOCS', '/docs/', '/OpenAPI.json', '/openapi.yaml/']) {
+      expect((await fetch(api.url + path)).status, path).to.equal(200);
+    }
+    const post = await fetch(`${api.url}/openapi.json`, { method: 'POST' });
+    expect(post.status).to.equal(405);
+    expect(post.headers.get('allow')).to.equal('GET, HEAD');
+    expect(await post.json()).to.deep.equal({ error: 'Method not allowed' });
+    const head = await fetch(`${api.url}/openapi.json`, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
+  });
+
   it('serves a self-contained page: nothing loaded from another host', async () => {
     const page = await (await fetch(`${api.url}/docs`)).text();
     expect(page).not.to.match(/<script[^>]+src="https?:/);

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, TEST_SECRET } from '../support/server.js';
 
 describe('logs', () => {
@@ -61,5 +63,25 @@ describe('logs', () => {
       res: { statusCode: 401 },
     });
     expect(line.responseTime).to.be.a('number');
+  });
+
+  it('logs a request whose client left while sending its body as aborted', async () => {
+    const api = await startTestServer({}, { captureLogs: true });
+    try {
+      const { port } = new URL(api.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: leaves-early\r\nContent-Length: 100\r\n\r\n{"email":');
+      await sleep(100);
+      socket.destroy();
+      let line: { msg?: string } | undefined;
+      for (let waited = 0; !line && waited < 2000; waited += 50) {
+        await sleep(50);
+        line = api.logLines.map((l) => JSON.parse(l)).find((entry) => entry.req?.id === 'leaves-early');
+      }
+      expect(line?.msg).to.equal('request aborted');
+    } finally {
+      await api.close();
+    }
   });
 });
