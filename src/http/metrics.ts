@@ -14,7 +14,7 @@ export interface MetricsSettings {
 const LOGIN_OUTCOMES: Record<number, string> = { 200: 'success', 401: 'failure', 429: 'limited' };
 
 export interface Metrics {
-  /** Counts every finished request; mount first. */
+  /** Counts every finished request; mount it before anything that answers. */
   record: RequestHandler;
   /** GET /metrics when enabled, by path, for `fixedRoutes`. */
   routes: Record<string, RequestHandler>;
