@@ -21,8 +21,8 @@ import type {
 const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
 
-// The token check and the profile read run on nearly every request: fixed
-// statements, so no query is built for them.
+// The reads behind nearly every request (token check, profile, listing page
+// and count): fixed statements, so no query is built for them.
 export const ACTIVE_SESSION_SQL =
   'select sessions.user_id, users.role from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
