@@ -5,6 +5,7 @@ import knex from 'knex';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Backend = 'sqlite' | 'postgres';
 export const backend: Backend = process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
@@ -16,6 +17,8 @@ export interface TestDatabase {
 }
 
 let counter = 0;
+const DROP_ATTEMPTS = 10;
+const DROP_RETRY_DELAY_MS = 300;
 
 /**
  * A new, empty database. On SQLite, a file, as the service runs by default
@@ -43,7 +46,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     async drop() {
       const dropper = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
       try {
-        await dropper.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+        // FORCE ends the test's own sessions, but can't end a backend of a
+        // superuser, such as an autovacuum worker that has just started on
+        // the new database (42501); it finishes soon, so try again.
+        for (let attempt = 1; ; attempt += 1) {
+          try {
+            await dropper.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+            break;
+          } catch (error) {
+            if ((error as { code?: string }).code !== '42501' || attempt === DROP_ATTEMPTS) throw error;
+            await sleep(DROP_RETRY_DELAY_MS);
+          }
+        }
       } finally {
         await dropper.destroy();
       }
