@@ -27,7 +27,11 @@ export interface paths {
          *     wins, the others get `409`.
          *
          *     Registrations are limited per client address
-         *     (`REGISTRATIONS_PER_ADDRESS` an hour, default 30): past it, `429`.
+         *     (`REGISTRATIONS_PER_ADDRESS` attempts an hour, default 30), counted
+         *     whether they create an account or find the email or user name taken:
+         *     past it, `429`. The place is taken before the password is hashed, so
+         *     a burst of parallel requests gets no more than the limit through.
+         *     When too much password-hashing work is already waiting, `503`.
          */
         post: operations["createUser"];
         delete?: never;
@@ -120,8 +124,16 @@ export interface paths {
         /**
          * Change a password
          * @description Only the user themself may change their password, and must send the
-         *     existing one. On success every other session of the user ends; the
+         *     existing one. On success every other session of the user ends, and no
+         *     login that checked the old password can open a session any more; the
          *     token used for this request stays valid.
+         *
+         *     Wrong existing passwords are limited per account
+         *     (`PASSWORD_CHANGE_MAX_FAILURES_PER_USER`, default 5, within
+         *     `LOGIN_FAILURE_WINDOW_SECONDS`): past it, `429` on password changes
+         *     only (logging in is not affected), so a stolen token can't be used to
+         *     guess the current password. When too much password-hashing work is
+         *     already waiting, `503`.
          */
         put: operations["updateUserPassword"];
         post?: never;
@@ -145,13 +157,27 @@ export interface paths {
          * @description Exchanges an email and password for a token. An unknown email and a
          *     wrong password get the same answer, in comparable time.
          *
-         *     Failed logins (`401`) are counted per email, whether or not an account
-         *     has it, and per client address. Past `LOGIN_MAX_FAILURES_PER_EMAIL`
-         *     (default 5) or `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 50) failures
-         *     within `LOGIN_FAILURE_WINDOW_SECONDS` (default 900), the answer is
-         *     `429` until the window passes, even for the right password. A
-         *     successful login clears the email's count. A `400` or `429` is not
-         *     counted.
+         *     Failed logins (`401`) are counted, whether or not an account has the
+         *     email, within `LOGIN_FAILURE_WINDOW_SECONDS` (default 900) in three
+         *     limits:
+         *     - per email and client address together
+         *       (`LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS`, default 5): the strict
+         *       limit on guessing one password;
+         *     - per client address, any email (`LOGIN_MAX_FAILURES_PER_ADDRESS`,
+         *       default 50): against spraying many accounts;
+         *     - per email, from all addresses (`LOGIN_MAX_FAILURES_PER_EMAIL`,
+         *       default 100): against guessing spread over many addresses. It is
+         *       high on purpose: someone guessing from elsewhere does not lock the
+         *       owner out of their own address, until guesses from many addresses
+         *       add up to it.
+         *
+         *     Past any of them the answer is `429` with `Retry-After` until a place
+         *     frees up, even for the right password. Each attempt takes its place
+         *     before the password is checked, so a burst of parallel guesses gets
+         *     no more than the limit checked. A successful login gives its places
+         *     back and clears the count for its email from its address. A `400` or
+         *     `429` is not counted. When too much password-hashing work is already
+         *     waiting, `503`.
          */
         post: operations["login"];
         delete?: never;
@@ -461,6 +487,10 @@ export interface components {
             /** @enum {string} */
             error?: "Too many requests";
         };
+        ServiceBusyError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Service busy, try again later";
+        };
         InternalServerErrorBody: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Internal server error";
@@ -590,7 +620,10 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
-        /** @description Too many failed logins for this email or from this client address. */
+        /**
+         * @description Too many failed logins for this email from this client address, from
+         *     this client address, or for this email from all addresses.
+         */
         TooManyLoginFailures: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -603,6 +636,42 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description Too many wrong existing passwords for this account; logging in is not affected. */
+        TooManyPasswordChangeFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /**
+         * @description Too much password-hashing work is already waiting, from this client
+         *     address (`PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS`, default 3 seconds
+         *     of work) or in all (`PASSWORD_HASH_QUEUE_SECONDS`, default 10):
+         *     answered at once rather than after a long wait. Requests within the
+         *     budget wait their turn instead, each address served in turn.
+         */
+        HashingBusy: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Service busy, try again later"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ServiceBusyError"];
             };
         };
         /** @description Something unexpected failed on the server; nothing was half-written. */
@@ -679,6 +748,7 @@ export interface operations {
             409: components["responses"]["InvalidRequestBodyOrTaken"];
             429: components["responses"]["TooManyRegistrations"];
             500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
         };
     };
     listUsers: {
@@ -897,7 +967,9 @@ export interface operations {
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["InvalidRequestBody"];
+            429: components["responses"]["TooManyPasswordChangeFailures"];
             500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
         };
     };
     login: {
@@ -954,6 +1026,7 @@ export interface operations {
             409: components["responses"]["InvalidRequestBody"];
             429: components["responses"]["TooManyLoginFailures"];
             500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
         };
     };
     logout: {

@@ -240,6 +240,7 @@ async function startService(databaseUrl: string, workers: number): Promise<Serve
       DATABASE_URL: databaseUrl,
       JWT_SECRET: SECRET,
       REGISTRATIONS_PER_ADDRESS: '0',
+      LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
       LOGIN_MAX_FAILURES_PER_EMAIL: '0',
       LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
       LOG_LEVEL: 'info',

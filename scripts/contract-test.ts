@@ -77,12 +77,22 @@ try {
     USERS_LIST_REQUIRES_AUTH: 'true',
     REGISTRATIONS_PER_ADDRESS: '1',
     LOGIN_MAX_FAILURES_PER_EMAIL: '1',
+    PASSWORD_CHANGE_MAX_FAILURES_PER_USER: '1',
   });
   servers.push(strict);
+  // A third on the main database whose hashing budget is below the cost of
+  // one hash, so every request that would hash meets the 503 a flood causes.
+  const busy = await startServer({
+    DATABASE_URL: mainDatabase.url,
+    MIGRATE_ON_START: 'false',
+    PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS: '0.001',
+  });
+  servers.push(busy);
 
   const stats = await runDredd(main.port, {
     CONTRACT_BASE_URL: `http://127.0.0.1:${main.port}`,
     CONTRACT_STRICT_URL: `http://127.0.0.1:${strict.port}`,
+    CONTRACT_BUSY_URL: `http://127.0.0.1:${busy.port}`,
     CONTRACT_DATABASE_URL: mainDatabase.url,
     CONTRACT_REPORT: reportFile,
     ...ADMIN,

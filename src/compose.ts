@@ -48,11 +48,11 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     await prepareSchema(db, config, logger);
     hotReads = openHotReads(config.database);
     const store = createStore(db, hotReads);
-    const hasher = await createPasswordHasher(config.passwordHashConcurrency);
+    const hasher = await createPasswordHasher(config.hashing);
     const limits = rateLimitSettings(config.rateLimits);
     const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
-    const users = new UserService(store, hasher, sessions, limits.registrationsPerAddress);
+    const users = new UserService(store, hasher, sessions, limits);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
     return { db, spec, users, sessions, close };
   } catch (error) {

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { HashingBudget } from './domain/passwords.js';
+import type { RateLimitValues } from './domain/rate-limits.js';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string } // ':memory:' or a file path
@@ -29,12 +31,7 @@ export interface Config {
   /** How many proxies in front may set X-Forwarded-For (0: use the socket address). */
   trustProxy: number;
   /** Abuse limits; 0 turns one off. */
-  rateLimits: {
-    loginMaxFailuresPerEmail: number;
-    loginMaxFailuresPerAddress: number;
-    loginFailureWindowSeconds: number;
-    registrationsPerAddress: number;
-  };
+  rateLimits: RateLimitValues;
   bootstrapAdmin: BootstrapAdmin | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Human-readable log lines instead of JSON, for a terminal. */
@@ -47,8 +44,8 @@ export interface Config {
   webConcurrency: number;
   /** GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`. */
   metrics: { enabled: boolean; token: string | undefined };
-  /** Password hashes computed at once per process (argon2 uses a core each). */
-  passwordHashConcurrency: number;
+  /** Password hashes computed at once per process, and how much may wait (seconds of work). */
+  hashing: HashingBudget;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
   shutdownGraceSeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
@@ -82,10 +79,12 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
     trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 0, 10),
     rateLimits: {
-      loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 5, 0, 1_000_000),
+      loginMaxFailuresPerEmailAndAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS', 5, 0, 1_000_000),
       loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),
+      loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 100, 0, 1_000_000),
       loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
       registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 30, 0, 1_000_000),
+      passwordChangeMaxFailuresPerUser: integerSetting(env, 'PASSWORD_CHANGE_MAX_FAILURES_PER_USER', 5, 0, 1_000_000),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -95,14 +94,18 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
-    // Default: all cores but one, shared among the workers, at least one each.
-    passwordHashConcurrency: integerSetting(
-      env,
-      'PASSWORD_HASH_CONCURRENCY',
-      Math.max(1, Math.floor((availableParallelism() - 1) / webConcurrency)),
-      1,
-      64,
-    ),
+    hashing: {
+      // Default: all cores but one, shared among the workers, at least one each.
+      concurrency: integerSetting(
+        env,
+        'PASSWORD_HASH_CONCURRENCY',
+        Math.max(1, Math.floor((availableParallelism() - 1) / webConcurrency)),
+        1,
+        64,
+      ),
+      maxQueuedSecondsPerRequester: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS', 3, 0.001, 600),
+      maxQueuedSeconds: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS', 10, 0.001, 3600),
+    },
     metrics: { enabled: booleanSetting(env, 'METRICS_ENABLED', true), token: metricsToken(env) },
     warnings,
   };
@@ -192,6 +195,16 @@ function integerSetting(env: Env, name: string, fallback: number, min: number, m
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function decimalSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }

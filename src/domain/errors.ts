@@ -21,3 +21,14 @@ export class RateLimited extends Error {
     this.name = 'RateLimited';
   }
 }
+
+/**
+ * Too much password-hashing work is already waiting (from this client
+ * address, or in all); answered at once instead of after a long wait.
+ */
+export class Overloaded extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`hashing queue full for ${retryAfterSeconds} s`);
+    this.name = 'Overloaded';
+  }
+}

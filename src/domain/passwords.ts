@@ -1,19 +1,24 @@
-// Password hashing behind one small interface. New hashes are argon2id at
-// OWASP's parameters; argon2 runs on libuv's thread pool, so hashing never
-// stalls the event loop (bcryptjs, pure JavaScript, does). bcrypt hashes
-// imported from other systems still verify, and are replaced by argon2id on
-// the next successful login.
+// Password hashing behind one small interface, and the one admission point
+// for its work. New hashes are argon2id at OWASP's parameters; argon2 runs on
+// libuv's thread pool, so hashing never stalls the event loop (bcryptjs, pure
+// JavaScript, does). bcrypt hashes imported from other systems still verify,
+// and are replaced by argon2id on the next successful login.
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
+import { Overloaded } from './errors.js';
 
+/**
+ * Every method takes the requester (a client address, or an operator's
+ * name): each gets a fair share of the hashing, in turn with the others.
+ */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(passwordHash: string, password: string): Promise<boolean>;
+  hash(password: string, requester: string): Promise<string>;
+  verify(passwordHash: string, password: string, requester: string): Promise<boolean>;
   /** True when the hash should be replaced (another algorithm or weaker parameters). */
   needsRehash(passwordHash: string): boolean;
   /** Spends the same time as verify on a real hash, for unknown accounts. */
-  verifyAgainstNothing(password: string): Promise<void>;
+  verifyAgainstNothing(password: string, requester: string): Promise<void>;
 }
 
 export const ARGON2_OPTIONS = {
@@ -25,30 +30,43 @@ export const ARGON2_OPTIONS = {
 
 const BCRYPT_PREFIX = /^\$2[aby]\$/;
 
-/**
- * @param concurrency how many hashes may run at once. argon2 runs on libuv's
- *   thread pool, off the event loop, but on the same cores: with as many
- *   hashes as cores, token checks wait for CPU behind them. Leaving a core
- *   to the event loop keeps them fast while logins run at full speed.
- */
-export async function createPasswordHasher(concurrency = 1): Promise<PasswordHasher> {
-  const limited = limitConcurrency(concurrency);
+export interface HashingBudget {
+  /**
+   * How many hashes run at once. argon2 runs on libuv's thread pool, off the
+   * event loop, but on the same cores: with as many hashes as cores, token
+   * checks wait for CPU behind them. Leaving a core to the event loop keeps
+   * them fast while logins run at full speed.
+   */
+  concurrency: number;
+  /** The most hashing work, in seconds until done, one requester may have waiting. */
+  maxQueuedSecondsPerRequester: number;
+  /** The most hashing work, in seconds until done, waiting in all. */
+  maxQueuedSeconds: number;
+}
+
+const DEFAULT_BUDGET: HashingBudget = { concurrency: 1, maxQueuedSecondsPerRequester: 3, maxQueuedSeconds: 10 };
+
+export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGET): Promise<PasswordHasher> {
   // A real argon2id hash of a random secret: checking a password against it
   // costs what a real check costs, so an unknown email can't be told apart
-  // from a wrong password by timing.
+  // from a wrong password by timing. Making it also measures what a hash costs.
+  const started = performance.now();
   const decoyHash = await argon2.hash(randomBytes(32).toString('hex'), ARGON2_OPTIONS);
+  const admission = new HashAdmission(budget, performance.now() - started);
 
-  async function verify(passwordHash: string, password: string): Promise<boolean> {
-    if (BCRYPT_PREFIX.test(passwordHash)) return limited(() => bcrypt.compare(password, passwordHash));
-    try {
-      return await limited(() => argon2.verify(passwordHash, password));
-    } catch {
-      return false; // not a hash this service understands
-    }
+  async function verify(passwordHash: string, password: string, requester: string): Promise<boolean> {
+    if (BCRYPT_PREFIX.test(passwordHash)) return admission.run(requester, () => bcrypt.compare(password, passwordHash));
+    return admission.run(requester, async () => {
+      try {
+        return await argon2.verify(passwordHash, password);
+      } catch {
+        return false; // not a hash this service understands
+      }
+    });
   }
 
   return {
-    hash: (password) => limited(() => argon2.hash(password, ARGON2_OPTIONS)),
+    hash: (password, requester) => admission.run(requester, () => argon2.hash(password, ARGON2_OPTIONS)),
     verify,
     needsRehash(passwordHash) {
       if (BCRYPT_PREFIX.test(passwordHash)) return true;
@@ -58,24 +76,91 @@ export async function createPasswordHasher(concurrency = 1): Promise<PasswordHas
         return true;
       }
     },
-    async verifyAgainstNothing(password) {
-      await verify(decoyHash, password);
+    async verifyAgainstNothing(password, requester) {
+      await verify(decoyHash, password, requester);
     },
   };
 }
 
-/** Runs at most `limit` of the given tasks at once, the rest in arrival order. */
-function limitConcurrency(limit: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    running += 1;
+/**
+ * Runs at most `concurrency` hashes at once. The others wait in one queue per
+ * requester, served in turn, so a flood from one address can't starve the
+ * rest. Work that would wait past the budget is refused at once (Overloaded).
+ */
+export class HashAdmission {
+  private running = 0;
+  private waitingCount = 0;
+  private readonly waiting = new Map<string, (() => void)[]>();
+  /** Requesters with jobs waiting, in the order they are served. */
+  private readonly turns: string[] = [];
+  /** Jobs waiting or running, per requester. */
+  private readonly pending = new Map<string, number>();
+  private averageMs: number;
+
+  constructor(
+    private readonly budget: HashingBudget,
+    initialEstimateMs: number,
+  ) {
+    this.averageMs = Math.max(1, initialEstimateMs);
+  }
+
+  async run<T>(requester: string, task: () => Promise<T>): Promise<T> {
+    this.admit(requester);
+    this.pending.set(requester, (this.pending.get(requester) ?? 0) + 1);
     try {
-      return await task();
+      // A slot is counted by whoever hands it over, so no arrival can slip in between.
+      if (this.running < this.budget.concurrency) this.running += 1;
+      else await this.waitTurn(requester);
+      const started = performance.now();
+      try {
+        return await task();
+      } finally {
+        this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);
+        this.running -= 1;
+        this.startNext();
+      }
     } finally {
-      running -= 1;
-      waiting.shift()?.();
+      const left = this.pending.get(requester)! - 1;
+      if (left === 0) this.pending.delete(requester);
+      else this.pending.set(requester, left);
     }
-  };
+  }
+
+  /** Seconds until `jobs` hashes are done at the measured speed. */
+  private secondsFor(jobs: number): number {
+    return (jobs * this.averageMs) / 1000 / this.budget.concurrency;
+  }
+
+  private admit(requester: string): void {
+    const own = this.secondsFor((this.pending.get(requester) ?? 0) + 1);
+    const all = this.secondsFor(this.running + this.waitingCount + 1);
+    if (own > this.budget.maxQueuedSecondsPerRequester || all > this.budget.maxQueuedSeconds) {
+      throw new Overloaded(Math.max(1, Math.ceil(Math.max(own, all))));
+    }
+  }
+
+  private waitTurn(requester: string): Promise<void> {
+    return new Promise((resolve) => {
+      let queue = this.waiting.get(requester);
+      if (!queue) {
+        queue = [];
+        this.waiting.set(requester, queue);
+        this.turns.push(requester);
+      }
+      queue.push(resolve);
+      this.waitingCount += 1;
+    });
+  }
+
+  private startNext(): void {
+    const requester = this.turns.shift();
+    if (requester === undefined) return;
+    const queue = this.waiting.get(requester)!;
+    const start = queue.shift()!;
+    if (queue.length > 0) this.turns.push(requester);
+    else this.waiting.delete(requester);
+    this.waitingCount -= 1;
+    this.running += 1;
+    start();
+  }
 }

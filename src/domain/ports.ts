@@ -14,6 +14,8 @@ export interface NewUserRow {
 export interface Credentials {
   id: number;
   password_hash: string;
+  /** Changes with every new password (or reset): sessions are only opened from the current one. */
+  credential_generation: number;
 }
 
 export interface UserRepository {
@@ -24,7 +26,17 @@ export interface UserRepository {
   findCredentialsById(id: number): Promise<Credentials | undefined>;
   /** Returns false when no user has this id; a taken email or user_name throws DomainError('conflict'). */
   update(id: number, changes: ProfileChanges): Promise<boolean>;
-  setPasswordHash(id: number, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the password hash, in one step, only while the credential
+   * generation is still `generation`; false when it has moved on (another
+   * change came first). A new password starts a new generation; a rehash of
+   * the same password (`sameCredential`) keeps it.
+   */
+  replacePasswordHash(
+    id: number,
+    passwordHash: string,
+    change: { generation: number; sameCredential?: boolean },
+  ): Promise<boolean>;
   /** Users ordered by id, starting after the given offset. */
   page(offset: number, limit: number): Promise<UserSummary[]>;
   count(): Promise<number>;
@@ -42,7 +54,12 @@ export interface ActiveSession {
 }
 
 export interface SessionRepository {
-  insert(session: SessionRow): Promise<void>;
+  /**
+   * Inserts the session, in one step, only while its user's credential
+   * generation is still `generation`: false when the password changed (or the
+   * user went) after the login read it.
+   */
+  insert(session: SessionRow, generation: number): Promise<boolean>;
   /** The session with its user's current role, if it is open and unexpired at `nowSeconds`. */
   findActive(id: string, nowSeconds: number): Promise<ActiveSession | undefined>;
   /** Returns false when there was no such session. */
@@ -54,10 +71,28 @@ export interface SessionRepository {
   countActive(nowSeconds: number): Promise<number>;
 }
 
+/** One place asked for in a sliding-window limit. */
+export interface LimitClaim {
+  bucket: string;
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+export type Reservation =
+  | { granted: true; eventIds: number[]; /** this place was the last one of some limit */ filledALimit: boolean }
+  | { granted: false; retryAfterMs: number };
+
 export interface RateLimitRepository {
-  /** How many events the bucket holds for the key since `sinceMs`, and when the oldest of them happened. */
-  countSince(bucket: string, key: string, sinceMs: number): Promise<{ count: number; oldestMs: number | undefined }>;
-  insert(bucket: string, key: string, atMs: number): Promise<void>;
+  /**
+   * In one atomic step that every process on the database shares: records one
+   * event for each claim, unless some claim's key already holds its limit of
+   * events within the window; then records nothing and says when a place
+   * frees up.
+   */
+  reserve(claims: LimitClaim[], nowMs: number): Promise<Reservation>;
+  /** Gives places back (the events of a reservation). */
+  release(eventIds: number[]): Promise<void>;
   deleteKey(bucket: string, key: string): Promise<void>;
   deleteOlderThan(atMs: number): Promise<number>;
 }

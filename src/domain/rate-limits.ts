@@ -1,5 +1,8 @@
-// Sliding-window limits kept in the database, so every instance sees the same
-// counts. A rule with limit 0 is off.
+// Sliding-window limits kept in the database, so every process and instance
+// sees the same counts. A request takes its place in every limit that applies
+// before it does the expensive work (a password check, an insert), in one
+// atomic step: however many arrive at once, no more than the limit get past.
+// A rule with limit 0 is off.
 import { RateLimited } from './errors.js';
 import type { RateLimitRepository } from './ports.js';
 
@@ -10,62 +13,77 @@ export interface RateLimitRule {
 }
 
 export interface RateLimitSettings {
-  loginFailuresPerEmail: RateLimitRule;
+  /** Failed logins for one email from one address: the strict limit. */
+  loginFailuresPerEmailAndAddress: RateLimitRule;
+  /** Failed logins from one address, any email: spraying. */
   loginFailuresPerAddress: RateLimitRule;
+  /** Failed logins for one email from all addresses: distributed guessing. */
+  loginFailuresPerEmail: RateLimitRule;
   registrationsPerAddress: RateLimitRule;
+  /** Wrong existing passwords on password changes, per account. */
+  passwordChangeFailuresPerUser: RateLimitRule;
 }
 
-export function rateLimitSettings(values: {
-  loginMaxFailuresPerEmail: number;
+export interface RateLimitValues {
+  loginMaxFailuresPerEmailAndAddress: number;
   loginMaxFailuresPerAddress: number;
+  loginMaxFailuresPerEmail: number;
   loginFailureWindowSeconds: number;
   registrationsPerAddress: number;
-}): RateLimitSettings {
+  passwordChangeMaxFailuresPerUser: number;
+}
+
+export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
+  const loginRule = (bucket: string, limit: number) => ({ bucket, limit, windowSeconds: values.loginFailureWindowSeconds });
   return {
-    loginFailuresPerEmail: {
-      bucket: 'login_failure_email',
-      limit: values.loginMaxFailuresPerEmail,
-      windowSeconds: values.loginFailureWindowSeconds,
-    },
-    loginFailuresPerAddress: {
-      bucket: 'login_failure_address',
-      limit: values.loginMaxFailuresPerAddress,
-      windowSeconds: values.loginFailureWindowSeconds,
-    },
+    loginFailuresPerEmailAndAddress: loginRule('login_failure_email_address', values.loginMaxFailuresPerEmailAndAddress),
+    loginFailuresPerAddress: loginRule('login_failure_address', values.loginMaxFailuresPerAddress),
+    loginFailuresPerEmail: loginRule('login_failure_email', values.loginMaxFailuresPerEmail),
     registrationsPerAddress: { bucket: 'registration_address', limit: values.registrationsPerAddress, windowSeconds: 3600 },
+    passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
   };
 }
 
-/** Throws RateLimited when any of the (rule, key) pairs has reached its limit. */
-export async function refuseIfLimited(
-  repository: RateLimitRepository,
-  checks: [RateLimitRule, string][],
-  nowMs: number,
-): Promise<void> {
-  let retryAfterSeconds = 0;
-  for (const [rule, key] of checks) {
-    if (rule.limit === 0) continue;
-    const windowMs = rule.windowSeconds * 1000;
-    const { count, oldestMs } = await repository.countSince(rule.bucket, key, nowMs - windowMs);
-    if (count >= rule.limit && oldestMs !== undefined) {
-      // Allowed again once the oldest counted event leaves the window.
-      retryAfterSeconds = Math.max(retryAfterSeconds, Math.ceil((oldestMs + windowMs - nowMs) / 1000));
-    }
-  }
-  if (retryAfterSeconds > 0) throw new RateLimited(retryAfterSeconds);
+/** The key of the strict login limit: one email from one address. */
+export function emailAndAddressKey(email: string, address: string): string {
+  return `${email} ${address}`;
 }
 
-/** Counts one event; returns true when this event reached the limit. */
-export async function countEvent(
+export interface Places {
+  eventIds: number[];
+  /** This request took the last place of some limit. */
+  filledALimit: boolean;
+}
+
+/**
+ * Takes one place in each (rule, key), all or none, and runs `work`. Throws
+ * RateLimited, before any work, when a limit is full. The places are given
+ * back afterwards unless `counts` says the outcome (the error, or undefined
+ * for a success) counts against the limits.
+ */
+export async function withPlaces<T>(
   repository: RateLimitRepository,
-  rule: RateLimitRule,
-  key: string,
+  claims: [RateLimitRule, string][],
   nowMs: number,
-): Promise<boolean> {
-  if (rule.limit === 0) return false;
-  await repository.insert(rule.bucket, key, nowMs);
-  const { count } = await repository.countSince(rule.bucket, key, nowMs - rule.windowSeconds * 1000);
-  return count === rule.limit;
+  work: (places: Places) => Promise<T>,
+  counts: (error: unknown) => boolean,
+): Promise<T> {
+  const reservation = await repository.reserve(
+    claims
+      .filter(([rule]) => rule.limit > 0)
+      .map(([rule, key]) => ({ bucket: rule.bucket, key, limit: rule.limit, windowMs: rule.windowSeconds * 1000 })),
+    nowMs,
+  );
+  if (!reservation.granted) throw new RateLimited(Math.ceil(reservation.retryAfterMs / 1000));
+  let outcome: unknown;
+  try {
+    return await work(reservation);
+  } catch (error) {
+    outcome = error;
+    throw error;
+  } finally {
+    if (!counts(outcome)) await repository.release(reservation.eventIds);
+  }
 }
 
 /** The longest window any rule keeps events for. */

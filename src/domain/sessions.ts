@@ -8,7 +8,13 @@ import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
 import type { SessionRepository, Store } from './ports.js';
-import { countEvent, longestWindowSeconds, refuseIfLimited, type RateLimitSettings } from './rate-limits.js';
+import {
+  emailAndAddressKey,
+  longestWindowSeconds,
+  withPlaces,
+  type RateLimitRule,
+  type RateLimitSettings,
+} from './rate-limits.js';
 import type { TokenSigner } from './tokens.js';
 
 export interface SessionSettings {
@@ -33,11 +39,16 @@ export class SessionService {
     this.now = settings.now ?? Date.now;
   }
 
-  /** Opens a session for the user through the given repository (so it can join a transaction). */
-  async open(sessions: SessionRepository, userId: number): Promise<IssuedToken> {
+  /**
+   * Opens a session for the user through the given repository (so it can
+   * join a transaction), only while `generation` is the user's current
+   * credential generation: a login that read a password since changed fails.
+   */
+  async open(sessions: SessionRepository, userId: number, generation: number): Promise<IssuedToken> {
     const sessionId = randomUUID();
     const expiresAtSeconds = this.nowSeconds() + this.ttlSeconds;
-    await sessions.insert({ id: sessionId, user_id: userId, expires_at: expiresAtSeconds });
+    const opened = await sessions.insert({ id: sessionId, user_id: userId, expires_at: expiresAtSeconds }, generation);
+    if (!opened) throw new DomainError('invalid_credentials');
     return {
       token: this.signer.sign({ userId, sessionId }, expiresAtSeconds),
       expiresAt: new Date(expiresAtSeconds * 1000),
@@ -45,48 +56,63 @@ export class SessionService {
   }
 
   /**
-   * Failed logins are counted per email (whether or not an account has it, so
-   * the limit reveals nothing) and per client address; past either limit the
-   * answer is RateLimited until the window passes. A success clears the
-   * email's count.
+   * Each attempt takes a place in three limits of failed logins before the
+   * password is checked: for this email from this address (strict), from
+   * this address for any email (spraying), and for this email from anywhere
+   * (distributed guessing, set high so that others can't lock the owner
+   * out). Unknown emails count like known ones, so the limits reveal nothing.
+   * A failure keeps its places; a success gives its own back and clears this
+   * email's count from this address.
    */
   async login(email: string, password: string, origin: RequestOrigin): Promise<IssuedToken> {
     const emailKey = canonicalEmail(email);
-    const { loginFailuresPerEmail, loginFailuresPerAddress } = this.limits;
-    await refuseIfLimited(
+    const pairKey = emailAndAddressKey(emailKey, origin.address);
+    const { loginFailuresPerEmailAndAddress, loginFailuresPerAddress, loginFailuresPerEmail } = this.limits;
+    const claims: [RateLimitRule, string][] = [
+      [loginFailuresPerEmailAndAddress, pairKey],
+      [loginFailuresPerAddress, origin.address],
+      [loginFailuresPerEmail, emailKey],
+    ];
+    return withPlaces(
       this.store.rateLimits,
-      [
-        [loginFailuresPerEmail, emailKey],
-        [loginFailuresPerAddress, origin.address],
-      ],
+      claims,
       this.now(),
+      async (places) => {
+        const credentials = await this.store.users.findCredentialsByEmail(emailKey);
+        const valid = credentials
+          ? await this.hasher.verify(credentials.password_hash, password, origin.address)
+          : await this.hasher.verifyAgainstNothing(password, origin.address).then(() => false);
+        if (!credentials || !valid) {
+          await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
+          throw new DomainError('invalid_credentials');
+        }
+        const upgradedHash = this.hasher.needsRehash(credentials.password_hash)
+          ? await this.hasher.hash(password, origin.address)
+          : undefined;
+        const { id, credential_generation: generation } = credentials;
+        try {
+          return await this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {
+            if (upgradedHash) await users.replacePasswordHash(id, upgradedHash, { generation, sameCredential: true });
+            await rateLimits.deleteKey(loginFailuresPerEmailAndAddress.bucket, pairKey);
+            await rateLimits.release(places.eventIds);
+            await securityEvents.insert(auditEntry('login_success', id, origin));
+            return this.open(sessions, id, generation);
+          });
+        } catch (error) {
+          // The password changed while it was being checked: it is no longer the right one.
+          if (error instanceof DomainError) await this.recordFailedLogin(id, places.filledALimit, origin);
+          throw error;
+        }
+      },
+      // A failure keeps its places; a success released them in its transaction.
+      (error) => error === undefined || (error instanceof DomainError && error.kind === 'invalid_credentials'),
     );
-    const credentials = await this.store.users.findCredentialsByEmail(emailKey);
-    const valid = credentials
-      ? await this.hasher.verify(credentials.password_hash, password)
-      : await this.hasher.verifyAgainstNothing(password).then(() => false);
-    if (!credentials || !valid) {
-      await this.recordFailedLogin(emailKey, credentials?.id ?? null, origin);
-      throw new DomainError('invalid_credentials');
-    }
-    const upgradedHash = this.hasher.needsRehash(credentials.password_hash)
-      ? await this.hasher.hash(password)
-      : undefined;
-    return this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {
-      if (upgradedHash) await users.setPasswordHash(credentials.id, upgradedHash);
-      await rateLimits.deleteKey(loginFailuresPerEmail.bucket, emailKey);
-      await securityEvents.insert(auditEntry('login_success', credentials.id, origin));
-      return this.open(sessions, credentials.id);
-    });
   }
 
-  private async recordFailedLogin(emailKey: string, userId: number | null, origin: RequestOrigin): Promise<void> {
-    const now = this.now();
-    await this.store.transaction(async ({ rateLimits, securityEvents }) => {
+  private async recordFailedLogin(userId: number | null, filledALimit: boolean, origin: RequestOrigin): Promise<void> {
+    await this.store.transaction(async ({ securityEvents }) => {
       await securityEvents.insert(auditEntry('login_failure', userId, origin));
-      const emailLocked = await countEvent(rateLimits, this.limits.loginFailuresPerEmail, emailKey, now);
-      const addressLocked = await countEvent(rateLimits, this.limits.loginFailuresPerAddress, origin.address, now);
-      if (emailLocked || addressLocked) await securityEvents.insert(auditEntry('lockout', userId, origin));
+      if (filledALimit) await securityEvents.insert(auditEntry('lockout', userId, origin));
     });
   }
 

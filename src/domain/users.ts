@@ -4,8 +4,8 @@ import type { IssuedToken, NewUser, Principal, ProfileChanges, RequestOrigin, Ro
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
-import type { Store } from './ports.js';
-import { countEvent, refuseIfLimited, type RateLimitRule } from './rate-limits.js';
+import type { Repositories, Store } from './ports.js';
+import { withPlaces, type RateLimitSettings } from './rate-limits.js';
 import { auditEntry } from './audit.js';
 import type { SessionService } from './sessions.js';
 
@@ -21,27 +21,29 @@ export class UserService {
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
-    private readonly registrationsPerAddress: RateLimitRule,
+    private readonly limits: Pick<RateLimitSettings, 'registrationsPerAddress' | 'passwordChangeFailuresPerUser'>,
     private readonly now: () => number = Date.now,
   ) {}
 
   /**
    * Creates the account and its first session. `actor` is the caller, if they
-   * sent a token. Registrations are limited per client address.
+   * sent a token. Each attempt takes a place in the per-address limit before
+   * the password is hashed, and keeps it whether it creates an account or
+   * finds the email or user name taken.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
-    await refuseIfLimited(this.store.rateLimits, [[this.registrationsPerAddress, origin.address]], this.now());
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
-    const { password, ...profile } = input;
-    const password_hash = await this.hasher.hash(password);
-    return this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {
-      const id = await users.insert({ ...profile, email: canonicalEmail(profile.email), role, password_hash });
-      await countEvent(rateLimits, this.registrationsPerAddress, origin.address, this.now());
-      const type = role === 'user' ? 'registration' : 'privileged_account_created';
-      await securityEvents.insert(auditEntry(type, id, origin, actor?.userId));
-      return this.sessions.open(sessions, id);
-    });
+    return withPlaces(
+      this.store.rateLimits,
+      [[this.limits.registrationsPerAddress, origin.address]],
+      this.now(),
+      () =>
+        this.insertAccount({ ...input, role }, origin, actor?.userId, (repositories, id) =>
+          this.sessions.open(repositories.sessions, id, 0),
+        ),
+      (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
+    );
   }
 
   /**
@@ -68,28 +70,46 @@ export class UserService {
    * CLI, the bootstrap admin), who act outside the API's permission rules.
    * Returns the new id; a taken email or user name throws DomainError('conflict').
    */
-  async createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
-    const role = input.role ?? 'user';
+  createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
+    return this.insertAccount({ ...input, role: input.role ?? 'user' }, origin, undefined, async (_, id) => id);
+  }
+
+  /** The one way an account is made: hash, insert, audit, then `andThen` in the same transaction. */
+  private async insertAccount<T>(
+    input: NewUser & { role: Role },
+    origin: RequestOrigin,
+    actorId: number | undefined,
+    andThen: (repositories: Repositories, id: number) => Promise<T>,
+  ): Promise<T> {
     const { password, ...profile } = input;
-    const password_hash = await this.hasher.hash(password);
-    return this.store.transaction(async ({ users, securityEvents }) => {
-      const id = await users.insert({ ...profile, email: canonicalEmail(profile.email), role, password_hash });
-      await securityEvents.insert(auditEntry(role === 'user' ? 'registration' : 'privileged_account_created', id, origin));
-      return id;
+    const password_hash = await this.hasher.hash(password, origin.address);
+    return this.store.transaction(async (repositories) => {
+      const id = await repositories.users.insert({ ...profile, email: canonicalEmail(profile.email), password_hash });
+      const type = input.role === 'user' ? 'registration' : 'privileged_account_created';
+      await repositories.securityEvents.insert(auditEntry(type, id, origin, actorId));
+      return andThen(repositories, id);
     });
   }
 
-  /** Sets a new password without the old one and ends every session (operators). False: no such email. */
+  /**
+   * Sets a new password without the old one and ends every session
+   * (operators). A new credential generation: no login in flight can open a
+   * session with the old password. False: no such email.
+   */
   async resetPassword(email: string, newPassword: string, origin: RequestOrigin): Promise<boolean> {
-    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
-    if (!credentials) return false;
-    const password_hash = await this.hasher.hash(newPassword);
-    await this.store.transaction(async ({ users, sessions, securityEvents }) => {
-      await users.setPasswordHash(credentials.id, password_hash);
-      await sessions.deleteAllOfUser(credentials.id);
-      await securityEvents.insert(auditEntry('password_reset', credentials.id, origin));
-    });
-    return true;
+    for (;;) {
+      const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
+      if (!credentials) return false;
+      const password_hash = await this.hasher.hash(newPassword, origin.address);
+      const replaced = await this.store.transaction(async ({ users, sessions, securityEvents }) => {
+        const generation = credentials.credential_generation;
+        if (!(await users.replacePasswordHash(credentials.id, password_hash, { generation }))) return false;
+        await sessions.deleteAllOfUser(credentials.id);
+        await securityEvents.insert(auditEntry('password_reset', credentials.id, origin));
+        return true;
+      });
+      if (replaced) return true; // else another change came first: reset over it
+    }
   }
 
   /** Ends every session of the account (operators). Undefined: no such email; else how many ended. */
@@ -123,7 +143,12 @@ export class UserService {
     if (!(await this.store.users.update(id, canonical))) throw new DomainError('user_not_found');
   }
 
-  /** Only the user themself, with the existing password; ends their other sessions. */
+  /**
+   * Only the user themself, with the existing password; ends their other
+   * sessions. Each try takes a place in the per-account limit of wrong
+   * existing passwords before the check (a stolen token must not allow
+   * unlimited guessing); a right one gives it back. Login is not affected.
+   */
   async changePassword(
     actor: Principal,
     id: number,
@@ -131,17 +156,29 @@ export class UserService {
     origin: RequestOrigin,
   ): Promise<void> {
     if (actor.userId !== id) throw new DomainError('forbidden');
-    const credentials = await this.store.users.findCredentialsById(id);
-    if (!credentials) throw new Error(`user ${id} has an open session but no account`);
-    if (!(await this.hasher.verify(credentials.password_hash, passwords.existing))) {
-      throw new DomainError('wrong_existing_password');
-    }
-    const password_hash = await this.hasher.hash(passwords.new);
-    await this.store.transaction(async ({ users, sessions, securityEvents }) => {
-      await users.setPasswordHash(id, password_hash);
-      await sessions.deleteOthersOfUser(id, actor.sessionId);
-      await securityEvents.insert(auditEntry('password_change', id, origin));
-    });
+    await withPlaces(
+      this.store.rateLimits,
+      [[this.limits.passwordChangeFailuresPerUser, String(id)]],
+      this.now(),
+      async () => {
+        const credentials = await this.store.users.findCredentialsById(id);
+        if (!credentials) throw new Error(`user ${id} has an open session but no account`);
+        if (!(await this.hasher.verify(credentials.password_hash, passwords.existing, origin.address))) {
+          throw new DomainError('wrong_existing_password');
+        }
+        const password_hash = await this.hasher.hash(passwords.new, origin.address);
+        await this.store.transaction(async ({ users, sessions, securityEvents }) => {
+          const generation = credentials.credential_generation;
+          // Another change came first: the existing password sent is no longer the current one.
+          if (!(await users.replacePasswordHash(id, password_hash, { generation }))) {
+            throw new DomainError('wrong_existing_password');
+          }
+          await sessions.deleteOthersOfUser(id, actor.sessionId);
+          await securityEvents.insert(auditEntry('password_change', id, origin));
+        });
+      },
+      (error) => error instanceof DomainError && error.kind === 'wrong_existing_password',
+    );
   }
 
   async list(page: number, perPage: number): Promise<UserPage> {

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { DomainError, RateLimited, type DomainErrorKind } from '../domain/errors.js';
+import { DomainError, Overloaded, RateLimited, type DomainErrorKind } from '../domain/errors.js';
 import type { components } from '../../generated/openapi.js';
 import type { OperationId } from './contract.js';
 
@@ -60,6 +60,7 @@ export const MESSAGES = {
   oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
   wrongPageParameters: 'wrong parameters page, per_page',
   tooManyRequests: 'Too many requests',
+  serviceBusy: 'Service busy, try again later',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -84,6 +85,13 @@ export function toContractError(error: unknown, operationId: OperationId | undef
     return {
       status: 429,
       body: { error: MESSAGES.tooManyRequests },
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+    };
+  }
+  if (error instanceof Overloaded) {
+    return {
+      status: 503,
+      body: { error: MESSAGES.serviceBusy },
       headers: { 'Retry-After': String(error.retryAfterSeconds) },
     };
   }

@@ -7,9 +7,11 @@ import type { ProfileChanges, User, UserSummary } from '../domain/model.js';
 import type {
   ActiveSession,
   Credentials,
+  LimitClaim,
   NewUserRow,
   RateLimitRepository,
   Repositories,
+  Reservation,
   SecurityEvent,
   SecurityEventRepository,
   SessionRepository,
@@ -20,6 +22,7 @@ import type {
 
 const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
+const CREDENTIAL_COLUMNS = ['id', 'password_hash', 'credential_generation'] as const;
 
 // The reads behind nearly every request (token check, profile, listing page
 // and count): fixed statements, so no query is built for them.
@@ -31,6 +34,16 @@ export const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from user
 export const PAGE_SQL =
   `select ${SUMMARY_COLUMNS.join(', ')} from users where position > ? and position <= ? order by position`;
 export const USER_COUNT_SQL = "select value from counters where name = 'users'";
+
+// Knex builds no `insert … select … returning` on SQLite, so this one is
+// written out. On PostgreSQL the user's row is share-locked: a password change
+// that has updated it but not yet committed makes the insert wait and then
+// see the new generation, so it can't slip in behind the change's delete.
+// SQLite has one writer at a time, so the question can't arise there.
+const insertSessionIfGenerationSql = (onPostgres: boolean) =>
+  'insert into sessions (id, user_id, expires_at, created_at) ' +
+  'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint) from users ' +
+  `where id = ? and credential_generation = ?${onPostgres ? ' for share' : ''} returning id`;
 
 /** The hot reads through a faster path than Knex, where the database has one (see sqlite-reads.ts). */
 export interface HotReads {
@@ -90,11 +103,11 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
     },
 
     async findCredentialsByEmail(email: string) {
-      return db('users').select<Credentials>('id', 'password_hash').where({ email }).first();
+      return db('users').select<Credentials>(CREDENTIAL_COLUMNS).where({ email }).first();
     },
 
     async findCredentialsById(id: number) {
-      return db('users').select<Credentials>('id', 'password_hash').where({ id }).first();
+      return db('users').select<Credentials>(CREDENTIAL_COLUMNS).where({ id }).first();
     },
 
     async update(id: number, changes: ProfileChanges) {
@@ -107,8 +120,15 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
       return updated > 0;
     },
 
-    async setPasswordHash(id: number, passwordHash: string) {
-      await db('users').where({ id }).update({ password_hash: passwordHash, updated_at: Date.now() });
+    async replacePasswordHash(id: number, passwordHash: string, { generation, sameCredential = false }) {
+      const updated = await db('users')
+        .where({ id, credential_generation: generation })
+        .update({
+          password_hash: passwordHash,
+          updated_at: Date.now(),
+          ...(sameCredential ? {} : { credential_generation: generation + 1 }),
+        });
+      return updated > 0;
     },
 
     async page(offset: number, limit: number) {
@@ -124,9 +144,20 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
 }
 
 function sessionRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): SessionRepository {
+  const insertIfGenerationSql = insertSessionIfGenerationSql(isPostgres(db));
   return {
-    async insert(session: SessionRow) {
-      await db('sessions').insert({ ...session, created_at: Date.now() });
+    async insert(session: SessionRow, generation: number) {
+      // One statement: the row exists only if the generation was current when it was written.
+      const inserted = rowsOf<{ id: string }>(
+        await db.raw(insertIfGenerationSql, [
+          session.id,
+          session.expires_at,
+          Date.now(),
+          session.user_id,
+          generation,
+        ]),
+      );
+      return inserted.length > 0;
     },
 
     async findActive(id: string, nowSeconds: number) {
@@ -158,20 +189,54 @@ function sessionRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): Se
 }
 
 function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
+  const onPostgres = isPostgres(db);
   return {
-    async countSince(bucket: string, key: string, sinceMs: number) {
-      const [row] = await db('rate_limit_events')
-        .where({ bucket, key })
-        .andWhere('occurred_at', '>', sinceMs)
-        .select<{ count: number | string; oldest: number | string | null }[]>(
-          db.raw('count(*) as ??', ['count']),
-          db.raw('min(??) as ??', ['occurred_at', 'oldest']),
-        );
-      return { count: Number(row?.count ?? 0), oldestMs: row?.oldest == null ? undefined : Number(row.oldest) };
+    async reserve(claims: LimitClaim[], nowMs: number): Promise<Reservation> {
+      if (claims.length === 0) return { granted: true, eventIds: [], filledALimit: false };
+      try {
+        return await db.transaction(async (trx) => {
+          if (onPostgres) {
+            // Claims on one key take turns until commit. SQLite needs no lock:
+            // the first insert below takes its single write lock.
+            const keys = [...new Set(claims.map(({ bucket, key }) => `${bucket}:${key}`))].sort();
+            for (const key of keys) await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+          }
+          const eventIds: number[] = [];
+          for (const { bucket, key } of claims) {
+            const [row] = await trx('rate_limit_events')
+              .insert({ bucket, key, occurred_at: nowMs })
+              .returning<{ id: number }[]>('id');
+            eventIds.push(Number(row!.id));
+          }
+          let retryAfterMs = 0;
+          let filledALimit = false;
+          for (const { bucket, key, limit, windowMs } of claims) {
+            const since = nowMs - windowMs;
+            const count = await countSince(trx, bucket, key, since);
+            if (count === limit) filledALimit = true;
+            if (count > limit) {
+              // Full: a place frees up when the event `count - limit` from the
+              // oldest (this request's own is the newest) leaves the window.
+              const freeing = await trx('rate_limit_events')
+                .where({ bucket, key })
+                .andWhere('occurred_at', '>', since)
+                .orderBy('occurred_at')
+                .offset(count - limit - 1)
+                .first<{ occurred_at: number | string } | undefined>('occurred_at');
+              retryAfterMs = Math.max(retryAfterMs, Number(freeing?.occurred_at ?? nowMs) + windowMs - nowMs, 1);
+            }
+          }
+          if (retryAfterMs > 0) throw new LimitFull(retryAfterMs);
+          return { granted: true as const, eventIds, filledALimit };
+        });
+      } catch (error) {
+        if (error instanceof LimitFull) return { granted: false, retryAfterMs: error.retryAfterMs };
+        throw error;
+      }
     },
 
-    async insert(bucket: string, key: string, atMs: number) {
-      await db('rate_limit_events').insert({ bucket, key, occurred_at: atMs });
+    async release(eventIds: number[]) {
+      if (eventIds.length > 0) await db('rate_limit_events').whereIn('id', eventIds).delete();
     },
 
     async deleteKey(bucket: string, key: string) {
@@ -182,6 +247,21 @@ function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
       return db('rate_limit_events').where('occurred_at', '<=', atMs).delete();
     },
   };
+}
+
+async function countSince(db: Knex | Knex.Transaction, bucket: string, key: string, sinceMs: number): Promise<number> {
+  const [row] = await db('rate_limit_events')
+    .where({ bucket, key })
+    .andWhere('occurred_at', '>', sinceMs)
+    .count<{ count: number | string }[]>({ count: '*' });
+  return Number(row?.count ?? 0);
+}
+
+/** Rolls a reservation back: some limit had no place left. */
+class LimitFull extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super('limit full');
+  }
 }
 
 function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepository {
@@ -199,6 +279,10 @@ export async function nextUserPosition(trx: Knex.Transaction, by = 1): Promise<n
     .increment('value', by)
     .returning<{ value: number | string }[]>('value');
   return Number(counter!.value) - by + 1;
+}
+
+function isPostgres(db: Knex | Knex.Transaction): boolean {
+  return (db.client as { config: { client: unknown } }).config.client === 'pg';
 }
 
 function isTransaction(db: Knex | Knex.Transaction): db is Knex.Transaction {

@@ -12,6 +12,7 @@ const { loadSpec, documentedResponses } = require('./transactions.cjs');
 const env = process.env;
 const BASE_URL = env.CONTRACT_BASE_URL;
 const STRICT_URL = env.CONTRACT_STRICT_URL; // USERS_LIST_REQUIRES_AUTH=true, limits of 1
+const BUSY_URL = env.CONTRACT_BUSY_URL; // the main database, no budget for hashing
 const spec = loadSpec();
 const responses = documentedResponses(spec);
 const byName = new Map(responses.map((r) => [r.name, r]));
@@ -108,6 +109,10 @@ const dropToken = (t) => {
 const useStrictInstance = (t) => {
   t.port = new URL(STRICT_URL).port;
 };
+// Sends the transaction to the instance whose hashing queue is always full.
+const useBusyInstance = (t) => {
+  t.port = new URL(BUSY_URL).port;
+};
 const setPath = (t, path) => {
   t.fullPath = path;
   t.request.uri = path;
@@ -151,6 +156,10 @@ const setups = {
     await call('POST', '/users', { body: first, baseUrl: STRICT_URL }); // the one registration allowed
   },
   '/users > Create a user > 500 > application/json': hideUsersTable,
+  '/users > Create a user > 503 > application/json': (t) => {
+    useBusyInstance(t);
+    setBody(t, { ...example(t.name), email: 'busy@example.com', user_name: 'busy' });
+  },
 
   '/users/pagination > List users > 200 > application/json': () => {},
   '/users/pagination > List users > 400 > application/json': (t) => {
@@ -224,9 +233,28 @@ const setups = {
     setPath(t, `/users/update_password/${fixtures.owner.id}`);
     setBody(t, '{"existing_password": ');
   },
+  '/users/update_password/{user_id} > Change a password > 429 > application/json': async (t) => {
+    useStrictInstance(t);
+    const { access_token } = await call('POST', '/login', {
+      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      baseUrl: STRICT_URL,
+    });
+    const path = `/users/update_password/${subjectOf(access_token)}`;
+    const wrong = { existing_password: 'not-the-password', password: 'changed-password-1' };
+    await call('PUT', path, { body: wrong, token: access_token, baseUrl: STRICT_URL, expect: 400 }); // the one allowed
+    setToken(t, access_token);
+    setPath(t, path);
+    setBody(t, wrong);
+  },
   '/users/update_password/{user_id} > Change a password > 500 > application/json': async (t) => {
     setToken(t, fixtures.owner.token);
     await hideUsersTable(t);
+  },
+  '/users/update_password/{user_id} > Change a password > 503 > application/json': (t) => {
+    useBusyInstance(t);
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update_password/${fixtures.owner.id}`);
+    setBody(t, { existing_password: fixtures.owner.password, password: 'changed-password-2' });
   },
 
   '/login > Log in > 200 > application/json': () => {},
@@ -245,6 +273,7 @@ const setups = {
     await call('POST', '/login', { body: { email, password: 'a-wrong-guess' }, baseUrl: STRICT_URL, expect: 401 });
   },
   '/login > Log in > 500 > application/json': hideUsersTable,
+  '/login > Log in > 503 > application/json': useBusyInstance,
 
   '/logout > Log out > 200 > application/json': async (t) => {
     const { access_token } = await call('POST', '/login', {

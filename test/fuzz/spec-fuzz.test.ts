@@ -56,7 +56,7 @@ describe(`fuzzing every operation from the spec (seed ${SEED}, ${RUNS} runs each
   const tokens: Record<string, string | undefined> = {};
 
   before(async () => {
-    api = await startTestServer({ LOGIN_MAX_FAILURES_PER_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '0' });
+    api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '0' });
     tokens.admin = await api.login(ADMIN.email, ADMIN.password);
     tokens.user = (await api.register()).token;
     tokens.garbage = 'not.a.token';

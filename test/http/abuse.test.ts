@@ -113,7 +113,7 @@ describe('limits per client address', () => {
 describe('login timing', () => {
   it('takes comparable time for an unknown email and a wrong password (medians within 2x)', async function () {
     this.timeout(60_000);
-    const api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0' });
+    const api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0' });
     try {
       const { email } = await api.register();
       const time = async (who: string) => {

@@ -13,7 +13,7 @@ describe('SQL-injection-looking input', () => {
   let api: TestServer;
   let user: { id: number; token: string; email: string; password: string };
   before(async () => {
-    api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0' });
+    api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0' });
     user = await api.register();
   });
   after(() => api.close());

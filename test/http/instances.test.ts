@@ -13,7 +13,12 @@ interface Answer {
 }
 
 /** One request on a connection of its own, so the cluster's round-robin spreads them over workers. */
-function send(baseUrl: string, method: string, path: string, { body, token }: { body?: unknown; token?: string } = {}) {
+function send(
+  baseUrl: string,
+  method: string,
+  path: string,
+  { body, token, address }: { body?: unknown; token?: string; address?: string } = {},
+) {
   return new Promise<Answer>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = httpRequest(`${baseUrl}${path}`, {
@@ -22,6 +27,8 @@ function send(baseUrl: string, method: string, path: string, { body, token }: { 
       headers: {
         ...(payload ? { 'content-type': 'application/json' } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
+        // Each limit test has an address of its own (TRUST_PROXY=1 below).
+        ...(address ? { 'x-forwarded-for': address } : {}),
       },
     });
     req.on('response', (res) => {
@@ -48,6 +55,8 @@ describe(`several processes on one ${backend} database`, function () {
       JWT_SECRET: TEST_SECRET,
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
+      TRUST_PROXY: '1',
+      REGISTRATIONS_PER_ADDRESS: '12',
     };
     if (backend === 'sqlite') {
       servers = [await startServerProcess({ ...env, WEB_CONCURRENCY: '2' })];
@@ -88,6 +97,7 @@ describe(`several processes on one ${backend} database`, function () {
       Array.from({ length: 10 }, (_, i) =>
         send(targets[i % targets.length]!, 'POST', '/users', {
           body: { email: 'Same@Example.com', user_name: `same_${i}`, first_name: 'S', last_name: 'E', password: 'long-enough-pw' },
+          address: '198.51.100.34',
         }),
       ),
     );
@@ -95,6 +105,62 @@ describe(`several processes on one ${backend} database`, function () {
     expect(statuses).to.deep.equal([201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
     for (const answer of answers.filter((a) => a.status === 409)) {
       expect(answer.body).to.deep.equal({ error: 'Invalid request body' });
+    }
+  });
+
+  const tally = (answers: Answer[]) => {
+    const counts: Record<number, number> = {};
+    for (const { status } of answers) counts[status] = (counts[status] ?? 0) + 1;
+    return counts;
+  };
+
+  it('has no more than 5 passwords checked in a burst of guesses spread over the processes', async () => {
+    const user = { email: 'guessed@example.com', user_name: 'guessed', first_name: 'G', last_name: 'D', password: 'long-enough-pw' };
+    expect((await send(targets[0]!, 'POST', '/users', { body: user, address: '198.51.100.30' })).status).to.equal(201);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        send(targets[i % targets.length]!, 'POST', '/login', {
+          body: { email: user.email, password: i === 29 ? user.password : `guess-${i}` },
+          address: '198.51.100.31',
+        }),
+      ),
+    );
+    const counts = tally(answers);
+    expect((counts[401] ?? 0) + (counts[200] ?? 0)).to.equal(5);
+    expect(counts[429]).to.equal(25);
+  });
+
+  it('creates no more accounts than the registration limit in a burst spread over the processes', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        send(targets[i % targets.length]!, 'POST', '/users', {
+          body: { email: `spread${i}@example.com`, user_name: `spread_${i}`, first_name: 'S', last_name: 'P', password: 'long-enough-pw' },
+          address: '198.51.100.32',
+        }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 201: 12, 429: 18 });
+  });
+
+  it('leaves no session opened with the old password once a password change answered in another process', async () => {
+    const user = { email: 'changing@example.com', user_name: 'changing', first_name: 'C', last_name: 'H', password: 'long-enough-pw' };
+    const { body } = await send(targets[0]!, 'POST', '/users', { body: user, address: '198.51.100.33' });
+    const change = send(targets[0]!, 'PUT', `/users/update_password/${Number(JSON.parse(Buffer.from(body.JWT.split('.')[1], 'base64url').toString()).sub)}`, {
+      token: body.JWT,
+      body: { existing_password: user.password, password: 'the-new-password' },
+    });
+    const logins = Array.from({ length: 20 }, (_, i) =>
+      new Promise((resolve) => setTimeout(resolve, i * 6)).then(() =>
+        send(targets[(i + 1) % targets.length]!, 'POST', '/login', {
+          body: { email: user.email, password: user.password },
+          address: `198.51.100.${40 + (i % 4)}`,
+        }),
+      ),
+    );
+    const [changed, ...answers] = await Promise.all([change, ...logins]);
+    expect(changed.status).to.equal(200);
+    for (const answer of answers.filter((a) => a.status === 200)) {
+      expect((await send(targets[0]!, 'GET', '/protected', { token: answer.body.access_token })).status).to.equal(401);
     }
   });
 });

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { canonicalEmail, normalizeText } from '../../src/domain/normalize.js';
-import { createPasswordHasher, type PasswordHasher } from '../../src/domain/passwords.js';
+import { createPasswordHasher, HashAdmission, type PasswordHasher } from '../../src/domain/passwords.js';
+import { Overloaded } from '../../src/domain/errors.js';
 import { mayAssignRole, mayUpdateProfile } from '../../src/domain/permissions.js';
 import { TokenSigner } from '../../src/domain/tokens.js';
 import type { Principal } from '../../src/domain/model.js';
@@ -61,22 +62,71 @@ describe('password hashing', () => {
   });
 
   it('hashes with argon2id at the OWASP parameters and verifies', async () => {
-    const hash = await hasher.hash('correct horse');
+    const hash = await hasher.hash('correct horse', 'test');
     expect(hash).to.match(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-    expect(await hasher.verify(hash, 'correct horse')).to.equal(true);
-    expect(await hasher.verify(hash, 'correct horsE')).to.equal(false);
+    expect(await hasher.verify(hash, 'correct horse', 'test')).to.equal(true);
+    expect(await hasher.verify(hash, 'correct horsE', 'test')).to.equal(false);
     expect(hasher.needsRehash(hash)).to.equal(false);
   });
 
   it('verifies bcrypt hashes and asks for them to be replaced', async () => {
     const hash = bcrypt.hashSync('imported', 4);
-    expect(await hasher.verify(hash, 'imported')).to.equal(true);
-    expect(await hasher.verify(hash, 'imported!')).to.equal(false);
+    expect(await hasher.verify(hash, 'imported', 'test')).to.equal(true);
+    expect(await hasher.verify(hash, 'imported!', 'test')).to.equal(false);
     expect(hasher.needsRehash(hash)).to.equal(true);
   });
 
   it('treats an unreadable hash as a failed check', async () => {
-    expect(await hasher.verify('not-a-hash', 'x')).to.equal(false);
+    expect(await hasher.verify('not-a-hash', 'x', 'test')).to.equal(false);
+  });
+});
+
+describe('the hashing admission', () => {
+  /** A task that runs until released, recording when it started. */
+  function gate(log: string[], name: string) {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    return { task: () => (log.push(name), done), release };
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('runs one job at a time and serves waiting requesters in turn, not in arrival order', async () => {
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 100 }, 10);
+    const started: string[] = [];
+    const jobs = ['a1', 'a2', 'a3', 'b1', 'c1', 'b2'].map((name) => ({ name, ...gate(started, name) }));
+    const runs = jobs.map(({ name, task }) => admission.run(name[0]!, task));
+    for (const job of jobs) {
+      await settle();
+      job.release(); // harmless for jobs not yet started: they finish at once when they do
+    }
+    await Promise.all(runs);
+    expect(started).to.deep.equal(['a1', 'a2', 'b1', 'c1', 'a3', 'b2']);
+  });
+
+  it('refuses at once, with a retry time, work past a requester budget, while others still get in', async () => {
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 0.035, maxQueuedSeconds: 100 }, 10);
+    const started: string[] = [];
+    const first = gate(started, 'a1');
+    const running = admission.run('a', first.task);
+    const queued = [admission.run('a', async () => 'a2'), admission.run('a', async () => 'a3')];
+    let refusal: unknown;
+    await admission.run('a', async () => 'a4').catch((error: unknown) => (refusal = error));
+    expect(refusal).to.be.instanceOf(Overloaded);
+    expect((refusal as Overloaded).retryAfterSeconds).to.equal(1);
+    const other = admission.run('b', async () => 'b1');
+    first.release();
+    expect(await Promise.all([running, ...queued, other])).to.deep.equal([undefined, 'a2', 'a3', 'b1']);
+  });
+
+  it('refuses past the budget for all requesters together', async () => {
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 0.025 }, 10);
+    const first = gate([], 'x');
+    const running = admission.run('x', first.task);
+    const second = admission.run('y', async () => 'y');
+    const refused = await admission.run('z', async () => 'z').then(() => false, (error: unknown) => error instanceof Overloaded);
+    expect(refused).to.equal(true);
+    first.release();
+    await Promise.all([running, second]);
   });
 });
 

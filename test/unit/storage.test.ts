@@ -69,8 +69,10 @@ describe('storage', () => {
         const viaKnex = createStore(db);
         const viaHotReads = createStore(db, hotReads);
         const id = await viaKnex.users.insert({ email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator', password_hash: 'x' });
-        await viaKnex.sessions.insert({ id: 'open', user_id: id, expires_at: 2_000 });
-        await viaKnex.sessions.insert({ id: 'expired', user_id: id, expires_at: 1_000 });
+        expect(await viaKnex.sessions.insert({ id: 'open', user_id: id, expires_at: 2_000 }, 0)).to.equal(true);
+        expect(await viaKnex.sessions.insert({ id: 'expired', user_id: id, expires_at: 1_000 }, 0)).to.equal(true);
+        // A session is opened only from the current credential generation.
+        expect(await viaKnex.sessions.insert({ id: 'stale', user_id: id, expires_at: 2_000 }, 1)).to.equal(false);
         for (const store of [viaKnex, viaHotReads]) {
           expect(await store.users.findById(id)).to.deep.equal({ id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator' });
           expect(await store.users.findById(id + 1)).to.equal(undefined);

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import * as createUsersAndSessions from './001_create_users_and_sessions.js';
 import * as rateLimitsAndSecurityEvents from './002_rate_limits_and_security_events.js';
 import * as userPositionsAndCounters from './003_user_positions_and_counters.js';
+import * as credentialGenerations from './004_credential_generations.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '001_create_users_and_sessions': createUsersAndSessions,
   '002_rate_limits_and_security_events': rateLimitsAndSecurityEvents,
   '003_user_positions_and_counters': userPositionsAndCounters,
+  '004_credential_generations': credentialGenerations,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
