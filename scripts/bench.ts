@@ -8,21 +8,35 @@
 // servers run side by side and every scenario is measured on each of them in
 // turn, for several rounds; the table holds the medians over the rounds.
 //
-// BENCH_ROUNDS (3), BENCH_SECONDS (5) per measurement, BENCH_USERS (100000),
-// BENCH_CONNECTIONS (32).
+//
+// The flood scenario, last in every round on each service: logins from one
+// address, first alone, then while another address floods registrations of a
+// taken email (each one argon2 hash, then 409; 503 once over its hashing
+// budget). Shows whether the hashing admission keeps one address's flood from
+// starving the others. Alone, in well under a minute, on 1,000 users and the
+// 1-worker service: npm run bench -- --flood-only (or BENCH_FLOOD_ONLY=1);
+// it writes bench/results/bench-flood-*.{json,md} and leaves latest.md alone.
+//
+// BENCH_ROUNDS (3), BENCH_SECONDS (5) per measurement, BENCH_USERS (100000;
+// 1000 with --flood-only), BENCH_CONNECTIONS (32), BENCH_FLOOD_LOGINS (40 per
+// phase), BENCH_FLOOD_CONNECTIONS (32).
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { startServerProcess } from '../test/support/process.js';
 import { SEED_PASSWORD, seedUsers } from './seed.js';
 
 const ROOT = join(import.meta.dirname, '..');
+const { values: flags } = parseArgs({ options: { 'flood-only': { type: 'boolean', default: false } } });
+const FLOOD_ONLY = flags['flood-only'] || process.env.BENCH_FLOOD_ONLY === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const USERS = Number(process.env.BENCH_USERS ?? (FLOOD_ONLY ? 1000 : 100_000));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const PER_PAGE = 10;
@@ -203,17 +217,28 @@ const scenarios: Scenario[] = [
   { name: 'PUT /users/update/:id', method: 'PUT', path: '/users/update/1', body: () => ({ first_name: `Bench ${Date.now() % 1000}` }), token: true },
 ];
 
+/** A Markdown table; the columns after the first `leftColumns` are right-aligned numbers. */
+function markdownTable(header: string[], leftColumns: number, rows: (string | number)[][]): string {
+  const align = header.map((_, i) => (i < leftColumns ? '---' : '---:'));
+  return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
 function table(rows: Row[]): string {
-  const lines = [
-    '| scenario | server | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | ratio to baseline |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.scenario} | ${r.server} | ${Math.round(r.reqPerSec).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${Number.isNaN(r.serverCpuUsPerRequest) ? '' : Math.round(r.serverCpuUsPerRequest)} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} |`,
-    );
-  }
-  return lines.join('\n');
+  return markdownTable(
+    ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server CPU µs/req', 'ratio to baseline'],
+    2,
+    rows.map((r) => [
+      r.scenario,
+      r.server,
+      Math.round(r.reqPerSec).toLocaleString('en'),
+      r.p50,
+      r.p99,
+      r.errors,
+      r.non2xx,
+      Number.isNaN(r.serverCpuUsPerRequest) ? '' : Math.round(r.serverCpuUsPerRequest),
+      r.ratio === undefined ? '' : r.ratio.toFixed(2),
+    ]),
+  );
 }
 
 async function startBaseline(): Promise<Server> {
@@ -240,6 +265,9 @@ async function startService(databaseUrl: string, workers: number): Promise<Serve
       DATABASE_URL: databaseUrl,
       JWT_SECRET: SECRET,
       REGISTRATIONS_PER_ADDRESS: '0',
+      // The client address from X-Forwarded-For, for the flood scenario's two
+      // addresses; autocannon sends none, so the other scenarios are as before.
+      TRUST_PROXY: '1',
       LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
       LOGIN_MAX_FAILURES_PER_EMAIL: '0',
       LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
@@ -280,6 +308,298 @@ async function protectedWhileLoginsRun(server: Server): Promise<Sample> {
   return { ...sample, serverCpuUsPerRequest: Number.NaN };
 }
 
+// ---- Logins under a registration flood ------------------------------------
+
+const FLOOD_LOGINS = Number(process.env.BENCH_FLOOD_LOGINS ?? 40); // per phase
+const FLOOD_LOGIN_CONCURRENCY = 2;
+const FLOOD_CONNECTIONS = Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 32);
+const FLOOD_HEAD_START_MS = 1000; // the flood fills its queue before the logins start
+const FLOOD_MAX_MS = 30_000; // hard cap on the flood, and on starting logins in either phase
+const FLOOD_MAX_REQUESTS = 100_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const USER_ADDRESS = '203.0.113.10';
+const FLOODER_ADDRESS = '198.51.100.99';
+// A seeded account's email: each registration hashes its password, then finds the email taken (409).
+const FLOOD_BODY = JSON.stringify({
+  email: 'seed.user.1@example.com',
+  user_name: 'flood.user',
+  first_name: 'Flood',
+  last_name: 'User',
+  password: 'flood-Pa55word-7c1e9a',
+});
+
+interface FloodSample {
+  quietMs: number[];
+  floodedMs: number[];
+  /** Logins that did not answer 200, by status ("error": no answer). */
+  loginFailures: Record<string, number>;
+  /** The flood's answers by status ("error": no answer). */
+  floodStatuses: Record<string, number>;
+  floodSeconds: number;
+}
+
+interface FloodRow {
+  server: string;
+  rounds: number;
+  quietLogins: number; // answered 200, over all rounds
+  floodedLogins: number;
+  quietP50: number;
+  quietP95: number;
+  floodedP50: number;
+  floodedP95: number;
+  p95Ratio: number;
+  flood409: number;
+  flood503: number;
+  floodOther: number;
+  floodPerSec: number;
+  loginFailures: number;
+}
+
+/** POSTs a JSON body on 127.0.0.1 and reads the whole answer; "error" when none came. */
+function post(url: string, path: string, body: string, address: string, agent: Agent): Promise<{ status: number | 'error'; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const done = (status: number | 'error') => resolve({ status, ms: performance.now() - started });
+    const req = request(
+      url + path,
+      {
+        method: 'POST',
+        agent,
+        timeout: REQUEST_TIMEOUT_MS,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-forwarded-for': address },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode ?? 'error'));
+        res.on('error', () => done('error'));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', () => done('error'));
+    req.end(body);
+  });
+}
+
+const tally = (counts: Record<string, number>, key: number | string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
+/**
+ * `count` logins of seeded users from USER_ADDRESS, `FLOOD_LOGIN_CONCURRENCY`
+ * at a time, none started after `deadline` (performance.now()): the latencies of the 200s.
+ */
+async function timedLogins(
+  url: string,
+  count: number,
+  agent: Agent,
+  failures: Record<string, number>,
+  deadline = performance.now() + FLOOD_MAX_MS,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let started = 0;
+  const worker = async () => {
+    while (started < count && performance.now() < deadline) {
+      started += 1;
+      const body = JSON.stringify({ email: `seed.user.${randomId()}@example.com`, password: SEED_PASSWORD });
+      const { status, ms } = await post(url, '/login', body, USER_ADDRESS, agent);
+      if (status === 200) latencies.push(ms);
+      else tally(failures, status);
+    }
+  };
+  await Promise.all(Array.from({ length: FLOOD_LOGIN_CONCURRENCY }, worker));
+  return latencies;
+}
+
+/** Registrations from FLOODER_ADDRESS, FLOOD_CONNECTIONS in flight, until stopped (it then waits for the answers), the cap in time or in count. */
+function startFlood(url: string, agent: Agent): { stop(): Promise<{ statuses: Record<string, number>; seconds: number }> } {
+  const statuses: Record<string, number> = {};
+  const started = performance.now();
+  let sent = 0;
+  let stopped = false;
+  const cap = setTimeout(() => (stopped = true), FLOOD_MAX_MS);
+  const worker = async () => {
+    while (!stopped && sent < FLOOD_MAX_REQUESTS) {
+      sent += 1;
+      tally(statuses, (await post(url, '/users', FLOOD_BODY, FLOODER_ADDRESS, agent)).status);
+    }
+  };
+  const workers = Promise.all(Array.from({ length: FLOOD_CONNECTIONS }, worker));
+  return {
+    async stop() {
+      stopped = true;
+      await workers; // every registration answered: nothing of the flood is left in the server's queue
+      clearTimeout(cap);
+      return { statuses, seconds: (performance.now() - started) / 1000 };
+    },
+  };
+}
+
+/** Logins alone, then the same number while the flood runs. */
+async function loginsUnderFlood(server: Server): Promise<FloodSample> {
+  const loginAgent = new Agent({ keepAlive: true, maxSockets: FLOOD_LOGIN_CONCURRENCY });
+  const floodAgent = new Agent({ keepAlive: true, maxSockets: FLOOD_CONNECTIONS });
+  try {
+    const loginFailures: Record<string, number> = {};
+    await timedLogins(server.url, 4, loginAgent, {}); // warm-up, not counted
+    const quietMs = await timedLogins(server.url, FLOOD_LOGINS, loginAgent, loginFailures);
+    const flood = startFlood(server.url, floodAgent);
+    const floodDeadline = performance.now() + FLOOD_MAX_MS;
+    let floodedMs: number[];
+    try {
+      await sleep(FLOOD_HEAD_START_MS);
+      floodedMs = await timedLogins(server.url, FLOOD_LOGINS, loginAgent, loginFailures, floodDeadline);
+    } catch (error) {
+      await flood.stop();
+      throw error;
+    }
+    const { statuses, seconds } = await flood.stop();
+    return { quietMs, floodedMs, loginFailures, floodStatuses: statuses, floodSeconds: seconds };
+  } finally {
+    loginAgent.destroy();
+    floodAgent.destroy();
+  }
+}
+
+/** Nearest-rank percentile. */
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
+/** One row from the rounds: percentiles over all their logins, the flood's answers summed. */
+function summarizeFlood(server: string, samples: FloodSample[]): FloodRow {
+  const quiet = samples.flatMap((s) => s.quietMs);
+  const flooded = samples.flatMap((s) => s.floodedMs);
+  const statuses: Record<string, number> = {};
+  for (const sample of samples) for (const [status, n] of Object.entries(sample.floodStatuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
+  const flood409 = statuses['409'] ?? 0;
+  const flood503 = statuses['503'] ?? 0;
+  return {
+    server,
+    rounds: samples.length,
+    quietLogins: quiet.length,
+    floodedLogins: flooded.length,
+    quietP50: percentile(quiet, 50),
+    quietP95: percentile(quiet, 95),
+    floodedP50: percentile(flooded, 50),
+    floodedP95: percentile(flooded, 95),
+    p95Ratio: percentile(flooded, 95) / percentile(quiet, 95),
+    flood409,
+    flood503,
+    floodOther: answered - flood409 - flood503,
+    floodPerSec: answered / samples.reduce((sum, s) => sum + s.floodSeconds, 0),
+    loginFailures: samples.reduce((sum, s) => sum + Object.values(s.loginFailures).reduce((a, b) => a + b, 0), 0),
+  };
+}
+
+function floodTable(rows: FloodRow[]): string {
+  return markdownTable(
+    ['server', 'logins quiet/under flood', 'quiet p50 ms', 'quiet p95 ms', 'under flood p50 ms', 'under flood p95 ms',
+      'p95 ratio', 'flood 409', 'flood 503', 'flood other', 'flood req/s', 'failed logins'],
+    1,
+    rows.map((r) => [
+      r.server,
+      `${r.quietLogins}/${r.floodedLogins}`,
+      Math.round(r.quietP50),
+      Math.round(r.quietP95),
+      Math.round(r.floodedP50),
+      Math.round(r.floodedP95),
+      r.p95Ratio.toFixed(2),
+      r.flood409,
+      r.flood503,
+      r.floodOther,
+      Math.round(r.floodPerSec).toLocaleString('en'),
+      r.loginFailures,
+    ]),
+  );
+}
+
+function floodSection(rows: FloodRow[]): string[] {
+  return [
+    '## Logins under a registration flood',
+    '',
+    `In each round, on each service: ${FLOOD_LOGINS} logins of seeded users from ${USER_ADDRESS}, ${FLOOD_LOGIN_CONCURRENCY} at a time, alone ("quiet"); then`,
+    `${FLOOD_LOGINS} more while ${FLOODER_ADDRESS} keeps ${FLOOD_CONNECTIONS} registrations of a taken email in flight (each one argon2 hash, then 409;`,
+    `503 once over its hashing budget), started ${FLOOD_HEAD_START_MS / 1000} s ahead and stopped when the logins are done (at most`,
+    `${FLOOD_MAX_MS / 1000} s). Addresses by X-Forwarded-For (TRUST_PROXY=1). Latency percentiles over all rounds' successful logins (nearest rank);`,
+    'flood answers summed over the rounds.',
+    '',
+    floodTable(rows),
+    '',
+  ];
+}
+
+function logFloodSample(server: Server, sample: FloodSample): void {
+  const row = summarizeFlood(server.label, [sample]);
+  console.log(
+    `  logins under a flood, ${server.label}: quiet p50/p95 ${Math.round(row.quietP50)}/${Math.round(row.quietP95)} ms, ` +
+      `under flood ${Math.round(row.floodedP50)}/${Math.round(row.floodedP95)} ms; flood ${JSON.stringify(sample.floodStatuses)} at ${Math.round(row.floodPerSec)} req/s` +
+      (row.loginFailures ? `; failed logins ${JSON.stringify(sample.loginFailures)}` : ''),
+  );
+}
+
+/** --flood-only: the 1-worker service on a small database, the flood scenario alone. */
+async function floodOnly(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  const databaseUrl = `sqlite:${join(work, 'users.sqlite')}`;
+  const samples: FloodSample[] = [];
+  let server: Server | undefined;
+  const label = 'service, 1 worker';
+  try {
+    console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
+    await seedUsers(databaseUrl, USERS);
+    console.log(`Starting the service with WEB_CONCURRENCY 1`);
+    server = await startService(databaseUrl, 1);
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      console.log(`Round ${round} of ${ROUNDS}`);
+      const sample = await loginsUnderFlood(server);
+      samples.push(sample);
+      logFloodSample(server, sample);
+    }
+  } finally {
+    await server?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const rows = [summarizeFlood(label, samples)];
+  const when = new Date().toISOString();
+  const markdown = [
+    `# Benchmark (flood scenario only), ${when}`,
+    '',
+    `Node ${process.version}, ${USERS.toLocaleString('en')} users on SQLite, ${cpus().length} cores, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}, the client on 127.0.0.1 in the same machine.`,
+    '',
+    ...floodSection(rows),
+  ].join('\n');
+  console.log('\n' + markdown);
+  const folder = join(ROOT, 'bench', 'results');
+  mkdirSync(folder, { recursive: true });
+  const stamp = when.replace(/[:.]/g, '-');
+  writeFileSync(
+    join(folder, `bench-flood-${stamp}.json`),
+    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, flood: floodResults(rows, { [label]: samples }) }, null, 2),
+  );
+  writeFileSync(join(folder, `bench-flood-${stamp}.md`), markdown);
+  console.log(`Written to bench/results/bench-flood-${stamp}.{json,md}`);
+}
+
+function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) {
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    logins: FLOOD_LOGINS,
+    loginConcurrency: FLOOD_LOGIN_CONCURRENCY,
+    connections: FLOOD_CONNECTIONS,
+    headStartMs: FLOOD_HEAD_START_MS,
+    rows,
+    samples: Object.fromEntries(
+      Object.entries(samples).map(([label, list]) => [
+        label,
+        list.map((s) => ({ ...s, quietMs: s.quietMs.map(round), floodedMs: s.floodedMs.map(round), floodSeconds: round(s.floodSeconds) })),
+      ]),
+    ),
+  };
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bench-'));
   const databaseUrl = `sqlite:${join(work, 'users.sqlite')}`;
@@ -289,6 +609,7 @@ async function main(): Promise<void> {
     const key = `${scenario}|${server}`;
     samples.set(key, [...(samples.get(key) ?? []), sample]);
   };
+  const floodSamples: Record<string, FloodSample[]> = {}; // by server
   const servers: Server[] = [];
   try {
     console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
@@ -316,6 +637,11 @@ async function main(): Promise<void> {
         record('GET /protected while logins run', server.label, sample);
         console.log(`  GET /protected while logins run, ${server.label}: p99 ${sample.p99} ms`);
       }
+      for (const server of servers.filter((s) => s.underLogins)) {
+        const sample = await loginsUnderFlood(server);
+        (floodSamples[server.label] ??= []).push(sample);
+        logFloodSample(server, sample);
+      }
     }
     const services = servers.filter((s) => s.underLogins);
     const resident = (key: string) => {
@@ -342,6 +668,7 @@ async function main(): Promise<void> {
     if (base && row !== base) row.ratio = row.reqPerSec / base.reqPerSec;
   }
   const loadGeneratorShare = median(rows.map((r) => r.loadGeneratorCpuShare));
+  const floodRows = Object.entries(floodSamples).map(([label, list]) => summarizeFlood(label, list));
 
   const find = (scenario: string, server: string) => rows.find((r) => r.scenario === scenario && r.server === server)!;
   const one = 'service, 1 worker';
@@ -391,6 +718,7 @@ async function main(): Promise<void> {
     `${IDLE_BEFORE_SECOND_MEMORY_READING_MS / 1000} s later: ${(notes.residentMbPerWorkerAfterIdle_1 as number[]).join(', ')} MB (1 worker); ${(notes.residentMbPerWorkerAfterIdle_2 as number[]).join(', ')} MB (2 workers).`,
     `Estimated most that two workers can serve here (the cores autocannon leaves, at one worker's CPU per request): ${ceilings.join('; ')}.`,
     '',
+    ...floodSection(floodRows),
     '## Targets',
     ...targetLines,
     '',
@@ -401,11 +729,11 @@ async function main(): Promise<void> {
   const stamp = when.replace(/[:.]/g, '-');
   writeFileSync(
     join(folder, `bench-${stamp}.json`),
-    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, seconds: SECONDS, rows, samples: Object.fromEntries(samples), notes }, null, 2),
+    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, seconds: SECONDS, rows, samples: Object.fromEntries(samples), notes, flood: floodResults(floodRows, floodSamples) }, null, 2),
   );
   writeFileSync(join(folder, `bench-${stamp}.md`), markdown);
   writeFileSync(join(folder, 'latest.md'), markdown);
   console.log(`Written to bench/results/bench-${stamp}.{json,md} and bench/results/latest.md`);
 }
 
-await main();
+await (FLOOD_ONLY ? floodOnly() : main());
