@@ -101,9 +101,13 @@ export interface paths {
          *     changed here.
          *
          *     Who may update whom: every user their own profile; a moderator also
-         *     the profiles of users whose role is `user`; an admin anyone. Anyone
-         *     else gets `403`, whether or not the id exists. An admin or moderator
-         *     naming an id that does not exist gets `404`.
+         *     the profiles of users whose role is `user`, but not their email (an
+         *     email change is the first step of an account takeover); an admin
+         *     anyone. Anyone else gets `403`, whether or not the id exists. An admin
+         *     or moderator naming an id that does not exist gets `404`.
+         *
+         *     A user who changes their own email ends their other sessions; the
+         *     token used for this request stays valid.
          */
         put: operations["updateUser"];
         post?: never;
@@ -300,8 +304,12 @@ export interface components {
         PersonName: string;
         /**
          * Format: password
-         * @description 8 to 128 characters (code points). A longer password is refused,
-         *     never truncated. Stored only as an argon2id hash.
+         * @description 8 to 128 characters (code points), counted as sent and again after
+         *     NFKC normalization. A longer password is refused, never truncated.
+         *     One of the ~18,000 most common passwords (zxcvbn-ts's list, compared
+         *     case-blind) is refused with `400` and a detail saying so. Stored only
+         *     as an argon2id hash of its NFKC form, so the same password typed as
+         *     composed or decomposed characters matches.
          * @example correct-horse-battery
          */
         NewPassword: string;
@@ -571,8 +579,8 @@ export interface components {
             };
         };
         /**
-         * @description The body is not readable JSON: it does not parse, is not sent as
-         *     `application/json`, or is larger than 16 KiB.
+         * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
+         *     is not sent as `application/json`, or is larger than 16 KiB.
          */
         InvalidRequestBody: {
             headers: {
@@ -588,9 +596,9 @@ export interface components {
             };
         };
         /**
-         * @description The body is not readable JSON (it does not parse, is not sent as
-         *     `application/json`, or is larger than 16 KiB), or the email or user
-         *     name already belongs to another account, in any case.
+         * @description The body is not readable JSON (it does not parse, is not valid UTF-8,
+         *     is not sent as `application/json`, or is larger than 16 KiB), or the
+         *     email or user name already belongs to another account, in any case.
          */
         InvalidRequestBodyOrTaken: {
             headers: {

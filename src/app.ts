@@ -15,7 +15,7 @@ import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
-import { normalizeBody, parseJsonBody, refuseUnsafeContent } from './http/middleware/body.js';
+import { normalizeBody, parseJsonBody, refuseInvalidUtf8, refuseUnsafeContent } from './http/middleware/body.js';
 import { requireCanonicalIntegers } from './http/middleware/parameters.js';
 import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
@@ -73,7 +73,7 @@ export function buildApp({ users, sessions, readiness, metrics, spec, logger, se
       // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
       // validator (400) rather than the parser (409); inflate: false refuses
       // compressed bodies (no zip bombs; 16 KiB needs no compression).
-      parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false })),
+      parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false, verify: refuseInvalidUtf8 })),
       refuseUnsafeContent,
       normalizeBody,
       authenticate(sessions, settings),

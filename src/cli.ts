@@ -169,6 +169,10 @@ try {
     console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
+  if (error instanceof DomainError && error.problem) {
+    console.error(`Error: the ${error.problem.field} ${error.problem.message}`);
+    process.exit(2);
+  }
   console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : `Error: ${(error as Error).message}`);
   process.exit(1);
 }

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { buildApp } from './app.js';
 import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
+import { DomainError } from './domain/errors.js';
 import { normalizeText } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
@@ -119,7 +120,12 @@ async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admi
   const profile = bootstrapAdminProfile(admin);
   const problems = componentSchemaValidator(spec, 'NewUser')(profile);
   if (problems.length > 0) throw new ConfigError(`ADMIN_* settings are not a valid user: ${problems.join('; ')}`);
-  const outcome = await users.ensureAdmin(profile, { address: 'start-up', requestId: 'bootstrap-admin' });
+  const outcome = await users
+    .ensureAdmin(profile, { address: 'start-up', requestId: 'bootstrap-admin' })
+    .catch((error: unknown) => {
+      if (error instanceof DomainError && error.problem) throw new ConfigError(`ADMIN_PASSWORD ${error.problem.message}`);
+      throw error;
+    });
   if (outcome === 'created') logger.info({ email: profile.email }, 'created the bootstrap admin');
   if (outcome === 'email_taken_by_non_admin') {
     logger.warn(

@@ -11,6 +11,13 @@ export type DatabaseConfig =
   | { client: 'sqlite'; filename: string } // ':memory:' or a file path
   | { client: 'postgres'; connectionString: string; poolMax: number; statementTimeoutMs: number };
 
+export interface ConnectionLimits {
+  /** All request headers within this long (slowloris). */
+  headersTimeoutMs: number;
+  /** The most open connections a process holds; more are closed at once. */
+  maxConnections: number;
+}
+
 export interface BootstrapAdmin {
   email: string;
   password: string;
@@ -46,6 +53,8 @@ export interface Config {
   metrics: { enabled: boolean; token: string | undefined };
   /** Password hashes computed at once per process, and how much may wait (seconds of work). */
   hashing: HashingBudget;
+  /** Bounds on client connections, per process. */
+  connections: ConnectionLimits;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
   shutdownGraceSeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
@@ -94,6 +103,10 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    connections: {
+      headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 300) * 1000,
+      maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    },
     hashing: {
       // Default: all cores but one, shared among the workers, at least one each.
       concurrency: integerSetting(
@@ -158,7 +171,7 @@ function resolveJwtSecret(
   const secretFile = resolve(dirname(database.filename), 'jwt-secret');
   try {
     if (!existsSync(secretFile)) {
-      mkdirSync(dirname(secretFile), { recursive: true });
+      mkdirSync(dirname(secretFile), { recursive: true, mode: 0o700 });
       const secret = randomBytes(48).toString('base64url');
       try {
         writeFileSync(secretFile, secret, { mode: 0o600, flag: 'wx' });

@@ -52,6 +52,8 @@ export function requestLogger(logger: Logger): RequestHandler {
         responseTime: Math.round(performance.now() - started),
       };
       if (aborted) requestLines.warn(line, 'request aborted');
+      // 503 is load shed on purpose (a full hashing queue, not ready): a flood must not fill the error log.
+      else if (res.statusCode === 503) requestLines.warn(line, 'request refused: busy');
       else if (res.statusCode >= 500) requestLines.error(line, 'request failed');
       else requestLines.info(line, 'request completed');
     };

@@ -48,7 +48,7 @@ function readConfigOrExit(): Config {
 
 async function serve(config: Config, logger: Logger, { announce }: { announce: boolean }): Promise<void> {
   const service = await createService(config, logger);
-  const server = listen(service.app, config.port, config.host, () => {
+  const server = listen(service.app, config.port, config.host, config.connections, () => {
     if (announce) logger.info(startupLine(config));
   });
   server.once('error', (error: NodeJS.ErrnoException) => {

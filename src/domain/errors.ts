@@ -5,10 +5,20 @@ export type DomainErrorKind =
   | 'user_not_found'
   | 'conflict' // an email or user_name that belongs to another account
   | 'invalid_credentials'
-  | 'wrong_existing_password';
+  | 'wrong_existing_password'
+  | 'password_refused'; // a new password breaks the policy (password-policy.ts)
+
+/** Which input field a failure is about, for the answer's details. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
 
 export class DomainError extends Error {
-  constructor(readonly kind: DomainErrorKind) {
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly problem?: FieldProblem,
+  ) {
     super(kind);
     this.name = 'DomainError';
   }

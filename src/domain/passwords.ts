@@ -7,16 +7,22 @@ import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
 import { Overloaded } from './errors.js';
+import { canonicalPassword } from './password-policy.js';
+
+export interface PasswordCheck {
+  matches: boolean;
+  /** The hash should be replaced: another algorithm, weaker parameters, or made before normalization. */
+  outdated: boolean;
+}
 
 /**
- * Every method takes the requester (a client address, or an operator's
- * name): each gets a fair share of the hashing, in turn with the others.
+ * Passwords are hashed and checked in their canonical (NFKC) form. Every
+ * method takes the requester (a client address, or an operator's name):
+ * each gets a fair share of the hashing, in turn with the others.
  */
 export interface PasswordHasher {
   hash(password: string, requester: string): Promise<string>;
-  verify(passwordHash: string, password: string, requester: string): Promise<boolean>;
-  /** True when the hash should be replaced (another algorithm or weaker parameters). */
-  needsRehash(passwordHash: string): boolean;
+  verify(passwordHash: string, password: string, requester: string): Promise<PasswordCheck>;
   /** Spends the same time as verify on a real hash, for unknown accounts. */
   verifyAgainstNothing(password: string, requester: string): Promise<void>;
 }
@@ -54,7 +60,7 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
   const decoyHash = await argon2.hash(randomBytes(32).toString('hex'), ARGON2_OPTIONS);
   const admission = new HashAdmission(budget, performance.now() - started);
 
-  async function verify(passwordHash: string, password: string, requester: string): Promise<boolean> {
+  function verifyExactly(passwordHash: string, password: string, requester: string): Promise<boolean> {
     if (BCRYPT_PREFIX.test(passwordHash)) return admission.run(requester, () => bcrypt.compare(password, passwordHash));
     return admission.run(requester, async () => {
       try {
@@ -65,21 +71,35 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
     });
   }
 
+  async function verify(passwordHash: string, password: string, requester: string): Promise<PasswordCheck> {
+    const canonical = canonicalPassword(password);
+    if (await verifyExactly(passwordHash, canonical, requester)) {
+      return { matches: true, outdated: needsRehash(passwordHash) };
+    }
+    // Hashes made before passwords were normalized hold the password as it
+    // was typed; they still match, once, and are then replaced.
+    if (canonical !== password && (await verifyExactly(passwordHash, password, requester))) {
+      return { matches: true, outdated: true };
+    }
+    return { matches: false, outdated: false };
+  }
+
   return {
-    hash: (password, requester) => admission.run(requester, () => argon2.hash(password, ARGON2_OPTIONS)),
+    hash: (password, requester) => admission.run(requester, () => argon2.hash(canonicalPassword(password), ARGON2_OPTIONS)),
     verify,
-    needsRehash(passwordHash) {
-      if (BCRYPT_PREFIX.test(passwordHash)) return true;
-      try {
-        return argon2.needsRehash(passwordHash, ARGON2_OPTIONS);
-      } catch {
-        return true;
-      }
-    },
     async verifyAgainstNothing(password, requester) {
-      await verify(decoyHash, password, requester);
+      await verifyExactly(decoyHash, canonicalPassword(password), requester);
     },
   };
+}
+
+function needsRehash(passwordHash: string): boolean {
+  if (BCRYPT_PREFIX.test(passwordHash)) return true;
+  try {
+    return argon2.needsRehash(passwordHash, ARGON2_OPTIONS);
+  } catch {
+    return true;
+  }
 }
 
 /**

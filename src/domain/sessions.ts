@@ -79,16 +79,14 @@ export class SessionService {
       this.now(),
       async (places) => {
         const credentials = await this.store.users.findCredentialsByEmail(emailKey);
-        const valid = credentials
+        const check = credentials
           ? await this.hasher.verify(credentials.password_hash, password, origin.address)
-          : await this.hasher.verifyAgainstNothing(password, origin.address).then(() => false);
-        if (!credentials || !valid) {
+          : await this.hasher.verifyAgainstNothing(password, origin.address).then(() => undefined);
+        if (!credentials || !check?.matches) {
           await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
           throw new DomainError('invalid_credentials');
         }
-        const upgradedHash = this.hasher.needsRehash(credentials.password_hash)
-          ? await this.hasher.hash(password, origin.address)
-          : undefined;
+        const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;
         const { id, credential_generation: generation } = credentials;
         try {
           return await this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {

@@ -3,6 +3,7 @@ import { DomainError } from './errors.js';
 import type { IssuedToken, NewUser, Principal, ProfileChanges, RequestOrigin, Role, User, UserSummary } from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
+import { checkNewPassword } from './password-policy.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
 import type { Repositories, Store } from './ports.js';
 import { withPlaces, type RateLimitSettings } from './rate-limits.js';
@@ -32,6 +33,7 @@ export class UserService {
    * finds the email or user name taken.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
+    checkNewPassword(input.password);
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
     return withPlaces(
@@ -71,6 +73,7 @@ export class UserService {
    * Returns the new id; a taken email or user name throws DomainError('conflict').
    */
   createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
+    checkNewPassword(input.password);
     return this.insertAccount({ ...input, role: input.role ?? 'user' }, origin, undefined, async (_, id) => id);
   }
 
@@ -97,6 +100,7 @@ export class UserService {
    * session with the old password. False: no such email.
    */
   async resetPassword(email: string, newPassword: string, origin: RequestOrigin): Promise<boolean> {
+    checkNewPassword(newPassword);
     for (;;) {
       const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
       if (!credentials) return false;
@@ -134,13 +138,18 @@ export class UserService {
     return user;
   }
 
+  /** A user changing their own email ends their other sessions, in the same transaction. */
   async updateProfile(actor: Principal, id: number, changes: ProfileChanges): Promise<void> {
     // A plain user learns nothing about other ids: 403 before looking them up.
     if (actor.userId !== id && !mayUpdateOthers(actor)) throw new DomainError('forbidden');
     const target = await this.getProfile(id);
-    if (!mayUpdateProfile(actor, target)) throw new DomainError('forbidden');
+    if (!mayUpdateProfile(actor, target, changes)) throw new DomainError('forbidden');
     const canonical = changes.email === undefined ? changes : { ...changes, email: canonicalEmail(changes.email) };
-    if (!(await this.store.users.update(id, canonical))) throw new DomainError('user_not_found');
+    const ownEmailChanges = actor.userId === id && canonical.email !== undefined && canonical.email !== target.email;
+    await this.store.transaction(async ({ users, sessions }) => {
+      if (!(await users.update(id, canonical))) throw new DomainError('user_not_found');
+      if (ownEmailChanges) await sessions.deleteOthersOfUser(id, actor.sessionId);
+    });
   }
 
   /**
@@ -155,6 +164,7 @@ export class UserService {
     passwords: { existing: string; new: string },
     origin: RequestOrigin,
   ): Promise<void> {
+    checkNewPassword(passwords.new);
     if (actor.userId !== id) throw new DomainError('forbidden');
     await withPlaces(
       this.store.rateLimits,
@@ -163,7 +173,7 @@ export class UserService {
       async () => {
         const credentials = await this.store.users.findCredentialsById(id);
         if (!credentials) throw new Error(`user ${id} has an open session but no account`);
-        if (!(await this.hasher.verify(credentials.password_hash, passwords.existing, origin.address))) {
+        if (!(await this.hasher.verify(credentials.password_hash, passwords.existing, origin.address)).matches) {
           throw new DomainError('wrong_existing_password');
         }
         const password_hash = await this.hasher.hash(passwords.new, origin.address);

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { DomainError, Overloaded, RateLimited, type DomainErrorKind } from '../domain/errors.js';
+import { DomainError, Overloaded, RateLimited, type DomainErrorKind, type FieldProblem } from '../domain/errors.js';
 import type { components } from '../../generated/openapi.js';
 import type { OperationId } from './contract.js';
 
@@ -31,11 +31,6 @@ export class UnreadableBody extends Error {
     super(reason);
     this.name = 'UnreadableBody';
   }
-}
-
-interface FieldProblem {
-  field: string;
-  message: string;
 }
 
 export interface ContractError {
@@ -73,6 +68,7 @@ const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   conflict: { status: 409, body: { error: MESSAGES.invalidRequestBody } },
   invalid_credentials: { status: 401, body: { error: MESSAGES.invalidCredentials } },
   wrong_existing_password: { status: 400, body: { error: MESSAGES.oldPasswordIncorrect } },
+  password_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
 };
 
 // The endpoint document words the 401 on /logout and /protected differently.
@@ -80,7 +76,10 @@ const TOKEN_CHECK_OPERATIONS: ReadonlySet<OperationId> = new Set(['logout', 'che
 const MAX_DETAILS = 20;
 
 export function toContractError(error: unknown, operationId: OperationId | undefined): ContractError | undefined {
-  if (error instanceof DomainError) return DOMAIN_ERRORS[error.kind];
+  if (error instanceof DomainError) {
+    const mapped = DOMAIN_ERRORS[error.kind];
+    return error.problem ? { ...mapped, body: { ...mapped.body, details: [error.problem] } } : mapped;
+  }
   if (error instanceof RateLimited) {
     return {
       status: 429,

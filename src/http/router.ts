@@ -1,4 +1,5 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
+import { isIP } from 'node:net';
 import type { AnyReply, OperationHandlers, OperationId, OperationRequest } from './contract.js';
 import type { OpenApiRequest } from 'express-openapi-validator/dist/framework/types.js';
 import './request-context.js';
@@ -18,10 +19,22 @@ export function dispatch(handlers: OperationHandlers): RequestHandler {
       query: req.query,
       body: req.body,
       principal: req.principal,
-      origin: { address: req.ip ?? 'unknown', requestId: req.requestId },
+      origin: { address: clientAddress(req), requestId: req.requestId },
     } as unknown as OperationRequest<OperationId>;
     const reply = await handler(request);
     if (reply.headers) res.set(reply.headers);
     res.status(reply.status).json(reply.body);
   };
+}
+
+/**
+ * The client's address: what the trusted proxies report (TRUST_PROXY) when
+ * it is an IP address, else the socket's. A forwarded value is the client's
+ * word until a proxy vouches for it; it must not become a rate-limit key or
+ * an audit entry of any shape.
+ */
+function clientAddress(req: Request): string {
+  const reported = req.ip;
+  if (reported !== undefined && isIP(reported) !== 0) return reported;
+  return req.socket.remoteAddress ?? 'unknown';
 }

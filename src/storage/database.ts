@@ -1,7 +1,7 @@
 // Opens the Knex connection for the configured database and runs migrations.
 import knex, { type Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseConfig } from '../config.js';
 import { migrationSource } from './migrations/index.js';
@@ -18,7 +18,7 @@ export function openDatabase(config: DatabaseConfig): Knex {
       pool: { min: 0, max: config.poolMax },
     });
   }
-  if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
+  if (config.filename !== ':memory:') keepToOwner(config.filename);
   return knex({
     client: 'sqlite3',
     connection: { filename: config.filename },
@@ -41,6 +41,26 @@ export function openDatabase(config: DatabaseConfig): Knex {
 }
 
 const SQLITE_FILE_CONNECTIONS = 4;
+
+const OWNER_ONLY_FOLDER = 0o700;
+const OWNER_ONLY_FILE = 0o600;
+
+/**
+ * The database holds password hashes and session ids: its folder and files
+ * are the owner's alone. The file is made before SQLite opens it, because
+ * SQLite gives its -wal and -shm files the database file's mode. A folder
+ * others may write to (such as /tmp) is left as it is.
+ */
+function keepToOwner(filename: string): void {
+  const folder = dirname(filename);
+  mkdirSync(folder, { recursive: true, mode: OWNER_ONLY_FOLDER });
+  const { mode, uid } = statSync(folder);
+  if (uid === process.getuid?.() && (mode & 0o002) === 0) chmodSync(folder, OWNER_ONLY_FOLDER);
+  closeSync(openSync(filename, 'a', OWNER_ONLY_FILE));
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    if (existsSync(file)) chmodSync(file, OWNER_ONLY_FILE);
+  }
+}
 
 interface SqliteConnection {
   exec(sql: string, callback: (error: Error | null) => void): void;

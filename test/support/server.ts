@@ -70,7 +70,7 @@ export async function startTestServer(
   const sink = { write: (line: string) => void logLines.push(line) };
   const logger = captureLogs ? createLogger('trace', sink) : createLogger(config.logLevel);
   const service = await createService(config, logger);
-  const server = listen(service.app, 0, '127.0.0.1');
+  const server = listen(service.app, 0, '127.0.0.1', config.connections);
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

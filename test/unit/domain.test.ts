@@ -3,7 +3,10 @@ import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { canonicalEmail, normalizeText } from '../../src/domain/normalize.js';
 import { createPasswordHasher, HashAdmission, type PasswordHasher } from '../../src/domain/passwords.js';
-import { Overloaded } from '../../src/domain/errors.js';
+import argon2 from 'argon2';
+import { DomainError, Overloaded } from '../../src/domain/errors.js';
+import { checkNewPassword } from '../../src/domain/password-policy.js';
+import { ARGON2_OPTIONS } from '../../src/domain/passwords.js';
 import { mayAssignRole, mayUpdateProfile } from '../../src/domain/permissions.js';
 import { TokenSigner } from '../../src/domain/tokens.js';
 import type { Principal } from '../../src/domain/model.js';
@@ -64,20 +67,55 @@ describe('password hashing', () => {
   it('hashes with argon2id at the OWASP parameters and verifies', async () => {
     const hash = await hasher.hash('correct horse', 'test');
     expect(hash).to.match(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-    expect(await hasher.verify(hash, 'correct horse', 'test')).to.equal(true);
-    expect(await hasher.verify(hash, 'correct horsE', 'test')).to.equal(false);
-    expect(hasher.needsRehash(hash)).to.equal(false);
+    expect(await hasher.verify(hash, 'correct horse', 'test')).to.deep.equal({ matches: true, outdated: false });
+    expect(await hasher.verify(hash, 'correct horsE', 'test')).to.deep.equal({ matches: false, outdated: false });
   });
 
   it('verifies bcrypt hashes and asks for them to be replaced', async () => {
     const hash = bcrypt.hashSync('imported', 4);
-    expect(await hasher.verify(hash, 'imported', 'test')).to.equal(true);
-    expect(await hasher.verify(hash, 'imported!', 'test')).to.equal(false);
-    expect(hasher.needsRehash(hash)).to.equal(true);
+    expect(await hasher.verify(hash, 'imported', 'test')).to.deep.equal({ matches: true, outdated: true });
+    expect((await hasher.verify(hash, 'imported!', 'test')).matches).to.equal(false);
   });
 
   it('treats an unreadable hash as a failed check', async () => {
-    expect(await hasher.verify('not-a-hash', 'x', 'test')).to.equal(false);
+    expect((await hasher.verify('not-a-hash', 'x', 'test')).matches).to.equal(false);
+  });
+
+  it('hashes the NFKC form, so another way of typing the same password matches', async () => {
+    const composed = 'caf\u00e9-au-lait'; // é as one code point
+    const decomposed = 'cafe\u0301-au-lait'; // e and a combining acute accent
+    const fullWidth = '\uff50\uff41\uff53\uff53-word-99'; // full-width "pass"
+    expect((await hasher.verify(await hasher.hash(composed, 'test'), decomposed, 'test')).matches).to.equal(true);
+    expect((await hasher.verify(await hasher.hash(fullWidth, 'test'), 'pass-word-99', 'test')).matches).to.equal(true);
+  });
+
+  it('still accepts a hash of the password as typed before normalization, and asks for it to be replaced', async () => {
+    const typed = 'cafe\u0301-au-lait';
+    const legacy = await argon2.hash(typed, ARGON2_OPTIONS); // as the service hashed before NFKC
+    expect(await hasher.verify(legacy, typed, 'test')).to.deep.equal({ matches: true, outdated: true });
+    expect((await hasher.verify(legacy, 'cafe-au-lait', 'test')).matches).to.equal(false);
+  });
+});
+
+describe('the password policy', () => {
+  const refusal = (password: string) => {
+    try {
+      checkNewPassword(password);
+      return undefined;
+    } catch (error) {
+      return (error as DomainError).problem?.message;
+    }
+  };
+
+  it('counts characters after NFKC and refuses the most common passwords, case-blind', () => {
+    expect(refusal('a-fine-long-passphrase')).to.equal(undefined);
+    expect(refusal('password1')).to.equal('is one of the most common passwords');
+    expect(refusal('PassWord1')).to.equal('is one of the most common passwords');
+    expect(refusal('\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44')).to.equal('is one of the most common passwords');
+    expect(refusal('iloveyou')).to.equal('is one of the most common passwords');
+    // Eight code points as sent, seven after composing e + accent.
+    expect(refusal('cafe\u0301xyz')).to.equal('must be 8 to 128 characters');
+    expect(refusal('x'.repeat(129))).to.equal('must be 8 to 128 characters');
   });
 });
 
@@ -139,11 +177,17 @@ describe('permissions', () => {
     expect(mayAssignRole(as('admin'), 'admin')).to.equal(true);
   });
   it('lets users edit themselves, moderators plain users, admins anyone', () => {
-    expect(mayUpdateProfile(as('user', 1), { id: 1, role: 'user' })).to.equal(true);
-    expect(mayUpdateProfile(as('user', 1), { id: 2, role: 'user' })).to.equal(false);
-    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'user' })).to.equal(true);
-    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'moderator' })).to.equal(false);
-    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'admin' })).to.equal(false);
-    expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'admin' })).to.equal(true);
+    expect(mayUpdateProfile(as('user', 1), { id: 1, role: 'user' }, { first_name: 'X' })).to.equal(true);
+    expect(mayUpdateProfile(as('user', 1), { id: 2, role: 'user' }, { first_name: 'X' })).to.equal(false);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'user' }, { first_name: 'X' })).to.equal(true);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'moderator' }, { first_name: 'X' })).to.equal(false);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'admin' }, { first_name: 'X' })).to.equal(false);
+    expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'admin' }, { first_name: 'X' })).to.equal(true);
+  });
+  it('lets no moderator change another user\'s email; the user themself and admins may', () => {
+    expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(false);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 1, role: 'moderator' }, { email: 'x@example.com' })).to.equal(true);
+    expect(mayUpdateProfile(as('user', 2), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(true);
+    expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(true);
   });
 });

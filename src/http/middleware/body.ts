@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { isUtf8 } from 'node:buffer';
 import { normalizeText } from '../../domain/normalize.js';
 import { InvalidInput, UnreadableBody } from '../errors.js';
 import '../request-context.js';
@@ -15,6 +16,14 @@ export function parseJsonBody(jsonParser: RequestHandler): RequestHandler {
     if (hasBody(req) && !req.is('application/json')) throw new UnreadableBody('not sent as application/json');
     jsonParser(req, res, next);
   };
+}
+
+/**
+ * express.json's `verify` hook: a body that is not valid UTF-8 is unreadable
+ * (409), rather than decoded with U+FFFD in place of the bad bytes.
+ */
+export function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new UnreadableBody('not valid UTF-8');
 }
 
 function hasBody(req: Parameters<RequestHandler>[0]): boolean {
@@ -41,16 +50,25 @@ export const normalizeBody: RequestHandler = (req, _res, next) => {
 // Keys that reach object prototypes when code copies or merges a body.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+// C0 and C1 control characters and DEL: no field holds them legitimately;
+// NUL can't be stored in PostgreSQL text at all, and the others hide text in
+// logs and admin screens.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
- * Refuses (400), at any depth of a body, a prototype-polluting key, and text
- * with a lone UTF-16 surrogate: it can't be stored or hashed as sent (UTF-8
- * turns every lone surrogate into the same U+FFFD).
+ * Refuses (400), at any depth of a body, a prototype-polluting key, text
+ * with a control character, and text with a lone UTF-16 surrogate: it can't
+ * be stored or hashed as sent (UTF-8 turns every lone surrogate into the
+ * same U+FFFD).
  */
 export const refuseUnsafeContent: RequestHandler = (req, _res, next) => {
   const pending: [unknown, string][] = [[req.body, 'body']];
   while (pending.length > 0) {
     const [value, path] = pending.pop()!;
-    if (typeof value === 'string' && !value.isWellFormed()) throw new InvalidInput(path, 'is not well-formed Unicode text');
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) throw new InvalidInput(path, 'is not well-formed Unicode text');
+      if (CONTROL_CHARACTER.test(value)) throw new InvalidInput(path, 'contains a control character');
+    }
     if (value === null || typeof value !== 'object') continue;
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) throw new InvalidInput(`${path}.${key}`, 'is not an allowed field name');
