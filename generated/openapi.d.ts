@@ -202,7 +202,8 @@ export interface paths {
         /**
          * Log out
          * @description Ends the session of the token sent. From then on that token is refused
-         *     everywhere. No request body is needed.
+         *     everywhere. No request body is needed; a body and query parameters
+         *     are ignored.
          */
         post: operations["logout"];
         delete?: never;
@@ -220,7 +221,8 @@ export interface paths {
         };
         /**
          * Check a token
-         * @description Answers 200 while the token sent is valid and its session open.
+         * @description Answers 200 while the token sent is valid and its session open. Query
+         *     parameters are ignored (a client may add one to defeat a cache).
          */
         get: operations["checkToken"];
         put?: never;
@@ -241,7 +243,8 @@ export interface paths {
         /**
          * Check that the process is alive
          * @description Answers while the process can serve HTTP; touches nothing else. For a
-         *     liveness probe: restart the instance when this fails.
+         *     liveness probe: restart the instance when this fails. Query parameters
+         *     are ignored, so a cache-busting probe (`/healthz?t=1`) works.
          */
         get: operations["checkLiveness"];
         put?: never;
@@ -264,7 +267,7 @@ export interface paths {
          * @description Answers `200` when the database is reachable and every migration is
          *     applied, `503` otherwise (and while the instance shuts down). For a
          *     readiness probe: send traffic only while this is `200`. Read-only and
-         *     bounded to 2 seconds.
+         *     bounded to 2 seconds. Query parameters are ignored.
          */
         get: operations["checkReadiness"];
         put?: never;
@@ -525,6 +528,7 @@ export interface components {
         /** @description The token is missing, malformed, expired, tampered with or revoked. */
         UserAuthenticationFailed: {
             headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
                 [name: string]: unknown;
             };
             content: {
@@ -539,6 +543,7 @@ export interface components {
         /** @description The token is missing, malformed, expired, tampered with or revoked. */
         InvalidOrExpiredToken: {
             headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
                 [name: string]: unknown;
             };
             content: {
@@ -706,6 +711,13 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description Always `no-store`, so the token or personal data in the answer is not cached. */
+        NoStore: "no-store";
+        /**
+         * @description The challenge every `401` carries (RFC 6750): `Bearer`, or
+         *     `Bearer error="invalid_token"` when a token was sent and refused.
+         */
+        WWWAuthenticate: string;
         /** @description Seconds until the limit allows another try. */
         RetryAfter: number;
     };
@@ -739,6 +751,7 @@ export interface operations {
             /** @description The account was created; the token opens a session for it. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -782,6 +795,7 @@ export interface operations {
             /** @description One page of users. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -850,6 +864,7 @@ export interface operations {
             /** @description The profile. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1002,8 +1017,7 @@ export interface operations {
             /** @description A new session; `expires_at` is the token's `exp` in UTC. */
             200: {
                 headers: {
-                    /** @description Always `no-store`, so the token is not cached. */
-                    "Cache-Control"?: "no-store";
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1020,6 +1034,7 @@ export interface operations {
             /** @description The email is unknown or the password is wrong. */
             401: {
                 headers: {
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
                     [name: string]: unknown;
                 };
                 content: {

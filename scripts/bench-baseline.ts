@@ -6,7 +6,7 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import jwt from 'jsonwebtoken';
 import { createSecretKey } from 'node:crypto';
-import { loadSpec } from '../src/http/spec.js';
+import { loadSpec } from '../src/contract/spec.js';
 
 const key = createSecretKey(Buffer.from(process.env.JWT_SECRET!, 'utf8'));
 const app = express();

@@ -4,8 +4,9 @@
 //   → parameter and body validation against openapi.yaml (400)
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { error as validatorErrors } from 'express-openapi-validator';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import { documentationRoutes } from './http/docs.js';
@@ -22,7 +23,9 @@ import { resolveOperationMiddleware } from './http/middleware/resolve-operation.
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { fixedRoutes, inSequence } from './http/middleware/sequence.js';
 import { dispatch } from './http/router.js';
-import { operationsOf, type SpecDocument } from './http/spec.js';
+import type { SpecDocument } from './contract/spec.js';
+import type { Operation } from './http/operations.js';
+import { replyChecker } from './http/reply-check.js';
 import { requestLogger, type Logger } from './logger.js';
 
 export const BODY_LIMIT = '16kb';
@@ -39,9 +42,10 @@ export interface AppDependencies {
   readiness: ReadinessProbe;
   metrics: Metrics;
   spec: SpecDocument;
+  /** The spec's operations with their policy (http/operations.ts). */
+  operations: Operation[];
   logger: Logger;
   settings: {
-    usersListRequiresAuth: boolean;
     /** Browser origins allowed by CORS; empty turns CORS off. */
     corsOrigins: string[];
     /** Proxies trusted to report the client address in X-Forwarded-For. */
@@ -51,7 +55,7 @@ export interface AppDependencies {
   };
 }
 
-export function buildApp({ users, sessions, readiness, metrics, spec, logger, settings }: AppDependencies): Express {
+export function buildApp({ users, sessions, readiness, metrics, spec, operations, logger, settings }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -68,21 +72,22 @@ export function buildApp({ users, sessions, readiness, metrics, spec, logger, se
       ...(settings.corsOrigins.length > 0
         ? [cors({ origin: settings.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 })]
         : []),
+      answerServerWideRequests(operations),
       fixedRoutes({ ...documentationRoutes(spec), ...metrics.routes }),
-      resolveOperationMiddleware(operationsOf(spec)),
+      resolveOperationMiddleware(operations),
       // strict: false, so valid JSON of the wrong type (null, 1, "x") meets the
       // validator (400) rather than the parser (409); inflate: false refuses
       // compressed bodies (no zip bombs; 16 KiB needs no compression).
       parseJsonBody(express.json({ limit: BODY_LIMIT, strict: false, inflate: false, verify: refuseInvalidUtf8 })),
       refuseUnsafeContent,
       normalizeBody,
-      authenticate(sessions, settings),
+      authenticate(sessions),
       requireCanonicalIntegers,
     ),
   );
   app.use(
     OpenApiValidator.middleware({
-      apiSpec: structuredClone(spec) as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'],
+      apiSpec: specForValidator(spec),
       validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
       validateResponses: settings.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false, // done by `authenticate`, before validation
@@ -95,6 +100,40 @@ export function buildApp({ users, sessions, readiness, metrics, spec, logger, se
     }),
   );
   app.use(dispatch({ ...userHandlers(users), ...authHandlers(sessions), ...healthHandlers(readiness) }));
-  app.use(errorHandler(logger));
+  app.use(() => {
+    // Nothing answered: a request target no route has, such as `*`.
+    throw new validatorErrors.NotFound({ path: '*', message: 'not found' });
+  });
+  app.use(errorHandler(logger, settings.validateResponses ? replyChecker(spec) : undefined));
   return app;
+}
+
+/**
+ * The spec as the validator reads it. An operation that documents no 400
+ * can't refuse input with one, so unknown query parameters are ignored
+ * there (a cache-busting probe, `/healthz?t=1`); elsewhere they are a 400.
+ */
+function specForValidator(spec: SpecDocument): Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'] {
+  const copy = structuredClone(spec);
+  for (const methods of Object.values(copy.paths)) {
+    for (const operation of Object.values(methods)) {
+      if (!('400' in operation.responses)) operation['x-eov-allow-unknown-query-parameters'] = true;
+    }
+  }
+  return copy as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'];
+}
+
+/**
+ * `OPTIONS *` asks what the server supports (RFC 9110 §9.3.7): 204 with
+ * Allow. Any other method on `*` is a JSON 404, never Express's HTML page.
+ */
+function answerServerWideRequests(operations: Operation[]): RequestHandler {
+  const methods = new Set(['OPTIONS', ...operations.flatMap((o) => (o.method === 'GET' ? ['GET', 'HEAD'] : [o.method]))]);
+  const allow = [...methods].sort().join(', ');
+  return (req, res, next) => {
+    if (req.url !== '*') return next();
+    if (req.method !== 'OPTIONS') throw new validatorErrors.NotFound({ path: '*', message: 'not found' });
+    res.setHeader('Allow', allow);
+    res.status(204).end();
+  };
 }

@@ -8,8 +8,8 @@ import { openDomain, type Domain } from './compose.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
 import { ROLES, type Role } from './domain/model.js';
-import { normalizeText } from './domain/normalize.js';
-import { componentSchemaValidator } from './http/spec.js';
+import { normalizeProfile } from './domain/normalize.js';
+import { componentSchemaValidator } from './contract/spec.js';
 import { createLogger } from './logger.js';
 import { migrateToLatest, openDatabase, unlockMigrations } from './storage/database.js';
 
@@ -100,14 +100,14 @@ async function createUser(domain: Domain, values: Record<string, string | boolea
   const role = (values.role ?? 'user') as Role;
   if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
   const password = await readPassword();
-  const account = {
-    email: normalizeText(required(values.email, '--email')),
-    user_name: normalizeText(required(values['user-name'], '--user-name')),
-    first_name: normalizeText(String(values['first-name'] ?? 'Admin')),
-    last_name: normalizeText(String(values['last-name'] ?? 'User')),
+  const account = normalizeProfile({
+    email: required(values.email, '--email'),
+    user_name: required(values['user-name'], '--user-name'),
+    first_name: String(values['first-name'] ?? 'Admin'),
+    last_name: String(values['last-name'] ?? 'User'),
     password,
     role,
-  };
+  });
   refuseInvalid(domain, 'NewUser', account);
   try {
     const id = await domain.users.createAccount(account, OPERATOR());

@@ -5,15 +5,17 @@ import type { Knex } from 'knex';
 import { buildApp } from './app.js';
 import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
-import { normalizeText } from './domain/normalize.js';
+import { normalizeProfile } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
 import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
-import { describeSafely } from './http/errors.js';
+import { describeSafely } from './logger.js';
+import { FALLBACK_TEXTS } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
-import { componentSchemaValidator, loadSpec, type SpecDocument } from './http/spec.js';
+import { operationsOf } from './http/operations.js';
+import { componentSchemaValidator, loadSpec, type SpecDocument } from './contract/spec.js';
 import type { Logger } from './logger.js';
 import { checkReadiness, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
 import { openHotReads } from './storage/sqlite-reads.js';
@@ -72,15 +74,20 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
 
   let shuttingDown = false;
+  const operations = operationsOf(spec, {
+    // Settings an operation's `x-token-required-when` may name.
+    enabled: new Set(config.usersListRequiresAuth ? ['USERS_LIST_REQUIRES_AUTH'] : []),
+    fallbackTexts: FALLBACK_TEXTS,
+  });
   const app = buildApp({
     users,
     sessions,
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
-    metrics: createMetrics(config.metrics, () => sessions.countActive()),
+    metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
     spec,
+    operations,
     logger,
     settings: {
-      usersListRequiresAuth: config.usersListRequiresAuth,
       validateResponses: config.validateResponses,
       corsOrigins: config.corsOrigins,
       trustProxy: config.trustProxy,
@@ -140,11 +147,11 @@ async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admi
 
 /** The bootstrap admin as a registration body, normalized as HTTP input is. */
 function bootstrapAdminProfile(admin: BootstrapAdmin) {
-  return {
-    email: normalizeText(admin.email),
-    user_name: normalizeText(admin.userName),
+  return normalizeProfile({
+    email: admin.email,
+    user_name: admin.userName,
     first_name: 'Admin',
     last_name: 'Admin',
     password: admin.password,
-  };
+  });
 }

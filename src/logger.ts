@@ -40,13 +40,14 @@ export function requestLogger(logger: Logger): RequestHandler {
   const requestLines = logger.child({}, { redact: { paths: [] } });
   return (req, res, next) => {
     const started = performance.now();
+    const method = req.method; // as sent: HEAD is answered as GET
     const done = () => {
       res.off('finish', done);
       res.off('close', done);
       // Aborted: the client left before the answer was sent, or while sending its body.
       const aborted = req.readableAborted || !res.writableFinished;
       const line = {
-        req: { id: req.requestId, method: req.method, path: req.originalUrl.split('?')[0] },
+        req: { id: req.requestId, method, path: req.originalUrl.split('?')[0] },
         res: { statusCode: res.headersSent ? res.statusCode : null },
         route: req.operation?.path,
         responseTime: Math.round(performance.now() - started),
@@ -60,5 +61,21 @@ export function requestLogger(logger: Logger): RequestHandler {
     res.on('finish', done);
     res.on('close', done);
     next();
+  };
+}
+
+/**
+ * What may be logged of an unexpected error. Knex prefixes driver errors with
+ * the SQL and its values inlined (password hashes, session ids), so only the
+ * driver's own message after the last " - " is kept, on one line.
+ */
+export function describeSafely(error: unknown): { name: string; code?: string; message: string } {
+  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const text = String(message ?? '');
+  const driverMessage = text.includes(' - ') ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+  return {
+    name: String(name ?? 'Error'),
+    ...(typeof code === 'string' ? { code } : {}),
+    message: (driverMessage.split('\n')[0] ?? '').slice(0, 200),
   };
 }

@@ -2,9 +2,10 @@
 // openapi-typescript generates from openapi/openapi.yaml. Nothing here restates
 // a contract shape by hand.
 import type { operations } from '../../generated/openapi.js';
+import type { OperationId } from '../contract/spec.js';
 import type { Principal, RequestOrigin } from '../domain/model.js';
 
-export type OperationId = keyof operations;
+export type { OperationId };
 
 type JsonContent<T> = T extends { content: { 'application/json': infer Body } } ? Body : never;
 type Parameters<O extends OperationId, In extends 'path' | 'query'> = NonNullable<operations[O]['parameters'][In]>;

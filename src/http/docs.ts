@@ -3,7 +3,7 @@
 import type { RequestHandler } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot, specPath, type SpecDocument } from './spec.js';
+import { projectRoot, specPath, type SpecDocument } from '../contract/spec.js';
 
 export const DOCS_PATH = '/docs';
 

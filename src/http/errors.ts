@@ -4,13 +4,16 @@ import { error as validatorErrors } from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { DomainError, Overloaded, RateLimited, type DomainErrorKind, type FieldProblem } from '../domain/errors.js';
 import type { components } from '../../generated/openapi.js';
-import type { OperationId } from './contract.js';
+import { describeSafely } from '../logger.js';
+import type { Operation } from './operations.js';
 
 /** No token, or one that is malformed, expired, tampered with or revoked. */
 export class AuthenticationFailed extends Error {
-  constructor() {
+  readonly tokenSent: boolean;
+  constructor({ tokenSent }: { tokenSent: boolean }) {
     super('authentication failed');
     this.name = 'AuthenticationFailed';
+    this.tokenSent = tokenSent;
   }
 }
 
@@ -48,12 +51,10 @@ export const MESSAGES = {
   incorrectField: 'Incorrect field',
   invalidRequestBody: 'Invalid request body',
   userAuthenticationFailed: 'Unauthorized: User authentication failed',
-  invalidOrExpiredToken: 'Invalid or expired token',
   forbidden: 'Forbidden',
   userNotFound: 'User not found',
   invalidCredentials: 'Invalid credentials',
   oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
-  wrongPageParameters: 'wrong parameters page, per_page',
   tooManyRequests: 'Too many requests',
   serviceBusy: 'Service busy, try again later',
   internal: 'Internal server error',
@@ -61,6 +62,12 @@ export const MESSAGES = {
 
 // For paths and methods the spec does not have, so no operation documents them.
 const UNDOCUMENTED = { notFound: 'Not found', methodNotAllowed: 'Method not allowed' } as const;
+
+/** The texts for a request that matched no operation (or one that documents no 400 or 401). */
+export const FALLBACK_TEXTS: Operation['texts'] = {
+  invalidInput: MESSAGES.incorrectField,
+  authenticationFailed: MESSAGES.userAuthenticationFailed,
+};
 
 const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   forbidden: { status: 403, body: { error: MESSAGES.forbidden } },
@@ -71,14 +78,31 @@ const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   password_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
 };
 
-// The endpoint document words the 401 on /logout and /protected differently.
-const TOKEN_CHECK_OPERATIONS: ReadonlySet<OperationId> = new Set(['logout', 'checkToken']);
 const MAX_DETAILS = 20;
+// The spec's FieldProblem: a field name of these characters, at most 200, and a message of at most 500.
+const FIELD_NAME_UNSAFE = /[^A-Za-z0-9_.$-]/g;
 
-export function toContractError(error: unknown, operationId: OperationId | undefined): ContractError | undefined {
+/** A problem as the spec's FieldProblem allows it, whatever field name the client sent. */
+function fieldProblem(field: string, message: string): FieldProblem {
+  return { field: field.replace(FIELD_NAME_UNSAFE, '_').slice(0, 200) || 'body', message: message.slice(0, 500) };
+}
+
+// RFC 6750 §3: every 401 carries a Bearer challenge; where a token was sent
+// and refused, it says so.
+const BEARER_CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+const INVALID_TOKEN_CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+
+/** The contract's answer to a failure, in the words of the operation it happened in. */
+export function toContractError(error: unknown, operation: Operation | undefined): ContractError | undefined {
+  const texts = operation?.texts ?? FALLBACK_TEXTS;
   if (error instanceof DomainError) {
     const mapped = DOMAIN_ERRORS[error.kind];
-    return error.problem ? { ...mapped, body: { ...mapped.body, details: [error.problem] } } : mapped;
+    const details = error.problem && [fieldProblem(`body.${error.problem.field}`, error.problem.message)];
+    return {
+      ...mapped,
+      body: details ? { ...mapped.body, details } : mapped.body,
+      ...(mapped.status === 401 ? { headers: BEARER_CHALLENGE } : {}),
+    };
   }
   if (error instanceof RateLimited) {
     return {
@@ -95,19 +119,18 @@ export function toContractError(error: unknown, operationId: OperationId | undef
     };
   }
   if (error instanceof AuthenticationFailed) {
-    const message =
-      operationId && TOKEN_CHECK_OPERATIONS.has(operationId)
-        ? MESSAGES.invalidOrExpiredToken
-        : MESSAGES.userAuthenticationFailed;
-    return { status: 401, body: { error: message } };
+    return {
+      status: 401,
+      body: { error: texts.authenticationFailed },
+      headers: error.tokenSent ? INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE,
+    };
   }
   if (error instanceof InvalidInput) {
-    const details = [{ field: error.field, message: error.problem }];
-    return { status: 400, body: { error: badRequestMessage(operationId), details } };
+    return { status: 400, body: { error: texts.invalidInput, details: [fieldProblem(error.field, error.problem)] } };
   }
   if (error instanceof URIError) {
     // A malformed percent-escape in the URL, found while matching the path.
-    return { status: 400, body: { error: badRequestMessage(operationId) } };
+    return { status: 400, body: { error: texts.invalidInput } };
   }
   if (error instanceof UnreadableBody) return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
   if (isBodyParserError(error)) {
@@ -118,11 +141,10 @@ export function toContractError(error: unknown, operationId: OperationId | undef
     return { status: 409, body: { error: MESSAGES.invalidRequestBody } };
   }
   if (error instanceof validatorErrors.BadRequest) {
-    const details = error.errors.slice(0, MAX_DETAILS).map(({ path, message }) => ({
-      field: path.replace(/^\//, '').replaceAll('/', '.'),
-      message,
-    }));
-    return { status: 400, body: { error: badRequestMessage(operationId), details } };
+    const details = error.errors
+      .slice(0, MAX_DETAILS)
+      .map(({ path, message }) => fieldProblem(path.replace(/^\//, '').replaceAll('/', '.'), message));
+    return { status: 400, body: { error: texts.invalidInput, details } };
   }
   if (error instanceof validatorErrors.NotFound) return { status: 404, body: { error: UNDOCUMENTED.notFound } };
   if (error instanceof validatorErrors.MethodNotAllowed) {
@@ -131,41 +153,31 @@ export function toContractError(error: unknown, operationId: OperationId | undef
   return undefined;
 }
 
-/** The listing words its 400 after its only inputs, the paging parameters. */
-function badRequestMessage(operationId: OperationId | undefined) {
-  return operationId === 'listUsers' ? MESSAGES.wrongPageParameters : MESSAGES.incorrectField;
-}
-
 function isBodyParserError(error: unknown): boolean {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/**
+ * Sends the contract's answer to a failure. With `checkAnswers` (tests and
+ * development), an answer its operation does not document — a status it
+ * does not list, or a body outside that status's schema — is logged and
+ * becomes a 500, as a stray handler reply does under response validation.
+ */
+export function errorHandler(logger: Logger, checkAnswers?: ReplyCheck): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const mapped = toContractError(error, req.operation?.id);
-    if (mapped) {
+    const mapped = toContractError(error, req.operation);
+    const problem = mapped && req.operation && checkAnswers?.(req.operation, mapped.status, mapped.body);
+    if (mapped && !problem) {
       if (mapped.headers) res.set(mapped.headers);
       res.status(mapped.status).json(mapped.body);
       return;
     }
-    logger.error({ reqId: req.requestId, failure: describeSafely(error), operation: req.operation?.id }, 'unexpected error');
+    const failure = problem ? { name: 'UndocumentedAnswer', message: problem } : describeSafely(error);
+    logger.error({ reqId: req.requestId, failure, operation: req.operation?.id }, 'unexpected error');
     res.status(500).json({ error: MESSAGES.internal });
   };
 }
 
-/**
- * What may be logged of an unexpected error. Knex prefixes driver errors with
- * the SQL and its values inlined (password hashes, session ids), so only the
- * driver's own message after the last " - " is kept, on one line.
- */
-export function describeSafely(error: unknown): { name: string; code?: string; message: string } {
-  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const text = String(message ?? '');
-  const driverMessage = text.includes(' - ') ? text.slice(text.lastIndexOf(' - ') + 3) : text;
-  return {
-    name: String(name ?? 'Error'),
-    ...(typeof code === 'string' ? { code } : {}),
-    message: (driverMessage.split('\n')[0] ?? '').slice(0, 200),
-  };
-}
+/** Why an answer is not one the operation documents, or undefined when it is. */
+export type ReplyCheck = (operation: Operation, status: number, body: unknown) => string | undefined;

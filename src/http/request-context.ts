@@ -1,6 +1,6 @@
 // What the HTTP middleware learns about a request, carried on it for the next step.
 import type { Principal } from '../domain/model.js';
-import type { Operation } from './spec.js';
+import type { Operation } from './operations.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

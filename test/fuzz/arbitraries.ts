@@ -1,7 +1,7 @@
 // fast-check arbitraries derived from the spec's request schemas: valid
 // values, boundary values, and values that break the schema on purpose.
 import fc from 'fast-check';
-import { resolveRef, type SpecDocument } from '../../src/http/spec.js';
+import { resolveRef, type SpecDocument } from '../../src/contract/spec.js';
 
 type Schema = {
   $ref?: string;

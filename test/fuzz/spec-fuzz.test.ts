@@ -5,7 +5,7 @@
 // Fixed seed and bounded runs, so CI is repeatable; FUZZ_SEED and FUZZ_RUNS explore further.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { loadSpec, resolveRef, type SpecDocument } from '../../src/http/spec.js';
+import { loadSpec, resolveRef, type SpecDocument } from '../../src/contract/spec.js';
 import { ADMIN, startTestServer, type TestServer } from '../support/server.js';
 import { body, pathSegment } from './arbitraries.js';
 

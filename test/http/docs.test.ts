@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { loadSpec, projectRoot } from '../../src/http/spec.js';
+import { loadSpec, projectRoot } from '../../src/contract/spec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -172,7 +172,7 @@ describe('passwords', () => {
     expect(reply.status).to.equal(400);
     expect(reply.body).to.deep.equal({
       error: 'Incorrect field',
-      details: [{ field: 'password', message: 'is one of the most common passwords' }],
+      details: [{ field: 'body.password', message: 'is one of the most common passwords' }],
     });
     const user = await api.register();
     const change = await api.request('PUT', `/users/update_password/${user.id}`, {
@@ -186,7 +186,7 @@ describe('passwords', () => {
   it('counts length after NFKC: eight code points that compose to seven are too short', async () => {
     const reply = await api.request('POST', '/users', { body: { ...newUserBody('short'), password: 'cafe\u0301xyz' } });
     expect(reply.status).to.equal(400);
-    expect(reply.body.details).to.deep.equal([{ field: 'password', message: 'must be 8 to 128 characters' }]);
+    expect(reply.body.details).to.deep.equal([{ field: 'body.password', message: 'must be 8 to 128 characters' }]);
   });
 
   it('accepts the same password typed another way (NFKC)', async () => {

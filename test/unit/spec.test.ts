@@ -1,8 +1,12 @@
 import { expect } from 'chai';
-import { loadSpec, operationsOf, resolveOperation } from '../../src/http/spec.js';
+import { loadSpec } from '../../src/contract/spec.js';
+import { FALLBACK_TEXTS } from '../../src/http/errors.js';
+import { operationsOf, resolveOperation } from '../../src/http/operations.js';
 
 describe('spec operation table', () => {
-  const operations = operationsOf(loadSpec());
+  const spec = loadSpec();
+  const operations = operationsOf(spec, { enabled: new Set(), fallbackTexts: FALLBACK_TEXTS });
+  const byId = (id: string) => operations.find((o) => o.id === id)!;
 
   it('has the eight operations of the contract, and the two health probes', () => {
     expect(operations.map((o) => o.id)).to.have.members([
@@ -11,33 +15,59 @@ describe('spec operation table', () => {
     ]);
   });
 
-  it('resolves fixed paths before templates', () => {
-    expect(resolveOperation(operations, 'GET', '/users/pagination')?.operation.id).to.equal('listUsers');
-    expect(resolveOperation(operations, 'GET', '/users/12')?.operation.id).to.equal('getUser');
-    expect(resolveOperation(operations, 'PUT', '/users/update/12')?.operation.id).to.equal('updateUser');
-    expect(resolveOperation(operations, 'DELETE', '/users/12')).to.equal(undefined);
+  it('resolves fixed paths before templates, HEAD as GET, and says which methods a path allows', () => {
+    expect(resolveOperation(operations, 'GET', '/users/pagination').operation?.id).to.equal('listUsers');
+    expect(resolveOperation(operations, 'GET', '/users/12').operation?.id).to.equal('getUser');
+    expect(resolveOperation(operations, 'HEAD', '/users/12').operation?.id).to.equal('getUser');
+    expect(resolveOperation(operations, 'PUT', '/users/update/12').operation?.id).to.equal('updateUser');
+    expect(resolveOperation(operations, 'DELETE', '/users/12')).to.deep.equal({ operation: undefined, allowedMethods: ['GET', 'HEAD'] });
+    expect(resolveOperation(operations, 'GET', '/users')).to.deep.equal({ operation: undefined, allowedMethods: ['POST'] });
+    expect(resolveOperation(operations, 'GET', '/nowhere')).to.deep.equal({ operation: undefined, allowedMethods: [] });
   });
 
   it('keeps path parameters percent-encoded, for a check that can refuse bad escapes', () => {
-    expect(resolveOperation(operations, 'GET', '/users/%41')?.params).to.deep.equal({ user_id: '%41' });
+    const resolved = resolveOperation(operations, 'GET', '/users/%41');
+    expect(resolved.operation && resolved.params).to.deep.equal({ user_id: '%41' });
   });
 
   it('knows which parameters are integers', () => {
-    const byId = Object.fromEntries(operations.map((o) => [o.id, o.integerParameters]));
-    expect(byId.getUser).to.deep.equal([{ in: 'path', name: 'user_id' }]);
-    expect(byId.listUsers).to.deep.equal([
+    expect(byId('getUser').integerParameters).to.deep.equal([{ in: 'path', name: 'user_id' }]);
+    expect(byId('listUsers').integerParameters).to.deep.equal([
       { in: 'query', name: 'page' },
       { in: 'query', name: 'per_page' },
     ]);
-    expect(byId.login).to.deep.equal([]);
+    expect(byId('login').integerParameters).to.deep.equal([]);
   });
 
-  it('reads who needs a token from the spec', () => {
+  it('reads who needs a token from the spec, and a setting can make an optional token required', () => {
     const requirement = Object.fromEntries(operations.map((o) => [o.id, o.tokenRequirement]));
     expect(requirement).to.deep.equal({
       createUser: 'optional', listUsers: 'optional', login: 'none',
       getUser: 'required', updateUser: 'required', updateUserPassword: 'required', logout: 'required', checkToken: 'required',
       checkLiveness: 'none', checkReadiness: 'none',
     });
+    const strict = operationsOf(spec, { enabled: new Set(['USERS_LIST_REQUIRES_AUTH']), fallbackTexts: FALLBACK_TEXTS });
+    expect(strict.find((o) => o.id === 'listUsers')!.tokenRequirement).to.equal('required');
+    expect(strict.find((o) => o.id === 'createUser')!.tokenRequirement).to.equal('optional');
+  });
+
+  it('takes each operation\'s 400 and 401 texts from its documented responses', () => {
+    expect(byId('listUsers').texts).to.deep.equal({
+      invalidInput: 'wrong parameters page, per_page',
+      authenticationFailed: 'Unauthorized: User authentication failed',
+    });
+    expect(byId('checkToken').texts.authenticationFailed).to.equal('Invalid or expired token');
+    expect(byId('logout').texts.authenticationFailed).to.equal('Invalid or expired token');
+    expect(byId('updateUserPassword').texts.invalidInput).to.equal('Incorrect field');
+    expect(byId('getUser').texts).to.deep.equal({
+      invalidInput: 'Incorrect field',
+      authenticationFailed: 'Unauthorized: User authentication failed',
+    });
+  });
+
+  it('knows the statuses each operation documents, and which count outcomes', () => {
+    expect([...byId('checkToken').statuses].sort()).to.deep.equal([200, 401, 500]);
+    expect(byId('login').outcomeMetric).to.equal('logins');
+    expect(byId('getUser').outcomeMetric).to.equal(undefined);
   });
 });

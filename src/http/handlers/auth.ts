@@ -18,7 +18,7 @@ export function authHandlers(sessions: SessionService): Pick<OperationHandlers, 
 
     async logout({ principal, origin }) {
       // Two logouts racing on one token: the one that finds the session gone gets 401.
-      if (!(await sessions.logout(signedIn(principal), origin))) throw new AuthenticationFailed();
+      if (!(await sessions.logout(signedIn(principal), origin))) throw new AuthenticationFailed({ tokenSent: true });
       return { status: 200, body: { message: 'Logout successful' } };
     },
 

@@ -1,8 +1,8 @@
-import type { Readiness } from '../../storage/database.js';
+import type { components } from '../../../generated/openapi.js';
 import type { OperationHandlers } from '../contract.js';
 
-/** What readiness reports: the database's state, or that the instance is shutting down. */
-export type ReadinessProbe = () => Promise<Readiness | 'shutting down'>;
+/** What readiness reports: ready, or the documented reason it is not (the database's state, shutting down). */
+export type ReadinessProbe = () => Promise<'ready' | components['schemas']['NotReady']['reason']>;
 
 export function healthHandlers(readiness: ReadinessProbe): Pick<OperationHandlers, 'checkLiveness' | 'checkReadiness'> {
   return {

@@ -1,11 +1,11 @@
 import type { Principal } from '../../domain/model.js';
 import { AuthenticationFailed } from '../errors.js';
 
-/** Replies that carry a token must not be stored by caches or proxies. */
+/** Replies that carry a token or personal data must not be stored by caches or proxies. */
 export const NO_STORE = { 'Cache-Control': 'no-store' };
 
 /** The caller of an operation that requires a token (the authenticate middleware has set it). */
 export function signedIn(principal: Principal | undefined): Principal {
-  if (!principal) throw new AuthenticationFailed();
+  if (!principal) throw new AuthenticationFailed({ tokenSent: false });
   return principal;
 }

@@ -12,7 +12,7 @@ export function userHandlers(users: UserService): Pick<OperationHandlers, UserOp
     },
 
     async getUser({ params }) {
-      return { status: 200, body: await users.getProfile(params.user_id) };
+      return { status: 200, body: await users.getProfile(params.user_id), headers: NO_STORE };
     },
 
     async updateUser({ params, body, principal }) {
@@ -30,7 +30,11 @@ export function userHandlers(users: UserService): Pick<OperationHandlers, UserOp
       const page = query.page ?? 1;
       const perPage = query.per_page ?? 10;
       const { users: pageOfUsers, total } = await users.list(page, perPage);
-      return { status: 200, body: { users: pageOfUsers, page, per_page: perPage, total_users: total } };
+      return {
+        status: 200,
+        body: { users: pageOfUsers, page, per_page: perPage, total_users: total },
+        headers: NO_STORE,
+      };
     },
   };
 }

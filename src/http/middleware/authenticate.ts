@@ -1,31 +1,31 @@
 import type { RequestHandler } from 'express';
 import type { SessionService } from '../../domain/sessions.js';
 import { AuthenticationFailed } from '../errors.js';
-import type { TokenRequirement } from '../spec.js';
 import '../request-context.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+// RFC 6750: the scheme (any case), one or more spaces, the token.
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 
 /**
- * Checks the bearer token where the operation reads one. Runs before request
- * validation: a request without a valid token learns nothing about its input.
+ * Checks the bearer token where the operation reads one (its policy, from
+ * the spec). Runs before request validation: a request without a valid token
+ * learns nothing about its input.
  */
-export function authenticate(sessions: SessionService, options: { usersListRequiresAuth: boolean }): RequestHandler {
+export function authenticate(sessions: SessionService): RequestHandler {
   return async (req, _res, next) => {
-    const operation = req.operation;
-    if (!operation) return next();
-    const requirement: TokenRequirement =
-      operation.id === 'listUsers' && options.usersListRequiresAuth ? 'required' : operation.tokenRequirement;
+    const requirement = req.operation?.tokenRequirement ?? 'none';
     if (requirement === 'none') return next();
 
-    const header = req.headers.authorization;
-    if (header === undefined) {
-      if (requirement === 'required') throw new AuthenticationFailed();
+    // Node keeps only the first of repeated Authorization headers; two
+    // credentials are ambiguous, so they are refused rather than resolved.
+    const headers = req.headersDistinct.authorization;
+    if (headers === undefined) {
+      if (requirement === 'required') throw new AuthenticationFailed({ tokenSent: false });
       return next();
     }
-    const token = BEARER.exec(header)?.[1];
+    const token = headers.length === 1 ? BEARER.exec(headers[0]!)?.[1] : undefined;
     const principal = token === undefined ? undefined : await sessions.authenticate(token);
-    if (!principal) throw new AuthenticationFailed();
+    if (!principal) throw new AuthenticationFailed({ tokenSent: true });
     req.principal = principal;
     next();
   };

@@ -1,0 +1,94 @@
+// Reads openapi/openapi.yaml, the source of truth, for the app and the CLI
+// alike: the document, its $refs and validators for its schemas.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { Ajv } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
+import type { operations } from '../../generated/openapi.js';
+
+export type OperationId = keyof operations;
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
+
+export type SpecDocument = {
+  paths: Record<string, Record<string, SpecOperation>>;
+  security?: SecurityRequirement[];
+  [key: string]: unknown;
+};
+export type SecurityRequirement = Record<string, string[]>;
+export type SpecOperation = {
+  operationId: OperationId;
+  security?: SecurityRequirement[];
+  requestBody?: unknown;
+  parameters?: SpecNode[];
+  responses: Record<string, SpecNode>;
+  [extension: `x-${string}`]: unknown;
+};
+export type SpecNode = { $ref?: string; [key: string]: unknown };
+
+/** The folder holding openapi/ (and dist/), found from this module, which runs from src/contract and dist/src/contract. */
+export function projectRoot(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(folder, 'openapi', 'openapi.yaml'))) {
+    const parent = dirname(folder);
+    if (parent === folder) throw new Error('openapi/openapi.yaml not found above ' + import.meta.url);
+    folder = parent;
+  }
+  return folder;
+}
+
+export function specPath(): string {
+  return join(projectRoot(), 'openapi', 'openapi.yaml');
+}
+
+export function loadSpec(): SpecDocument {
+  return parse(readFileSync(specPath(), 'utf8')) as SpecDocument;
+}
+
+/**
+ * The error texts a documented response allows (the `error` enum of its
+ * JSON schema, through $refs and allOf), in the spec's order.
+ */
+export function errorTextsOf(spec: SpecDocument, response: SpecNode | undefined): string[] {
+  if (!response) return [];
+  const content = resolveRef(spec, response).content as Record<string, { schema?: SpecNode }> | undefined;
+  const texts: string[] = [];
+  const visit = (node: SpecNode | undefined) => {
+    if (!node) return;
+    const schema = resolveRef(spec, node);
+    for (const part of (schema.allOf as SpecNode[] | undefined) ?? []) visit(part);
+    const error = (schema.properties as Record<string, SpecNode> | undefined)?.error;
+    for (const text of (error?.enum as string[] | undefined) ?? []) if (!texts.includes(text)) texts.push(text);
+  };
+  visit(content?.['application/json']?.schema);
+  return texts;
+}
+
+/** Follows local $refs (#/components/...) to the node they name. */
+export function resolveRef<T extends SpecNode>(spec: SpecDocument, node: T): T {
+  let resolved = node;
+  while (resolved?.$ref) {
+    resolved = resolved.$ref
+      .slice(2)
+      .split('/')
+      .reduce<any>((at, key) => at[key], spec);
+  }
+  return resolved;
+}
+
+/**
+ * A validator for one of the spec's component schemas, with the same rules the
+ * request validator applies (full email format). For input that does not
+ * arrive over HTTP, such as the bootstrap admin.
+ */
+export function componentSchemaValidator(spec: SpecDocument, schemaName: string): (value: unknown) => string[] {
+  const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
+  addFormats(ajv, { mode: 'full' });
+  ajv.addSchema({ ...spec, $id: 'openapi' });
+  const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schemaName}` });
+  return (value) =>
+    validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+}
