@@ -8,16 +8,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSpec, specPath } from '../src/contract/spec.js';
+import { documentedResponses } from '../test/contract/transactions.js';
 import { backend, createTestDatabase, type TestDatabase } from '../test/support/database.js';
 import { startServerProcess, type ServerProcess } from '../test/support/process.js';
 
 const require = createRequire(import.meta.url);
 const Dredd = require('dredd');
-const { SPEC_PATH, loadSpec, documentedResponses } = require('../test/contract/transactions.cjs') as {
-  SPEC_PATH: string;
-  loadSpec(): unknown;
-  documentedResponses(spec: unknown): { name: string }[];
-};
+
 
 const ROOT = join(import.meta.dirname, '..');
 const ADMIN = { ADMIN_EMAIL: 'contract-admin@example.com', ADMIN_PASSWORD: 'contract-admin-password' };
@@ -39,7 +37,7 @@ function runDredd(port: number, env: Record<string, string>): Promise<DreddStats
   Object.assign(process.env, env); // the hooks run in this process and read their settings from it
   const dredd = new Dredd({
     endpoint: `http://127.0.0.1:${port}`,
-    path: [SPEC_PATH],
+    path: [specPath()],
     hookfiles: [join(ROOT, 'test', 'contract', 'dredd-hooks.cjs')],
     loglevel: 'error',
     reporter: [],

@@ -40,6 +40,8 @@ export interface AppDependencies {
   users: UserService;
   sessions: SessionService;
   readiness: ReadinessProbe;
+  /** True once shutdown has begun: answers then close their connection. */
+  draining: () => boolean;
   metrics: Metrics;
   spec: SpecDocument;
   /** The spec's operations with their policy (http/operations.ts). */
@@ -55,7 +57,8 @@ export interface AppDependencies {
   };
 }
 
-export function buildApp({ users, sessions, readiness, metrics, spec, operations, logger, settings }: AppDependencies): Express {
+export function buildApp(dependencies: AppDependencies): Express {
+  const { users, sessions, readiness, draining, metrics, spec, operations, logger, settings } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -66,6 +69,7 @@ export function buildApp({ users, sessions, readiness, metrics, spec, operations
   app.use(
     inSequence(
       assignRequestId,
+      closeConnectionWhileDraining(draining),
       requestLogger(logger),
       metrics.record,
       securityHeaders(JSON_API_HEADERS),
@@ -121,6 +125,18 @@ function specForValidator(spec: SpecDocument): Parameters<typeof OpenApiValidato
     }
   }
   return copy as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'];
+}
+
+/**
+ * While the instance drains, every answer says `Connection: close`, so a
+ * keep-alive client opens its next request elsewhere instead of sending it
+ * on a connection that is about to close.
+ */
+function closeConnectionWhileDraining(draining: () => boolean): RequestHandler {
+  return (_req, res, next) => {
+    if (draining()) res.setHeader('Connection', 'close');
+    next();
+  };
 }
 
 /**

@@ -17,9 +17,9 @@ import { createMetrics } from './http/metrics.js';
 import { operationsOf } from './http/operations.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './contract/spec.js';
 import type { Logger } from './logger.js';
-import { checkReadiness, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
-import { openHotReads } from './storage/sqlite-reads.js';
-import { createStore, type HotReads } from './storage/store.js';
+import { checkReadiness, describeDatabase, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
+import { openHotReads, type HotReads } from './storage/reads.js';
+import { createStore } from './storage/store.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -49,7 +49,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
   };
   try {
     await prepareSchema(db, config, logger);
-    hotReads = openHotReads(config.database);
+    hotReads = openHotReads(config.database, db);
     const store = createStore(db, hotReads);
     const hasher = await createPasswordHasher(config.hashing);
     const limits = rateLimitSettings(config.rateLimits);
@@ -83,6 +83,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     users,
     sessions,
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
+    draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
     spec,
     operations,
@@ -116,6 +117,11 @@ export async function prepareDatabase(config: Config, logger: Logger): Promise<v
 }
 
 async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
+  try {
+    await db.raw('select 1');
+  } catch (error) {
+    throw new Error(`can't reach ${describeDatabase(config.database)}: ${describeSafely(error).message}`);
+  }
   if (config.migrateOnStart) {
     await migrateToLatest(db, (reason) => logger.info(`waiting for migrations: ${reason}`));
   } else if (!(await isMigrated(db))) {

@@ -9,7 +9,14 @@ import type { RateLimitValues } from './domain/rate-limits.js';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string } // ':memory:' or a file path
-  | { client: 'postgres'; connectionString: string; poolMax: number; statementTimeoutMs: number };
+  | {
+      client: 'postgres';
+      connectionString: string;
+      poolMax: number;
+      statementTimeoutMs: number;
+      /** How long connecting may take before the call fails. */
+      connectTimeoutMs: number;
+    };
 
 export interface ConnectionLimits {
   /** All request headers within this long (slowloris). */
@@ -57,6 +64,8 @@ export interface Config {
   connections: ConnectionLimits;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
   shutdownGraceSeconds: number;
+  /** On SIGTERM/SIGINT, how long readiness answers 503 before the listener closes. */
+  shutdownReadinessDelaySeconds: number;
   /** Said once at start-up, after the logger exists (for example a generated secret). */
   warnings: string[];
 }
@@ -103,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 0, 600),
     connections: {
       headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 300) * 1000,
       maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
@@ -137,6 +147,7 @@ function databaseFrom(env: Env): DatabaseConfig {
       connectionString: url,
       poolMax: integerSetting(env, 'DB_POOL_MAX', 10, 1, 1000),
       statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+      connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
     };
   }
   throw new ConfigError(

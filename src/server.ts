@@ -7,6 +7,7 @@ import { createService, prepareDatabase } from './compose.js';
 import { DOCS_PATH } from './http/docs.js';
 import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './logger.js';
+import { describeDatabase } from './storage/database.js';
 
 const WORKER_RESTART_DELAY_MS = 1000;
 
@@ -59,21 +60,25 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
   const stop = (signal: string) => {
     if (!server.listening) process.exit(0); // still binding: nothing in flight to finish
     logger.info(`${signal}: finishing requests in flight (up to ${config.shutdownGraceSeconds} s), then stopping`);
+    // Readiness turns 503 first, so load balancers stop sending; answers
+    // from now on close their connection.
     service.beginShutdown();
-    // Stop accepting; keep-alive connections close as soon as they are idle.
-    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
-    const deadline = setTimeout(() => {
-      logger.warn('grace period over: closing the connections still open');
-      server.closeAllConnections();
-    }, config.shutdownGraceSeconds * 1000);
-    server.close(() => {
-      clearInterval(closeIdle);
-      clearTimeout(deadline);
-      void service.close().then(() => {
-        logger.info('stopped');
-        process.exit(0);
+    setTimeout(() => {
+      // Stop accepting; keep-alive connections close as soon as they are idle.
+      const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline = setTimeout(() => {
+        logger.warn('grace period over: closing the connections still open');
+        server.closeAllConnections();
+      }, config.shutdownGraceSeconds * 1000);
+      server.close(() => {
+        clearInterval(closeIdle);
+        clearTimeout(deadline);
+        void service.close().then(() => {
+          logger.info('stopped');
+          process.exit(0);
+        });
       });
-    });
+    }, config.shutdownReadinessDelaySeconds * 1000);
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -114,7 +119,7 @@ function runPrimary(config: Config, logger: Logger): void {
 
 function startupLine(config: Config): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const database = config.database.client === 'sqlite' ? `SQLite ${config.database.filename}` : 'PostgreSQL';
+  const database = describeDatabase(config.database);
   const workers = config.webConcurrency > 1 ? `, ${config.webConcurrency} workers` : '';
   const url = `http://${host}:${config.port}`;
   return `User service listening on ${url} (${database}${workers}); docs at ${url}${DOCS_PATH}`;

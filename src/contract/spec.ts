@@ -21,6 +21,7 @@ export type SpecDocument = {
 export type SecurityRequirement = Record<string, string[]>;
 export type SpecOperation = {
   operationId: OperationId;
+  summary?: string;
   security?: SecurityRequirement[];
   requestBody?: unknown;
   parameters?: SpecNode[];

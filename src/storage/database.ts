@@ -8,14 +8,22 @@ import { migrationSource } from './migrations/index.js';
 
 export function openDatabase(config: DatabaseConfig): Knex {
   if (config.client === 'postgres') {
+    const { statementTimeoutMs, connectTimeoutMs } = config;
     return knex({
       client: 'pg',
       connection: {
         connectionString: config.connectionString,
-        // 0 means no limit, as in PostgreSQL itself.
-        ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+        // 0 means no limit, as in PostgreSQL itself. The server enforces
+        // statement_timeout; a server that stops answering (a network
+        // partition) can't, so the client gives up a little later itself.
+        ...(statementTimeoutMs > 0
+          ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS }
+          : {}),
+        connectionTimeoutMillis: connectTimeoutMs,
       },
       pool: { min: 0, max: config.poolMax },
+      // Waiting for a free connection is bounded too (Knex's default is 60 s).
+      acquireConnectionTimeout: connectTimeoutMs + statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     });
   }
   if (config.filename !== ':memory:') keepToOwner(config.filename);
@@ -41,6 +49,18 @@ export function openDatabase(config: DatabaseConfig): Knex {
 }
 
 const SQLITE_FILE_CONNECTIONS = 4;
+const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+
+/** The database, named for messages: host, port and database, never the password. */
+export function describeDatabase(config: DatabaseConfig): string {
+  if (config.client === 'sqlite') return `SQLite ${config.filename}`;
+  try {
+    const url = new URL(config.connectionString);
+    return `PostgreSQL ${url.hostname}:${url.port || '5432'}${url.pathname}`;
+  } catch {
+    return 'PostgreSQL';
+  }
+}
 
 const OWNER_ONLY_FOLDER = 0o700;
 const OWNER_ONLY_FILE = 0o600;

@@ -3,9 +3,9 @@
 // assembled from values.
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
-import type { ProfileChanges, User, UserSummary } from '../domain/model.js';
+import type { ProfileChanges } from '../domain/model.js';
+import { knexReads, rowsOf, type HotReads } from './reads.js';
 import type {
-  ActiveSession,
   Credentials,
   LimitClaim,
   NewUserRow,
@@ -20,20 +20,7 @@ import type {
   UserRepository,
 } from '../domain/ports.js';
 
-const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
-const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
 const CREDENTIAL_COLUMNS = ['id', 'password_hash', 'credential_generation'] as const;
-
-// The reads behind nearly every request (token check, profile, listing page
-// and count): fixed statements, so no query is built for them.
-export const ACTIVE_SESSION_SQL =
-  'select sessions.user_id, users.role from sessions inner join users on users.id = sessions.user_id ' +
-  'where sessions.id = ? and sessions.expires_at > ? limit 1';
-export const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
-// Positions are dense ranks in id order: any page is an index seek.
-export const PAGE_SQL =
-  `select ${SUMMARY_COLUMNS.join(', ')} from users where position > ? and position <= ? order by position`;
-export const USER_COUNT_SQL = "select value from counters where name = 'users'";
 
 // Knex builds no `insert … select … returning` on SQLite, so this one is
 // written out. On PostgreSQL the user's row is share-locked: a password change
@@ -45,41 +32,28 @@ const insertSessionIfGenerationSql = (onPostgres: boolean) =>
   'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint) from users ' +
   `where id = ? and credential_generation = ?${onPostgres ? ' for share' : ''} returning id`;
 
-/** The hot reads through a faster path than Knex, where the database has one (see sqlite-reads.ts). */
-export interface HotReads {
-  findActiveSession(id: string, nowSeconds: number): ActiveSession | undefined;
-  findProfile(id: number): User | undefined;
-  page(offset: number, limit: number): UserSummary[];
-  countUsers(): number;
-  close(): void;
-}
-
-/** The rows of a raw query: SQLite's driver answers an array, pg a result object. */
-function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
-}
 /**
- * The repositories on `db`. Outside transactions, the hot reads go through
- * `hotReads` when given; inside one they stay on the transaction, which must
+ * The repositories on `db`, with the hot reads through `reads` (see
+ * reads.ts). Inside a transaction they run on the transaction, which must
  * see its own uncommitted writes.
  */
-export function createStore(db: Knex, hotReads?: HotReads): Store {
+export function createStore(db: Knex, reads: HotReads = knexReads(db)): Store {
   return {
-    ...repositoriesOn(db, hotReads),
-    transaction: (work) => db.transaction((trx) => work(repositoriesOn(trx))),
+    ...repositoriesOn(db, reads),
+    transaction: (work) => db.transaction((trx) => work(repositoriesOn(trx, knexReads(trx)))),
   };
 }
 
-function repositoriesOn(db: Knex | Knex.Transaction, hotReads?: HotReads): Repositories {
+function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositories {
   return {
-    users: userRepository(db, hotReads),
-    sessions: sessionRepository(db, hotReads),
+    users: userRepository(db, reads),
+    sessions: sessionRepository(db, reads),
     rateLimits: rateLimitRepository(db),
     securityEvents: securityEventRepository(db),
   };
 }
 
-function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserRepository {
+function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepository {
   return {
     async insert(row: NewUserRow) {
       // The counter row is taken first: it serializes inserts, so ids and
@@ -98,8 +72,7 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
     },
 
     async findById(id: number) {
-      if (hotReads) return hotReads.findProfile(id);
-      return rowsOf<User>(await db.raw(PROFILE_BY_ID_SQL, [id]))[0];
+      return reads.findProfile(id);
     },
 
     async findCredentialsByEmail(email: string) {
@@ -132,18 +105,16 @@ function userRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): UserR
     },
 
     async page(offset: number, limit: number) {
-      if (hotReads) return hotReads.page(offset, limit);
-      return rowsOf<UserSummary>(await db.raw(PAGE_SQL, [offset, offset + limit]));
+      return reads.page(offset, limit);
     },
 
     async count() {
-      if (hotReads) return hotReads.countUsers();
-      return Number(rowsOf<{ value: number | string }>(await db.raw(USER_COUNT_SQL))[0]!.value);
+      return reads.countUsers();
     },
   };
 }
 
-function sessionRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): SessionRepository {
+function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): SessionRepository {
   const insertIfGenerationSql = insertSessionIfGenerationSql(isPostgres(db));
   return {
     async insert(session: SessionRow, generation: number) {
@@ -161,8 +132,7 @@ function sessionRepository(db: Knex | Knex.Transaction, hotReads?: HotReads): Se
     },
 
     async findActive(id: string, nowSeconds: number) {
-      if (hotReads) return hotReads.findActiveSession(id, nowSeconds);
-      return rowsOf<ActiveSession>(await db.raw(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0];
+      return reads.findActiveSession(id, nowSeconds);
     },
 
     async delete(id: string) {

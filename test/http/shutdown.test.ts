@@ -45,4 +45,35 @@ describe('graceful shutdown', function () {
     const [code] = await exited;
     expect(code).to.equal(0);
   });
+
+  it('turns readiness 503 for SHUTDOWN_READINESS_DELAY_SECONDS before closing, answering with Connection: close', async () => {
+    const own = await createTestDatabase();
+    const draining = await startServerProcess({
+      DATABASE_URL: own.url,
+      JWT_SECRET: TEST_SECRET,
+      LOG_LEVEL: 'fatal',
+      SHUTDOWN_READINESS_DELAY_SECONDS: '2',
+    });
+    try {
+      expect((await fetch(`${draining.url}/readyz`)).status).to.equal(200);
+      const exited = once(draining.child, 'exit');
+      const signalled = Date.now();
+      draining.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ready = await fetch(`${draining.url}/readyz`);
+      expect(ready.status).to.equal(503);
+      expect(await ready.json()).to.deep.equal({ status: 'unavailable', reason: 'shutting down' });
+      expect(ready.headers.get('connection')).to.equal('close');
+      // Still serving while load balancers take it out of rotation.
+      const live = await fetch(`${draining.url}/healthz`);
+      expect(live.status).to.equal(200);
+      expect(live.headers.get('connection')).to.equal('close');
+      const [code] = await exited;
+      expect(code).to.equal(0);
+      expect(Date.now() - signalled).to.be.at.least(2_000);
+    } finally {
+      await draining.stop();
+      await own.drop();
+    }
+  });
 });

@@ -52,14 +52,16 @@ describe('configuration', () => {
       connectionString: 'postgres://u:p@localhost:5432/db',
       poolMax: 10,
       statementTimeoutMs: 5000,
+      connectTimeoutMs: 5000,
     });
     const tuned = loadConfig({
       JWT_SECRET: SECRET,
       DATABASE_URL: 'postgresql://u:p@db/users',
       DB_POOL_MAX: '25',
       DB_STATEMENT_TIMEOUT_MS: '0',
+      DB_CONNECT_TIMEOUT_MS: '1500',
     }).database;
-    expect(tuned).to.include({ poolMax: 25, statementTimeoutMs: 0 });
+    expect(tuned).to.include({ poolMax: 25, statementTimeoutMs: 0, connectTimeoutMs: 1500 });
     expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'sqlite::memory:' }).database.client).to.equal('sqlite');
   });
 

@@ -1,0 +1,397 @@
+// Dredd hooks, in TypeScript (dredd-hooks.cjs hands Dredd's registry to the
+// functions below): set up the situation each documented response needs,
+// then check the real body against the response's schema in the spec (Dredd
+// itself only compares keys). Setups are keyed by operationId and status, so
+// editing a summary changes nothing; a setup that matches no documented
+// response fails the whole run, so a renamed operation can't silently skip.
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
+import knex, { type Knex } from 'knex';
+import { appendFileSync } from 'node:fs';
+import { loadSpec, type SpecDocument } from '../../src/contract/spec.js';
+import { documentedResponses, type DocumentedResponse } from './transactions.js';
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
+
+/** What the hooks touch of a Dredd transaction. */
+export interface Transaction {
+  name: string;
+  port?: string;
+  fullPath: string;
+  fail?: string | false;
+  hiddenTable?: string;
+  request: { uri: string; body: string; headers: Record<string, string> };
+  real?: { statusCode: number; body: string; headers: Record<string, string> };
+}
+type Done = () => void;
+type Setup = (t: Transaction) => void | Promise<void>;
+
+const env = process.env;
+const BASE_URL = env.CONTRACT_BASE_URL!;
+const STRICT_URL = env.CONTRACT_STRICT_URL!; // USERS_LIST_REQUIRES_AUTH=true, limits of 1
+const BUSY_URL = env.CONTRACT_BUSY_URL!; // the main database, no budget for hashing
+const spec: SpecDocument = loadSpec();
+const responses = documentedResponses(spec);
+const byName = new Map(responses.map((r) => [r.name, r]));
+
+const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
+addFormats(ajv, { mode: 'full' });
+ajv.addSchema({ ...spec, $id: 'openapi' });
+// Response schemas in the spec are all $refs into components; compiled once each.
+const bodyValidators = new Map<string, ValidateFunction>();
+function bodyValidatorFor(response: DocumentedResponse): ValidateFunction {
+  if (!bodyValidators.has(response.name)) {
+    bodyValidators.set(response.name, ajv.compile({ $ref: `openapi${response.schemaRef}` }));
+  }
+  return bodyValidators.get(response.name)!;
+}
+
+// A connection of the hooks' own to the server's database, for provoking faults.
+function openDatabase(url: string): Knex {
+  if (url.startsWith('sqlite:')) {
+    return knex({ client: 'sqlite3', connection: { filename: url.slice('sqlite:'.length) }, useNullAsDefault: true });
+  }
+  return knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+}
+
+// ---- fixtures, made through the API itself ---------------------------------
+interface Account {
+  email: string;
+  password: string;
+  id: number;
+  token: string;
+}
+const fixtures = {} as { adminToken: string; owner: Account; other: Account; passwordChanger: Account };
+let database: Knex | undefined;
+
+async function call(
+  method: string,
+  path: string,
+  { body, token, baseUrl = BASE_URL, expect = 'ok' }: { body?: unknown; token?: string; baseUrl?: string; expect?: 'ok' | number } = {},
+): Promise<any> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const expected = expect === 'ok' ? res.ok : res.status === expect;
+  if (!expected) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+const subjectOf = (token: string) => Number(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub);
+async function registerUser(tag: string, overrides: Record<string, string> = {}): Promise<Account> {
+  const user = {
+    email: `${tag}@example.com`,
+    user_name: tag,
+    first_name: 'Contract',
+    last_name: 'Test',
+    password: `${tag}-password`,
+    ...overrides,
+  };
+  const { JWT } = await call('POST', '/users', { body: user });
+  return { ...user, id: subjectOf(JWT), token: JWT };
+}
+
+/** The documented response a transaction stands for, by its Dredd name. */
+const responseOf = (t: Transaction) => byName.get(t.name);
+
+export async function beforeAll(transactions: Transaction[], done: Done): Promise<void> {
+  try {
+    const keys = new Set(responses.map((r) => r.key));
+    const unknown = Object.keys(setups).filter((key) => !keys.has(key));
+    const names = new Set(transactions.map((t) => t.name));
+    const missing = responses.filter((r) => !names.has(r.name)).map((r) => r.key);
+    if (unknown.length > 0 || missing.length > 0) {
+      const message = `hooks name no documented response: ${unknown.join('; ')}; Dredd made no transaction for: ${missing.join('; ')}`;
+      console.error(message);
+      for (const transaction of transactions) transaction.fail = message;
+    }
+    database = openDatabase(env.CONTRACT_DATABASE_URL!);
+    const login = await call('POST', '/login', { body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } });
+    fixtures.adminToken = login.access_token;
+    fixtures.owner = await registerUser('owner');
+    fixtures.other = await registerUser('other');
+    fixtures.passwordChanger = await registerUser('changer');
+    // The login example's credentials belong to a real account.
+    const loginExample = exampleOf('login');
+    await registerUser('example', { email: loginExample.email, password: loginExample.password });
+  } catch (error) {
+    for (const transaction of transactions) transaction.fail = `fixtures failed: ${(error as Error).message}`;
+  }
+  done();
+}
+
+export async function afterAll(_transactions: Transaction[], done: Done): Promise<void> {
+  await database?.destroy();
+  done();
+}
+
+// ---- helpers for the setups -------------------------------------------------
+const setBody = (t: Transaction, body: unknown) => {
+  t.request.body = typeof body === 'string' ? body : JSON.stringify(body);
+};
+const setToken = (t: Transaction, token: string) => {
+  t.request.headers.Authorization = `Bearer ${token}`;
+};
+const dropToken = (t: Transaction) => {
+  delete t.request.headers.Authorization;
+};
+// Sends the transaction to the strict instance instead.
+const useStrictInstance = (t: Transaction) => {
+  t.port = new URL(STRICT_URL).port;
+};
+// Sends the transaction to the instance whose hashing queue is always full.
+const useBusyInstance = (t: Transaction) => {
+  t.port = new URL(BUSY_URL).port;
+};
+const setPath = (t: Transaction, path: string) => {
+  t.fullPath = path;
+  t.request.uri = path;
+};
+// A real database fault from outside the request path: a table disappears
+// for the duration of this one request (see afterEach), as the contract asks.
+const hideTable = (table: string) => async (t: Transaction) => {
+  await database!.schema.renameTable(table, `${table}_hidden_by_contract_test`);
+  t.hiddenTable = table;
+};
+const hideUsersTable = hideTable('users');
+
+/** A copy of the request example the spec gives for an operation (by id) or a transaction's operation. */
+function exampleOf(operationId: string): Record<string, any> {
+  for (const methods of Object.values(spec.paths)) {
+    for (const operation of Object.values(methods)) {
+      if (operation.operationId !== operationId) continue;
+      const body = operation.requestBody as { content: Record<string, { example: Record<string, any> }> };
+      return structuredClone(body.content['application/json']!.example);
+    }
+  }
+  throw new Error(`no operation ${operationId}`);
+}
+const example = (t: Transaction) => exampleOf(responseOf(t)!.operationId);
+
+// Keyed by operationId and status. Every documented response has a setup;
+// an empty one means the spec's examples already provoke it.
+const setups: Record<string, Setup> = {
+  'createUser 201': (t) => {
+    setBody(t, { ...example(t), email: 'created@example.com', user_name: 'created' });
+  },
+  'createUser 400': (t) => {
+    setBody(t, { ...example(t), email: 'not-an-email' });
+  },
+  'createUser 401': (t) => {
+    setToken(t, 'not.a.valid-token');
+  },
+  'createUser 403': (t) => {
+    setBody(t, { ...example(t), email: 'wannabe@example.com', user_name: 'wannabe', role: 'admin' });
+    setToken(t, fixtures.owner.token);
+  },
+  'createUser 409': (t) => {
+    setBody(t, { ...example(t), email: fixtures.owner.email.toUpperCase(), user_name: 'someone_new' });
+  },
+  'createUser 429': async (t) => {
+    useStrictInstance(t);
+    const first = { ...example(t), email: 'first-from-here@example.com', user_name: 'first_from_here' };
+    await call('POST', '/users', { body: first, baseUrl: STRICT_URL }); // the one registration allowed
+  },
+  'createUser 500': hideUsersTable,
+  'createUser 503': (t) => {
+    useBusyInstance(t);
+    setBody(t, { ...example(t), email: 'busy@example.com', user_name: 'busy' });
+  },
+
+  'listUsers 200': () => {},
+  'listUsers 400': (t) => {
+    setPath(t, '/users/pagination?page=0&per_page=10');
+  },
+  'listUsers 401': useStrictInstance,
+  'listUsers 500': hideUsersTable,
+
+  'getUser 200': (t) => {
+    setToken(t, fixtures.adminToken);
+  },
+  'getUser 400': (t) => {
+    setToken(t, fixtures.adminToken);
+    setPath(t, '/users/not-a-number');
+  },
+  'getUser 401': dropToken,
+  'getUser 404': (t) => {
+    setToken(t, fixtures.adminToken);
+    setPath(t, '/users/999999');
+  },
+  'getUser 500': async (t) => {
+    setToken(t, fixtures.adminToken);
+    await hideUsersTable(t);
+  },
+
+  'updateUser 200': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update/${fixtures.owner.id}`);
+  },
+  'updateUser 400': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update/${fixtures.owner.id}`);
+    setBody(t, {});
+  },
+  'updateUser 401': dropToken,
+  'updateUser 403': (t) => {
+    setToken(t, fixtures.other.token);
+    setPath(t, `/users/update/${fixtures.owner.id}`);
+  },
+  'updateUser 404': (t) => {
+    setToken(t, fixtures.adminToken);
+    setPath(t, '/users/update/999999');
+  },
+  'updateUser 409': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update/${fixtures.owner.id}`);
+    setBody(t, { email: fixtures.other.email });
+  },
+  'updateUser 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'updateUserPassword 200': (t) => {
+    setToken(t, fixtures.passwordChanger.token);
+    setPath(t, `/users/update_password/${fixtures.passwordChanger.id}`);
+    setBody(t, { existing_password: fixtures.passwordChanger.password, password: 'changed-password-1' });
+  },
+  'updateUserPassword 400': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update_password/${fixtures.owner.id}`);
+    setBody(t, { existing_password: 'not-the-password', password: 'changed-password-1' });
+  },
+  'updateUserPassword 401': dropToken,
+  'updateUserPassword 403': (t) => {
+    setToken(t, fixtures.other.token);
+    setPath(t, `/users/update_password/${fixtures.owner.id}`);
+  },
+  'updateUserPassword 409': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update_password/${fixtures.owner.id}`);
+    setBody(t, '{"existing_password": ');
+  },
+  'updateUserPassword 429': async (t) => {
+    useStrictInstance(t);
+    const { access_token } = await call('POST', '/login', {
+      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      baseUrl: STRICT_URL,
+    });
+    const path = `/users/update_password/${subjectOf(access_token)}`;
+    const wrong = { existing_password: 'not-the-password', password: 'changed-password-1' };
+    await call('PUT', path, { body: wrong, token: access_token, baseUrl: STRICT_URL, expect: 400 }); // the one allowed
+    setToken(t, access_token);
+    setPath(t, path);
+    setBody(t, wrong);
+  },
+  'updateUserPassword 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+  'updateUserPassword 503': (t) => {
+    useBusyInstance(t);
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/users/update_password/${fixtures.owner.id}`);
+    setBody(t, { existing_password: fixtures.owner.password, password: 'changed-password-2' });
+  },
+
+  'login 200': () => {},
+  'login 400': (t) => {
+    setBody(t, { email: 'not-an-email', password: 'x' });
+  },
+  'login 401': (t) => {
+    setBody(t, { ...example(t), password: 'wrong-password' });
+  },
+  'login 409': (t) => {
+    setBody(t, '{"email": "broken');
+  },
+  'login 429': async (t) => {
+    useStrictInstance(t);
+    const { email } = example(t);
+    await call('POST', '/login', { body: { email, password: 'a-wrong-guess' }, baseUrl: STRICT_URL, expect: 401 });
+  },
+  'login 500': hideUsersTable,
+  'login 503': useBusyInstance,
+
+  'logout 200': async (t) => {
+    const { access_token } = await call('POST', '/login', {
+      body: { email: fixtures.other.email, password: fixtures.other.password },
+    });
+    setToken(t, access_token);
+  },
+  'logout 401': dropToken,
+  'logout 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'checkToken 200': (t) => {
+    setToken(t, fixtures.owner.token);
+  },
+  'checkToken 401': dropToken,
+  'checkToken 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'checkLiveness 200': () => {},
+  'checkReadiness 200': () => {},
+  // Knex's migration table gone: the migrations can't be confirmed.
+  'checkReadiness 503': hideTable('knex_migrations'),
+};
+
+
+export async function beforeEach(transaction: Transaction, done: Done): Promise<void> {
+  try {
+    const response = responseOf(transaction);
+    const setup = response && setups[response.key];
+    if (!setup) transaction.fail = 'no setup for this documented response';
+    else await setup(transaction);
+  } catch (error) {
+    transaction.fail = `setup failed: ${(error as Error).message}`;
+  }
+  done();
+}
+
+// Express sends `application/json; charset=utf-8`; Dredd compares the header
+// to the spec's media type literally. The parameter is allowed (and
+// meaningless: JSON is UTF-8), so accept exactly that, and nothing else.
+const JSON_CONTENT_TYPE = /^application\/json(; ?charset=utf-8)?$/i;
+export function beforeEachValidation(transaction: Transaction): void {
+  const headers = transaction.real?.headers ?? {};
+  const name = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
+  if (name && JSON_CONTENT_TYPE.test(headers[name]!)) headers[name] = 'application/json';
+}
+
+export async function afterEach(transaction: Transaction, done: Done): Promise<void> {
+  try {
+    if (transaction.hiddenTable) {
+      await database!.schema.renameTable(`${transaction.hiddenTable}_hidden_by_contract_test`, transaction.hiddenTable);
+    }
+    const response = responseOf(transaction);
+    const real = transaction.real;
+    if (response && real) {
+      const problems = checkResponse(response, real);
+      if (problems) transaction.fail = problems;
+    }
+    if (env.CONTRACT_REPORT) {
+      appendFileSync(env.CONTRACT_REPORT, JSON.stringify({ name: transaction.name, fail: transaction.fail || false }) + '\n');
+    }
+  } catch (error) {
+    transaction.fail = `after hook failed: ${(error as Error).message}`;
+  }
+  done();
+}
+
+function checkResponse(response: DocumentedResponse, real: NonNullable<Transaction['real']>): string {
+  if (real.statusCode !== response.status) return `status ${real.statusCode}, documented ${response.status}`;
+  let body: unknown;
+  try {
+    body = JSON.parse(real.body);
+  } catch {
+    return `body is not JSON: ${real.body}`;
+  }
+  const validate = bodyValidatorFor(response);
+  if (!validate(body)) return `body does not match the spec: ${ajv.errorsText(validate.errors)} in ${real.body}`;
+  return '';
+}
