@@ -32,6 +32,13 @@ app.get('/protected', requireToken, (_req, res) => {
   res.json({ message: 'Token is valid' });
 });
 app.get('/users/:user_id', requireToken, (req, res) => {
-  res.json({ id: Number(req.params.user_id), email: 'seed@example.com', user_name: 'seed', first_name: 'Seed', last_name: 'User', role: 'user' });
+  res.json({
+    id: Number(req.params.user_id),
+    email: 'seed@example.com',
+    user_name: 'seed',
+    first_name: 'Seed',
+    last_name: 'User',
+    role: 'user',
+  });
 });
 app.listen(Number(process.env.PORT), '127.0.0.1');

@@ -51,7 +51,9 @@ const IDLE_BEFORE_SECOND_MEMORY_READING_MS = 10_000;
 // 115-149 MB but 15-18 logins/s (page faults); with huge pages as well
 // 115-155 MB at 25-27 logins/s. Halving V8's young generation took about
 // 10 MB more, at no measured cost in throughput.
-const NPM_START_ENV = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.hugetlb=1' };
+const NPM_START_ENV = {
+  GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.hugetlb=1',
+};
 const NPM_START_NODE_ARGS = ['--max-semi-space-size=8'];
 
 interface Sample {
@@ -83,7 +85,11 @@ interface Scenario {
 
 function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -100,7 +106,7 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 /** CPU seconds used so far by a process and its children (cluster workers), all threads. */
 function cpuSeconds(pid: number): number {
   const ticks = (p: number) => {
-    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
     return Number(fields[11]) + Number(fields[12]); // utime, stime
   };
   return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + ticks(p), 0) / CLOCK_TICKS_PER_SECOND;
@@ -155,7 +161,7 @@ async function measure(server: Server, scenario: Scenario): Promise<Sample> {
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
 /** One row from the rounds' samples: medians, and every error and non-2xx answer summed. */
@@ -195,7 +201,11 @@ const scenarios: Scenario[] = [
   { name: 'GET /protected', method: 'GET', path: '/protected', token: true },
   { name: 'GET /users/:id', method: 'GET', path: () => `/users/${randomId()}`, token: true },
   { name: 'GET /users/pagination (page 1)', method: 'GET', path: `/users/pagination?page=1&per_page=${PER_PAGE}` },
-  { name: 'GET /users/pagination (last page)', method: 'GET', path: `/users/pagination?page=${Math.ceil(USERS / PER_PAGE)}&per_page=${PER_PAGE}` },
+  {
+    name: 'GET /users/pagination (last page)',
+    method: 'GET',
+    path: `/users/pagination?page=${Math.ceil(USERS / PER_PAGE)}&per_page=${PER_PAGE}`,
+  },
   {
     name: 'POST /login',
     method: 'POST',
@@ -210,11 +220,23 @@ const scenarios: Scenario[] = [
     body: () => {
       registered += 1;
       const tag = `${process.pid}.${Date.now()}.${registered}`;
-      return { email: `bench.${tag}@example.com`, user_name: `b.${tag}`.slice(0, 32), first_name: 'Bench', last_name: 'User', password: 'bench-password-1' };
+      return {
+        email: `bench.${tag}@example.com`,
+        user_name: `b.${tag}`.slice(0, 32),
+        first_name: 'Bench',
+        last_name: 'User',
+        password: 'bench-password-1',
+      };
     },
     connections: 8,
   },
-  { name: 'PUT /users/update/:id', method: 'PUT', path: '/users/update/1', body: () => ({ first_name: `Bench ${Date.now() % 1000}` }), token: true },
+  {
+    name: 'PUT /users/update/:id',
+    method: 'PUT',
+    path: '/users/update/1',
+    body: () => ({ first_name: `Bench ${Date.now() % 1000}` }),
+    token: true,
+  },
 ];
 
 /** A Markdown table; the columns after the first `leftColumns` are right-aligned numbers. */
@@ -254,7 +276,7 @@ async function startBaseline(): Promise<Server> {
     token: jwt.sign({ sub: '1' }, SECRET, { expiresIn: 3600 }), // any HS256 token with this secret
     scenarios: scenarios.slice(0, 2),
     underLogins: false,
-    stop: baseline.stop,
+    stop: () => baseline.stop(),
   };
 }
 
@@ -290,17 +312,17 @@ async function startService(databaseUrl: string, workers: number): Promise<Serve
     scenarios,
     underLogins: true,
     startupMs: service.startupMs,
-    stop: service.stop,
+    stop: () => service.stop(),
   };
 }
 
 /** Token checks while logins hash at full speed beside them. */
 async function protectedWhileLoginsRun(server: Server): Promise<Sample> {
-  await cannon(server.url, scenarios[0]!, server.token, 1);
+  await cannon(server.url, scenarios[0], server.token, 1);
   const sample = await sampled(server, async () => {
     const [result] = await Promise.all([
-      cannon(server.url, { ...scenarios[0]!, connections: 16 }, server.token, SECONDS),
-      cannon(server.url, { ...scenarios[4]!, connections: 16 }, server.token, SECONDS),
+      cannon(server.url, { ...scenarios[0], connections: 16 }, server.token, SECONDS),
+      cannon(server.url, { ...scenarios[4], connections: 16 }, server.token, SECONDS),
     ]);
     return result;
   });
@@ -356,7 +378,13 @@ interface FloodRow {
 }
 
 /** POSTs a JSON body on 127.0.0.1 and reads the whole answer; "error" when none came. */
-function post(url: string, path: string, body: string, address: string, agent: Agent): Promise<{ status: number | 'error'; ms: number }> {
+function post(
+  url: string,
+  path: string,
+  body: string,
+  address: string,
+  agent: Agent,
+): Promise<{ status: number | 'error'; ms: number }> {
   const started = performance.now();
   return new Promise((resolve) => {
     const done = (status: number | 'error') => resolve({ status, ms: performance.now() - started });
@@ -366,7 +394,11 @@ function post(url: string, path: string, body: string, address: string, agent: A
         method: 'POST',
         agent,
         timeout: REQUEST_TIMEOUT_MS,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-forwarded-for': address },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-forwarded-for': address,
+        },
       },
       (res) => {
         res.resume();
@@ -411,7 +443,10 @@ async function timedLogins(
 }
 
 /** Registrations from FLOODER_ADDRESS, FLOOD_CONNECTIONS in flight, until stopped (it then waits for the answers), the cap in time or in count. */
-function startFlood(url: string, agent: Agent): { stop(): Promise<{ statuses: Record<string, number>; seconds: number }> } {
+function startFlood(
+  url: string,
+  agent: Agent,
+): { stop(): Promise<{ statuses: Record<string, number>; seconds: number }> } {
   const statuses: Record<string, number> = {};
   const started = performance.now();
   let sent = 0;
@@ -464,7 +499,7 @@ async function loginsUnderFlood(server: Server): Promise<FloodSample> {
 const percentile = (values: number[], p: number) => {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 };
 
 /** One row from the rounds: percentiles over all their logins, the flood's answers summed. */
@@ -472,7 +507,8 @@ function summarizeFlood(server: string, samples: FloodSample[]): FloodRow {
   const quiet = samples.flatMap((s) => s.quietMs);
   const flooded = samples.flatMap((s) => s.floodedMs);
   const statuses: Record<string, number> = {};
-  for (const sample of samples) for (const [status, n] of Object.entries(sample.floodStatuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  for (const sample of samples)
+    for (const [status, n] of Object.entries(sample.floodStatuses)) statuses[status] = (statuses[status] ?? 0) + n;
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const flood409 = statuses['409'] ?? 0;
   const flood503 = statuses['503'] ?? 0;
@@ -496,8 +532,20 @@ function summarizeFlood(server: string, samples: FloodSample[]): FloodRow {
 
 function floodTable(rows: FloodRow[]): string {
   return markdownTable(
-    ['server', 'logins quiet/under flood', 'quiet p50 ms', 'quiet p95 ms', 'under flood p50 ms', 'under flood p95 ms',
-      'p95 ratio', 'flood 409', 'flood 503', 'flood other', 'flood req/s', 'failed logins'],
+    [
+      'server',
+      'logins quiet/under flood',
+      'quiet p50 ms',
+      'quiet p95 ms',
+      'under flood p50 ms',
+      'under flood p95 ms',
+      'p95 ratio',
+      'flood 409',
+      'flood 503',
+      'flood other',
+      'flood req/s',
+      'failed logins',
+    ],
     1,
     rows.map((r) => [
       r.server,
@@ -577,7 +625,18 @@ async function floodOnly(): Promise<void> {
   const stamp = when.replace(/[:.]/g, '-');
   writeFileSync(
     join(folder, `bench-flood-${stamp}.json`),
-    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, flood: floodResults(rows, { [label]: samples }) }, null, 2),
+    JSON.stringify(
+      {
+        when,
+        node: process.version,
+        cores: cpus().length,
+        users: USERS,
+        rounds: ROUNDS,
+        flood: floodResults(rows, { [label]: samples }),
+      },
+      null,
+      2,
+    ),
   );
   writeFileSync(join(folder, `bench-flood-${stamp}.md`), markdown);
   console.log(`Written to bench/results/bench-flood-${stamp}.{json,md}`);
@@ -594,7 +653,12 @@ function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) 
     samples: Object.fromEntries(
       Object.entries(samples).map(([label, list]) => [
         label,
-        list.map((s) => ({ ...s, quietMs: s.quietMs.map(round), floodedMs: s.floodedMs.map(round), floodSeconds: round(s.floodSeconds) })),
+        list.map((s) => ({
+          ...s,
+          quietMs: s.quietMs.map(round),
+          floodedMs: s.floodedMs.map(round),
+          floodSeconds: round(s.floodSeconds),
+        })),
       ]),
     ),
   };
@@ -615,7 +679,9 @@ async function main(): Promise<void> {
     console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
     await seedUsers(databaseUrl, USERS);
 
-    console.log('Starting the baseline (Express + validator + JWT check, no database) and the service with WEB_CONCURRENCY 1 and 2');
+    console.log(
+      'Starting the baseline (Express + validator + JWT check, no database) and the service with WEB_CONCURRENCY 1 and 2',
+    );
     servers.push(await startBaseline());
     for (const workers of [1, 2]) {
       const service = await startService(databaseUrl, workers);
@@ -629,7 +695,9 @@ async function main(): Promise<void> {
         for (const server of servers.filter((s) => s.scenarios.includes(scenario))) {
           const sample = await measure(server, scenario);
           record(scenario.name, server.label, sample);
-          console.log(`  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s, p99 ${sample.p99} ms, non-2xx ${sample.non2xx}`);
+          console.log(
+            `  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s, p99 ${sample.p99} ms, non-2xx ${sample.non2xx}`,
+          );
         }
       }
       for (const server of servers.filter((s) => s.underLogins)) {
@@ -645,7 +713,8 @@ async function main(): Promise<void> {
     }
     const services = servers.filter((s) => s.underLogins);
     const resident = (key: string) => {
-      for (const server of services) notes[`${key}_${server.label.split(' ')[1]}`] = residentMb(server.pid).map((mb) => Math.round(mb));
+      for (const server of services)
+        notes[`${key}_${server.label.split(' ')[1]}`] = residentMb(server.pid).map((mb) => Math.round(mb));
     };
     resident('residentMbPerWorker');
     // Right after the load, V8's heap still holds the garbage of the last
@@ -659,7 +728,10 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   for (const server of servers) {
-    for (const name of [...server.scenarios.map((s) => s.name), ...(server.underLogins ? ['GET /protected while logins run'] : [])]) {
+    for (const name of [
+      ...server.scenarios.map((s) => s.name),
+      ...(server.underLogins ? ['GET /protected while logins run'] : []),
+    ]) {
       rows.push(summarize(name, server.label, samples.get(`${name}|${server.label}`)!));
     }
   }
@@ -678,17 +750,37 @@ async function main(): Promise<void> {
   const targets = [
     ['GET /protected ≥ 0.8 of baseline (1 worker)', find('GET /protected', one).ratio!, 0.8, '≥'],
     ['GET /users/:id ≥ 0.7 of baseline (1 worker)', find('GET /users/:id', one).ratio!, 0.7, '≥'],
-    ['2 workers ≥ 1.6× 1 worker, GET /protected', find('GET /protected', two).reqPerSec / find('GET /protected', one).reqPerSec, 1.6, '≥'],
-    ['2 workers ≥ 1.6× 1 worker, GET /users/:id', find('GET /users/:id', two).reqPerSec / find('GET /users/:id', one).reqPerSec, 1.6, '≥'],
+    [
+      '2 workers ≥ 1.6× 1 worker, GET /protected',
+      find('GET /protected', two).reqPerSec / find('GET /protected', one).reqPerSec,
+      1.6,
+      '≥',
+    ],
+    [
+      '2 workers ≥ 1.6× 1 worker, GET /users/:id',
+      find('GET /users/:id', two).reqPerSec / find('GET /users/:id', one).reqPerSec,
+      1.6,
+      '≥',
+    ],
     [
       'last page costs ≤ 2× page 1 (req/s ratio, 1 worker)',
       find('GET /users/pagination (page 1)', one).reqPerSec / find('GET /users/pagination (last page)', one).reqPerSec,
       2,
       '≤',
     ],
-    ['GET /protected p99 under 50 ms while logins run (1 worker)', find('GET /protected while logins run', one).p99, 50, '<'],
+    [
+      'GET /protected p99 under 50 ms while logins run (1 worker)',
+      find('GET /protected while logins run', one).p99,
+      50,
+      '<',
+    ],
     ['resident memory per worker under 150 MB', Math.max(...residentOne, ...residentTwo), 150, '<'],
-    ['start-up to first answer under 1.5 s on an existing database (1 worker)', (notes.startupMs_1 as number) / 1000, 1.5, '<'],
+    [
+      'start-up to first answer under 1.5 s on an existing database (1 worker)',
+      (notes.startupMs_1 as number) / 1000,
+      1.5,
+      '<',
+    ],
   ] as const;
   // What two workers could reach at most on this machine: the cores the load
   // generator leaves, at one worker's CPU cost per request.
@@ -713,7 +805,7 @@ async function main(): Promise<void> {
     '',
     table(rows),
     '',
-    `Start-up to first answer on the seeded database: ${notes.startupMs_1} ms (1 worker), ${notes.startupMs_2} ms (2 workers).`,
+    `Start-up to first answer on the seeded database: ${String(notes.startupMs_1)} ms (1 worker), ${String(notes.startupMs_2)} ms (2 workers).`,
     `Resident memory per worker right after the run: ${residentOne.join(', ')} MB (1 worker); ${residentTwo.join(', ')} MB (2 workers);`,
     `${IDLE_BEFORE_SECOND_MEMORY_READING_MS / 1000} s later: ${(notes.residentMbPerWorkerAfterIdle_1 as number[]).join(', ')} MB (1 worker); ${(notes.residentMbPerWorkerAfterIdle_2 as number[]).join(', ')} MB (2 workers).`,
     `Estimated most that two workers can serve here (the cores autocannon leaves, at one worker's CPU per request): ${ceilings.join('; ')}.`,
@@ -729,7 +821,22 @@ async function main(): Promise<void> {
   const stamp = when.replace(/[:.]/g, '-');
   writeFileSync(
     join(folder, `bench-${stamp}.json`),
-    JSON.stringify({ when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, seconds: SECONDS, rows, samples: Object.fromEntries(samples), notes, flood: floodResults(floodRows, floodSamples) }, null, 2),
+    JSON.stringify(
+      {
+        when,
+        node: process.version,
+        cores: cpus().length,
+        users: USERS,
+        rounds: ROUNDS,
+        seconds: SECONDS,
+        rows,
+        samples: Object.fromEntries(samples),
+        notes,
+        flood: floodResults(floodRows, floodSamples),
+      },
+      null,
+      2,
+    ),
   );
   writeFileSync(join(folder, `bench-${stamp}.md`), markdown);
   writeFileSync(join(folder, 'latest.md'), markdown);

@@ -13,9 +13,12 @@ import { documentedResponses } from '../test/contract/transactions.js';
 import { backend, createTestDatabase, type TestDatabase } from '../test/support/database.js';
 import { startServerProcess, type ServerProcess } from '../test/support/process.js';
 
+/** What this runner uses of Dredd, which ships no types. */
+interface DreddRunner {
+  run(callback: (error: Error | null, stats: DreddStats) => void): void;
+}
 const require = createRequire(import.meta.url);
-const Dredd = require('dredd');
-
+const Dredd = require('dredd') as new (configuration: Record<string, unknown>) => DreddRunner;
 
 const ROOT = join(import.meta.dirname, '..');
 const ADMIN = { ADMIN_EMAIL: 'contract-admin@example.com', ADMIN_PASSWORD: 'contract-admin-password' };
@@ -96,7 +99,10 @@ try {
     ...ADMIN,
   });
 
-  const ran = readFileSync(reportFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { name: string; fail: string | false });
+  const ran = readFileSync(reportFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { name: string; fail: string | false });
   const expected = documentedResponses(loadSpec()).map((r) => r.name);
   const missing = expected.filter((name) => !ran.some((r) => r.name === name));
   const repeated = expected.filter((name) => ran.filter((r) => r.name === name).length > 1);

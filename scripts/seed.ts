@@ -13,7 +13,11 @@ const BATCH = 5000; // rows per transaction
 const ROWS_PER_STATEMENT = 250;
 
 export async function seedUsers(databaseUrl: string | undefined, count: number, report = console.log): Promise<void> {
-  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl ?? process.env.DATABASE_URL, JWT_SECRET: 'x'.repeat(32) });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl ?? process.env.DATABASE_URL,
+    JWT_SECRET: 'x'.repeat(32),
+  });
   const db = openDatabase(config.database);
   try {
     await migrateToLatest(db);
@@ -42,12 +46,15 @@ export async function seedUsers(databaseUrl: string | undefined, count: number, 
           };
         });
         // SQLite takes at most 500 rows in one multi-row INSERT (Knex writes it as a compound SELECT).
-        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await trx('users').insert(rows.slice(i, i + ROWS_PER_STATEMENT));
+        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)
+          await trx('users').insert(rows.slice(i, i + ROWS_PER_STATEMENT));
       });
       done += size;
       if (done === count || done % (BATCH * 4) === 0) {
         const rate = Math.round(done / ((Date.now() - started) / 1000));
-        report(`  seeded ${done.toLocaleString('en')} / ${count.toLocaleString('en')} users (${rate.toLocaleString('en')}/s)`);
+        report(
+          `  seeded ${done.toLocaleString('en')} / ${count.toLocaleString('en')} users (${rate.toLocaleString('en')}/s)`,
+        );
       }
     }
   } finally {

@@ -144,7 +144,10 @@ function closeConnectionWhileDraining(draining: () => boolean): RequestHandler {
  * Allow. Any other method on `*` is a JSON 404, never Express's HTML page.
  */
 function answerServerWideRequests(operations: Operation[]): RequestHandler {
-  const methods = new Set(['OPTIONS', ...operations.flatMap((o) => (o.method === 'GET' ? ['GET', 'HEAD'] : [o.method]))]);
+  const methods = new Set([
+    'OPTIONS',
+    ...operations.flatMap((o) => (o.method === 'GET' ? ['GET', 'HEAD'] : [o.method])),
+  ]);
   const allow = [...methods].sort().join(', ');
   return (req, res, next) => {
     if (req.url !== '*') return next();

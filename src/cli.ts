@@ -80,7 +80,9 @@ async function migrate(config: Config, unlock: boolean): Promise<void> {
     console.log('Applying pending migrations…');
     const applied = await migrateToLatest(db, (reason) => console.log(`  waiting: ${reason}`));
     for (const name of applied) console.log(`  applied ${name}`);
-    console.log(applied.length === 0 ? 'Nothing to do: migrations are up to date.' : `Done: ${applied.length} applied.`);
+    console.log(
+      applied.length === 0 ? 'Nothing to do: migrations are up to date.' : `Done: ${applied.length} applied.`,
+    );
   } finally {
     await db.destroy();
   }
@@ -123,7 +125,8 @@ async function createUser(domain: Domain, values: Record<string, string | boolea
 async function resetPassword(domain: Domain, email: string): Promise<void> {
   const password = await readPassword();
   refuseInvalid(domain, 'NewPassword', password);
-  if (!(await domain.users.resetPassword(email, password, OPERATOR()))) throw new Error(`no account has the email ${email}`);
+  if (!(await domain.users.resetPassword(email, password, OPERATOR())))
+    throw new Error(`no account has the email ${email}`);
   console.log(`Password of ${email} reset; every session of the account has ended.`);
 }
 
@@ -173,6 +176,8 @@ try {
     console.error(`Error: the ${error.problem.field} ${error.problem.message}`);
     process.exit(2);
   }
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : `Error: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError ? `Configuration error: ${error.message}` : `Error: ${(error as Error).message}`,
+  );
   process.exit(1);
 }

@@ -69,9 +69,11 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const domain = await openDomain(config, logger);
   const { db, spec, users, sessions } = domain;
   const pruneExpired = () =>
-    sessions.pruneExpired().catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
+    sessions
+      .pruneExpired()
+      .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
   await pruneExpired();
-  const pruneTimer = setInterval(pruneExpired, PRUNE_INTERVAL_MS).unref();
+  const pruneTimer = setInterval(() => void pruneExpired(), PRUNE_INTERVAL_MS).unref();
 
   let shuttingDown = false;
   const operations = operationsOf(spec, {
@@ -136,7 +138,8 @@ async function ensureBootstrapAdmin(users: UserService, spec: SpecDocument, admi
   const outcome = await users
     .ensureAdmin(profile, { address: 'start-up', requestId: 'bootstrap-admin' })
     .catch((error: unknown) => {
-      if (error instanceof DomainError && error.problem) throw new ConfigError(`ADMIN_PASSWORD ${error.problem.message}`);
+      if (error instanceof DomainError && error.problem)
+        throw new ConfigError(`ADMIN_PASSWORD ${error.problem.message}`);
       throw error;
     });
   if (outcome === 'created') logger.info({ email: profile.email }, 'created the bootstrap admin');

@@ -83,7 +83,9 @@ export function loadConfig(env: Env = process.env): Config {
   const database = databaseFrom(env);
   const webConcurrency = integerSetting(env, 'WEB_CONCURRENCY', 1, 1, 64);
   if (webConcurrency > 1 && database.client === 'sqlite' && database.filename === ':memory:') {
-    throw new ConfigError('WEB_CONCURRENCY above 1 needs a database file: each worker would have its own in-memory database');
+    throw new ConfigError(
+      'WEB_CONCURRENCY above 1 needs a database file: each worker would have its own in-memory database',
+    );
   }
   return {
     port: integerSetting(env, 'PORT', 3000, 0, 65535),
@@ -97,7 +99,13 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
     trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 0, 10),
     rateLimits: {
-      loginMaxFailuresPerEmailAndAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS', 5, 0, 1_000_000),
+      loginMaxFailuresPerEmailAndAddress: integerSetting(
+        env,
+        'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS',
+        5,
+        0,
+        1_000_000,
+      ),
       loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),
       loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 100, 0, 1_000_000),
       loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
@@ -150,9 +158,7 @@ function databaseFrom(env: Env): DatabaseConfig {
       connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
     };
   }
-  throw new ConfigError(
-    'DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db',
-  );
+  throw new ConfigError('DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db');
 }
 
 // Outside production a missing secret is generated once and kept beside the
@@ -195,7 +201,9 @@ function resolveJwtSecret(
     }
     const kept = readFileSync(secretFile, 'utf8').trim();
     if (kept.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(`${secretFile} holds fewer than ${MIN_SECRET_LENGTH} characters: delete it to generate a new secret`);
+      throw new ConfigError(
+        `${secretFile} holds fewer than ${MIN_SECRET_LENGTH} characters: delete it to generate a new secret`,
+      );
     }
     return kept;
   } catch (error) {
@@ -247,7 +255,10 @@ function hostSetting(env: Env): string {
 }
 
 function originsSetting(env: Env, name: string): string[] {
-  const origins = (env[name] ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+  const origins = (env[name] ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {

@@ -24,7 +24,8 @@ export const REDACTED_PATHS = [
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream, pretty = false): Logger {
   const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   if (destination) return pino(options, destination);
-  if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } });
+  if (pretty)
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } });
   return pino(options);
 }
 
@@ -34,7 +35,7 @@ export function createLogger(level: Config['logLevel'], destination?: Destinatio
  * gone. The line is built here from those fields alone, so it is written
  * without the redaction pass (which cost more than the rest of the line), and
  * without pino-http's per-request child logger: together they took about
- * 40% of GET /protected's throughput (README, Performance).
+ * 40% of GET /protected's throughput (bench/README.md).
  */
 export function requestLogger(logger: Logger): RequestHandler {
   const requestLines = logger.child({}, { redact: { paths: [] } });
@@ -71,10 +72,10 @@ export function requestLogger(logger: Logger): RequestHandler {
  */
 export function describeSafely(error: unknown): { name: string; code?: string; message: string } {
   const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const text = String(message ?? '');
+  const text = typeof message === 'string' ? message : '';
   const driverMessage = text.includes(' - ') ? text.slice(text.lastIndexOf(' - ') + 3) : text;
   return {
-    name: String(name ?? 'Error'),
+    name: typeof name === 'string' ? name : 'Error',
     ...(typeof code === 'string' ? { code } : {}),
     message: (driverMessage.split('\n')[0] ?? '').slice(0, 200),
   };

@@ -75,7 +75,7 @@ export function resolveRef<T extends SpecNode>(spec: SpecDocument, node: T): T {
     resolved = resolved.$ref
       .slice(2)
       .split('/')
-      .reduce<any>((at, key) => at[key], spec);
+      .reduce<Record<string, unknown>>((at, key) => at[key] as Record<string, unknown>, spec) as T;
   }
   return resolved;
 }

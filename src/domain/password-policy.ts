@@ -39,5 +39,6 @@ export function checkNewPassword(password: string, field = 'password'): void {
       message: `must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters`,
     });
   }
-  if (isCommon(canonical)) throw new DomainError('password_refused', { field, message: 'is one of the most common passwords' });
+  if (isCommon(canonical))
+    throw new DomainError('password_refused', { field, message: 'is one of the most common passwords' });
 }

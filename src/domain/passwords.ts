@@ -85,7 +85,8 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
   }
 
   return {
-    hash: (password, requester) => admission.run(requester, () => argon2.hash(canonicalPassword(password), ARGON2_OPTIONS)),
+    hash: (password, requester) =>
+      admission.run(requester, () => argon2.hash(canonicalPassword(password), ARGON2_OPTIONS)),
     verify,
     async verifyAgainstNothing(password, requester) {
       await verifyExactly(decoyHash, canonicalPassword(password), requester);

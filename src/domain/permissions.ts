@@ -10,7 +10,11 @@ export function mayAssignRole(actor: Principal | undefined, role: Role): boolean
  * Users edit themselves, moderators also plain users but not their email (an
  * email change is the first step of an account takeover), admins anyone.
  */
-export function mayUpdateProfile(actor: Principal, target: Pick<User, 'id' | 'role'>, changes: ProfileChanges): boolean {
+export function mayUpdateProfile(
+  actor: Principal,
+  target: Pick<User, 'id' | 'role'>,
+  changes: ProfileChanges,
+): boolean {
   if (actor.userId === target.id || actor.role === 'admin') return true;
   return actor.role === 'moderator' && target.role === 'user' && changes.email === undefined;
 }

@@ -34,12 +34,23 @@ export interface RateLimitValues {
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
-  const loginRule = (bucket: string, limit: number) => ({ bucket, limit, windowSeconds: values.loginFailureWindowSeconds });
+  const loginRule = (bucket: string, limit: number) => ({
+    bucket,
+    limit,
+    windowSeconds: values.loginFailureWindowSeconds,
+  });
   return {
-    loginFailuresPerEmailAndAddress: loginRule('login_failure_email_address', values.loginMaxFailuresPerEmailAndAddress),
+    loginFailuresPerEmailAndAddress: loginRule(
+      'login_failure_email_address',
+      values.loginMaxFailuresPerEmailAndAddress,
+    ),
     loginFailuresPerAddress: loginRule('login_failure_address', values.loginMaxFailuresPerAddress),
     loginFailuresPerEmail: loginRule('login_failure_email', values.loginMaxFailuresPerEmail),
-    registrationsPerAddress: { bucket: 'registration_address', limit: values.registrationsPerAddress, windowSeconds: 3600 },
+    registrationsPerAddress: {
+      bucket: 'registration_address',
+      limit: values.registrationsPerAddress,
+      windowSeconds: 3600,
+    },
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
   };
 }
@@ -88,5 +99,5 @@ export async function withPlaces<T>(
 
 /** The longest window any rule keeps events for. */
 export function longestWindowSeconds(settings: RateLimitSettings): number {
-  return Math.max(...Object.values(settings).map((rule) => rule.windowSeconds));
+  return Math.max(...Object.values<RateLimitRule>({ ...settings }).map((rule) => rule.windowSeconds));
 }

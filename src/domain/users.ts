@@ -1,6 +1,15 @@
 // Registration, profiles, password changes and the listing.
 import { DomainError } from './errors.js';
-import type { IssuedToken, NewUser, Principal, ProfileChanges, RequestOrigin, Role, User, UserSummary } from './model.js';
+import type {
+  IssuedToken,
+  NewUser,
+  Principal,
+  ProfileChanges,
+  RequestOrigin,
+  Role,
+  User,
+  UserSummary,
+} from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { checkNewPassword } from './password-policy.js';

@@ -37,7 +37,12 @@ export function createMetrics(
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered', labelNames, registers: [registry] });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests answered',
+    labelNames,
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time to answer a request',
@@ -49,7 +54,7 @@ export function createMetrics(
   for (const name of new Set(operations.flatMap((operation) => operation.outcomeMetric ?? []))) {
     const counter = new Counter({
       name: `user_service_${name}_total`,
-      help: `${name[0]!.toUpperCase()}${name.slice(1)} by outcome: success (2xx), failure (401), limited (429, 503), rejected (anything else)`,
+      help: `${name[0].toUpperCase()}${name.slice(1)} by outcome: success (2xx), failure (401), limited (429, 503), rejected (anything else)`,
       labelNames: ['outcome'] as const,
       registers: [registry],
     });

@@ -96,7 +96,11 @@ function templateCount(operation: Operation): number {
   return operation.path.split('{').length - 1;
 }
 
-function tokenRequirementOf(spec: SpecDocument, operation: SpecOperation, enabled: ReadonlySet<string>): TokenRequirement {
+function tokenRequirementOf(
+  spec: SpecDocument,
+  operation: SpecOperation,
+  enabled: ReadonlySet<string>,
+): TokenRequirement {
   const security: SecurityRequirement[] = operation.security ?? spec.security ?? [];
   if (security.length === 0) return 'none';
   if (!security.some((requirement) => Object.keys(requirement).length === 0)) return 'required';
@@ -105,8 +109,7 @@ function tokenRequirementOf(spec: SpecDocument, operation: SpecOperation, enable
 }
 
 export type Resolution =
-  | { operation: Operation; params: Record<string, string> }
-  | { operation: undefined; allowedMethods: string[] }; // empty: no operation has this path
+  { operation: Operation; params: Record<string, string> } | { operation: undefined; allowedMethods: string[] }; // empty: no operation has this path
 
 /**
  * The operation a request addresses. HEAD is answered as GET. A path the

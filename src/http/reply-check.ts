@@ -21,7 +21,8 @@ export function replyChecker(spec: SpecDocument): ReplyCheck {
     const key = `${method} ${path} ${status}`;
     if (!validators.has(key)) {
       const response = spec.paths[path]?.[method.toLowerCase()]?.responses[String(status)];
-      const schema = response && (resolveRef(spec, response).content as Record<string, { schema?: SpecNode }> | undefined);
+      const schema =
+        response && (resolveRef(spec, response).content as Record<string, { schema?: SpecNode }> | undefined);
       const ref = schema?.['application/json']?.schema?.$ref;
       validators.set(key, ref ? ajv.compile({ $ref: `openapi${ref}` }) : undefined);
     }

@@ -17,7 +17,7 @@ export function dispatch(handlers: OperationHandlers): RequestHandler {
       // The validator's copy: it has coerced each parameter to its schema type.
       params: (req as OpenApiRequest).openapi?.pathParams ?? {},
       query: req.query,
-      body: req.body,
+      body: req.body as unknown,
       principal: req.principal,
       origin: { address: clientAddress(req), requestId: req.requestId },
     } as unknown as OperationRequest<OperationId>;

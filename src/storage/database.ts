@@ -39,9 +39,8 @@ export function openDatabase(config: DatabaseConfig): Knex {
       min: 1,
       max: config.filename === ':memory:' ? 1 : SQLITE_FILE_CONNECTIONS,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) {
-        connection.exec(
-          'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
-          (error) => done(error, connection),
+        connection.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;', (error) =>
+          done(error, connection),
         );
       },
     },

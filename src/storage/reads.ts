@@ -6,7 +6,7 @@
 // On a SQLite file they run on one read-only better-sqlite3 connection with
 // each statement prepared once: per lookup that measured about 8 µs of CPU,
 // against about 45 µs for a prepared sqlite3 statement and about 120 µs
-// through Knex (README, Performance). Synchronous is safe for these reads
+// through Knex (bench/README.md). Synchronous is safe for these reads
 // alone: in WAL mode a reader never waits for a writer, and each statement
 // sees everything committed before it, so a logout through any connection or
 // process refuses its token at once. Writes stay on Knex with the
@@ -48,7 +48,7 @@ export function knexReads(db: Knex | Knex.Transaction): HotReads {
     findActiveSession: async (id, nowSeconds) => (await rows<ActiveSession>(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0],
     findProfile: async (id) => (await rows<User>(PROFILE_BY_ID_SQL, [id]))[0],
     page: (offset, limit) => rows<UserSummary>(PAGE_SQL, [offset, offset + limit]),
-    countUsers: async () => Number((await rows<{ value: number | string }>(USER_COUNT_SQL))[0]!.value),
+    countUsers: async () => Number((await rows<{ value: number | string }>(USER_COUNT_SQL))[0].value),
     close: () => {},
   };
 }

@@ -66,7 +66,7 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
             .insert({ ...row, user_name_key: userNameKey(row.user_name), position, created_at: now, updated_at: now })
             .returning<{ id: number }[]>('id'),
         );
-        return Number(inserted!.id);
+        return Number(inserted.id);
       };
       return isTransaction(db) ? insertCounted(db) : db.transaction(insertCounted);
     },
@@ -120,13 +120,7 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
     async insert(session: SessionRow, generation: number) {
       // One statement: the row exists only if the generation was current when it was written.
       const inserted = rowsOf<{ id: string }>(
-        await db.raw(insertIfGenerationSql, [
-          session.id,
-          session.expires_at,
-          Date.now(),
-          session.user_id,
-          generation,
-        ]),
+        await db.raw(insertIfGenerationSql, [session.id, session.expires_at, Date.now(), session.user_id, generation]),
       );
       return inserted.length > 0;
     },
@@ -152,8 +146,10 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
     },
 
     async countActive(nowSeconds: number) {
-      const [row] = await db('sessions').where('expires_at', '>', nowSeconds).count<{ total: number | string }[]>({ total: '*' });
-      return Number(row!.total);
+      const [row] = await db('sessions')
+        .where('expires_at', '>', nowSeconds)
+        .count<{ total: number | string }[]>({ total: '*' });
+      return Number(row.total);
     },
   };
 }
@@ -176,7 +172,7 @@ function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
             const [row] = await trx('rate_limit_events')
               .insert({ bucket, key, occurred_at: nowMs })
               .returning<{ id: number }[]>('id');
-            eventIds.push(Number(row!.id));
+            eventIds.push(Number(row.id));
           }
           let retryAfterMs = 0;
           let filledALimit = false;
@@ -248,7 +244,7 @@ export async function nextUserPosition(trx: Knex.Transaction, by = 1): Promise<n
     .where({ name: 'users' })
     .increment('value', by)
     .returning<{ value: number | string }[]>('value');
-  return Number(counter!.value) - by + 1;
+  return Number(counter.value) - by + 1;
 }
 
 function isPostgres(db: Knex | Knex.Transaction): boolean {

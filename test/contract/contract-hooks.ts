@@ -68,17 +68,26 @@ let database: Knex | undefined;
 async function call(
   method: string,
   path: string,
-  { body, token, baseUrl = BASE_URL, expect = 'ok' }: { body?: unknown; token?: string; baseUrl?: string; expect?: 'ok' | number } = {},
+  {
+    body,
+    token,
+    baseUrl = BASE_URL,
+    expect = 'ok',
+  }: { body?: unknown; token?: string; baseUrl?: string; expect?: 'ok' | number } = {},
 ): Promise<any> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   const expected = expect === 'ok' ? res.ok : res.status === expect;
   if (!expected) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return JSON.parse(text);
 }
-const subjectOf = (token: string) => Number(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub);
+const subjectOf = (token: string) => Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub);
 async function registerUser(tag: string, overrides: Record<string, string> = {}): Promise<Account> {
   const user = {
     email: `${tag}@example.com`,
@@ -162,7 +171,7 @@ function exampleOf(operationId: string): Record<string, any> {
     for (const operation of Object.values(methods)) {
       if (operation.operationId !== operationId) continue;
       const body = operation.requestBody as { content: Record<string, { example: Record<string, any> }> };
-      return structuredClone(body.content['application/json']!.example);
+      return structuredClone(body.content['application/json'].example);
     }
   }
   throw new Error(`no operation ${operationId}`);
@@ -340,7 +349,6 @@ const setups: Record<string, Setup> = {
   'checkReadiness 503': hideTable('knex_migrations'),
 };
 
-
 export async function beforeEach(transaction: Transaction, done: Done): Promise<void> {
   try {
     const response = responseOf(transaction);
@@ -360,7 +368,7 @@ const JSON_CONTENT_TYPE = /^application\/json(; ?charset=utf-8)?$/i;
 export function beforeEachValidation(transaction: Transaction): void {
   const headers = transaction.real?.headers ?? {};
   const name = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
-  if (name && JSON_CONTENT_TYPE.test(headers[name]!)) headers[name] = 'application/json';
+  if (name && JSON_CONTENT_TYPE.test(headers[name])) headers[name] = 'application/json';
 }
 
 export async function afterEach(transaction: Transaction, done: Done): Promise<void> {
@@ -375,7 +383,10 @@ export async function afterEach(transaction: Transaction, done: Done): Promise<v
       if (problems) transaction.fail = problems;
     }
     if (env.CONTRACT_REPORT) {
-      appendFileSync(env.CONTRACT_REPORT, JSON.stringify({ name: transaction.name, fail: transaction.fail || false }) + '\n');
+      appendFileSync(
+        env.CONTRACT_REPORT,
+        JSON.stringify({ name: transaction.name, fail: transaction.fail || false }) + '\n',
+      );
     }
   } catch (error) {
     transaction.fail = `after hook failed: ${(error as Error).message}`;

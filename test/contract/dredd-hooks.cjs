@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- Dredd requires hook files and gives them its registry as require("hooks"). */
 // Dredd loads hook files with require(); the hooks themselves are TypeScript
 // (contract-hooks.ts), loaded here once and handed each of Dredd's hook calls.
 // Each hook takes (data, done) explicitly: Dredd waits for `done` only when

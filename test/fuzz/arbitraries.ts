@@ -22,7 +22,7 @@ const INJECTION = [
   "' OR '1'='1",
   "'; DROP TABLE users; --",
   '" OR ""="',
-  "1); DELETE FROM sessions; --",
+  '1); DELETE FROM sessions; --',
   "admin'--",
   '%27%20OR%201%3D1',
   '\\x00\\u0000',

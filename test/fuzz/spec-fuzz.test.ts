@@ -22,13 +22,19 @@ interface SpecOperation {
 const spec = loadSpec();
 const operations = Object.entries(spec.paths)
   .flatMap(([path, methods]) =>
-    Object.entries(methods as unknown as Record<string, SpecOperation>).map(([method, operation]) => ({ path, method, operation })),
+    Object.entries(methods as unknown as Record<string, SpecOperation>).map(([method, operation]) => ({
+      path,
+      method,
+      operation,
+    })),
   )
   // Logging out ends the shared session; fuzz it last so the others keep a valid token.
   .sort((a, b) => Number(a.operation.operationId === 'logout') - Number(b.operation.operationId === 'logout'));
 
 function queryArbitrary(specDocument: SpecDocument, operation: SpecOperation): fc.Arbitrary<string> {
-  const parameters = (operation.parameters ?? []).map((p) => resolveRef(specDocument, p) as { name: string; in: string });
+  const parameters = (operation.parameters ?? []).map(
+    (p) => resolveRef(specDocument, p) as { name: string; in: string },
+  );
   const query = parameters.filter((p) => p.in === 'query');
   if (query.length === 0) return fc.constant('');
   const value = fc.oneof(
@@ -38,15 +44,15 @@ function queryArbitrary(specDocument: SpecDocument, operation: SpecOperation): f
   return fc
     .record(Object.fromEntries(query.map((p) => [p.name, value])), { requiredKeys: [] })
     .chain((params) =>
-      fc.oneof(
-        { weight: 5, arbitrary: fc.constant(params) },
-        fc.constant({ ...params, unknown: '1' }),
-      ),
+      fc.oneof({ weight: 5, arbitrary: fc.constant(params) }, fc.constant({ ...params, unknown: '1' })),
     )
     .map((params) =>
       Object.keys(params).length === 0
         ? ''
-        : '?' + Object.entries(params).map(([k, v]) => `${k}=${v}`).join('&'),
+        : '?' +
+          Object.entries(params)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('&'),
     );
 }
 
@@ -56,7 +62,11 @@ describe(`fuzzing every operation from the spec (seed ${SEED}, ${RUNS} runs each
   const tokens: Record<string, string | undefined> = {};
 
   before(async () => {
-    api = await startTestServer({ LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_ADDRESS: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '0' });
+    api = await startTestServer({
+      LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
+      LOGIN_MAX_FAILURES_PER_EMAIL: '0',
+    });
     tokens.admin = await api.login(ADMIN.email, ADMIN.password);
     tokens.user = (await api.register()).token;
     tokens.garbage = 'not.a.token';
@@ -73,29 +83,38 @@ describe(`fuzzing every operation from the spec (seed ${SEED}, ${RUNS} runs each
         segment: pathSegment(),
         query: queryArbitrary(spec, operation),
         payload: schema
-          ? fc.oneof({ weight: 9, arbitrary: body(spec, schema).map((b) => JSON.stringify(b)) }, fc.string({ maxLength: 20 }))
+          ? fc.oneof(
+              { weight: 9, arbitrary: body(spec, schema).map((b) => JSON.stringify(b)) },
+              fc.string({ maxLength: 20 }),
+            )
           : fc.constant(undefined),
       });
       const unexpected: string[] = [];
-      await fc.assert(
-        fc.asyncProperty(request, async ({ who, segment, query, payload }) => {
-          const url = path.replace(/{[^}]+}/g, segment) + query;
-          const reply = await api.request(method.toUpperCase(), url, { raw: payload, token: tokens[who] });
-          if (reply.status >= 500 || !documented.includes(reply.status)) {
-            unexpected.push(`${method.toUpperCase()} ${url} (${who}) ${payload ?? ''} -> ${reply.status} ${JSON.stringify(reply.body)}`);
-          }
-          return reply.status < 500 && documented.includes(reply.status);
-        }),
-        { seed: SEED, numRuns: RUNS, endOnFailure: true },
-      ).catch((error: Error) => {
-        throw new Error(`${unexpected.join('\n')}\n${error.message.split('\n')[0]}`);
-      });
+      await fc
+        .assert(
+          fc.asyncProperty(request, async ({ who, segment, query, payload }) => {
+            const url = path.replace(/{[^}]+}/g, segment) + query;
+            const reply = await api.request(method.toUpperCase(), url, { raw: payload, token: tokens[who] });
+            if (reply.status >= 500 || !documented.includes(reply.status)) {
+              unexpected.push(
+                `${method.toUpperCase()} ${url} (${who}) ${payload ?? ''} -> ${reply.status} ${JSON.stringify(reply.body)}`,
+              );
+            }
+            return reply.status < 500 && documented.includes(reply.status);
+          }),
+          { seed: SEED, numRuns: RUNS, endOnFailure: true },
+        )
+        .catch((error: Error) => {
+          throw new Error(`${unexpected.join('\n')}\n${error.message.split('\n')[0]}`);
+        });
       expect(unexpected).to.deep.equal([]);
     });
   }
 
   it('left the data intact: the admin still logs in and the tables answer', async () => {
-    expect((await api.request('POST', '/login', { body: { email: ADMIN.email, password: ADMIN.password } })).status).to.equal(200);
+    expect(
+      (await api.request('POST', '/login', { body: { email: ADMIN.email, password: ADMIN.password } })).status,
+    ).to.equal(200);
     expect((await api.request('GET', '/users/pagination')).status).to.equal(200);
   });
 });

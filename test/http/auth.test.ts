@@ -4,7 +4,7 @@ import bcrypt from 'bcryptjs';
 import { backend, createTestDatabase } from '../support/database.js';
 import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
 
 describe('authentication', () => {
   let api: TestServer;
@@ -40,7 +40,11 @@ describe('authentication', () => {
     });
 
     it('answers 400 Incorrect field for a bad body and 409 for unparseable JSON', async () => {
-      for (const body of [{ email: 'a@example.com' }, { email: 'nope', password: 'x' }, { email: 'a@example.com', password: 'x', extra: 1 }]) {
+      for (const body of [
+        { email: 'a@example.com' },
+        { email: 'nope', password: 'x' },
+        { email: 'a@example.com', password: 'x', extra: 1 },
+      ]) {
         const reply = await api.request('POST', '/login', { body });
         expect(reply.status).to.equal(400);
         expect(reply.body.error).to.equal('Incorrect field');
@@ -119,7 +123,10 @@ describe('authentication', () => {
     it('refuses a token whose session has expired though the JWT has not, and prunes it', async () => {
       const { token } = await api.register();
       const { jti } = claimsOf(token);
-      await api.service.db('sessions').where({ id: jti }).update({ expires_at: Math.floor(Date.now() / 1000) - 1 });
+      await api.service
+        .db('sessions')
+        .where({ id: jti })
+        .update({ expires_at: Math.floor(Date.now() / 1000) - 1 });
       expect((await api.request('GET', '/protected', { token })).status).to.equal(401);
       expect(await api.service.sessions.pruneExpired()).to.be.at.least(1);
       expect(await api.service.db('sessions').where({ id: jti }).first()).to.equal(undefined);
@@ -149,7 +156,9 @@ describe('authentication', () => {
       const reply = await api.request('POST', '/logout', { token });
       expect(reply.status).to.equal(200);
       expect(reply.body).to.deep.equal({ message: 'Logout successful' });
-      expect((await api.request('GET', '/protected', { token })).body).to.deep.equal({ error: 'Invalid or expired token' });
+      expect((await api.request('GET', '/protected', { token })).body).to.deep.equal({
+        error: 'Invalid or expired token',
+      });
       expect((await api.request('POST', '/logout', { token })).status).to.equal(401);
       expect((await api.request('GET', '/users/1', { token })).status).to.equal(401);
       expect((await api.request('GET', '/protected', { token: second })).status).to.equal(200);
@@ -166,18 +175,33 @@ describe('the bootstrap admin', () => {
       const squatter = await first.register({ email: 'ops@example.com', user_name: 'ops' });
       await first.close();
 
-      const second = await startTestServer({ ...env, ADMIN_EMAIL: 'ops@example.com', ADMIN_PASSWORD: 'ops-admin-password' });
+      const second = await startTestServer({
+        ...env,
+        ADMIN_EMAIL: 'ops@example.com',
+        ADMIN_PASSWORD: 'ops-admin-password',
+      });
       try {
         const profile = await second.request('GET', `/users/${squatter.id}`, { token: squatter.token });
         expect(profile.body.role).to.equal('user');
-        expect((await second.request('POST', '/login', { body: { email: 'ops@example.com', password: 'ops-admin-password' } })).status).to.equal(401);
+        expect(
+          (
+            await second.request('POST', '/login', {
+              body: { email: 'ops@example.com', password: 'ops-admin-password' },
+            })
+          ).status,
+        ).to.equal(401);
       } finally {
         await second.close();
       }
 
       let failure: unknown;
       try {
-        await startTestServer({ ...env, ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-admin-password', ADMIN_USER_NAME: 'OPS' });
+        await startTestServer({
+          ...env,
+          ADMIN_EMAIL: 'root@example.com',
+          ADMIN_PASSWORD: 'root-admin-password',
+          ADMIN_USER_NAME: 'OPS',
+        });
       } catch (error) {
         failure = error;
       }
@@ -206,7 +230,7 @@ describe('restarts', () => {
         expect((await api.request('GET', '/protected', { token: loggedOut })).status).to.equal(401);
         expect((await api.request('GET', `/users/${kept.id}`, { token: kept.token })).body.email).to.equal(kept.email);
         const admins = await api.service.db('users').where({ email: ADMIN.email }).count({ n: '*' });
-        expect(Number(admins[0]!.n)).to.equal(1);
+        expect(Number(admins[0].n)).to.equal(1);
       } finally {
         await api.close();
       }

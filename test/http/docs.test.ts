@@ -63,7 +63,14 @@ describe('documentation', function () {
       }
       browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
       });
     });
     after(async () => browser?.close());
@@ -74,7 +81,9 @@ describe('documentation', function () {
       page.on('pageerror', (error) => scriptErrors.push(String(error)));
       for (const { summary, operationId, tags } of operations) {
         // Redoc renders operations as they are reached; go to each one's own address.
-        await page.goto(`${api.url}/docs#/${tags[0]!.toLowerCase()}/${operationId.toLowerCase()}`, { waitUntil: 'load' });
+        await page.goto(`${api.url}/docs#/${tags[0].toLowerCase()}/${operationId.toLowerCase()}`, {
+          waitUntil: 'load',
+        });
         const heading = page.locator('h1, h2').filter({ hasText: new RegExp(`^${summary}$`) });
         await heading.first().waitFor({ state: 'visible', timeout: 20_000 });
       }

@@ -28,7 +28,13 @@ describe('failures', () => {
     await api.service.db.schema.renameTable('sessions', 'sessions_away');
     try {
       const reply = await api.request('POST', '/users', {
-        body: { email: 'half@example.com', user_name: 'half', first_name: 'H', last_name: 'W', password: 'long-enough-1' },
+        body: {
+          email: 'half@example.com',
+          user_name: 'half',
+          first_name: 'H',
+          last_name: 'W',
+          password: 'long-enough-1',
+        },
       });
       expect(reply.status).to.equal(500);
     } finally {

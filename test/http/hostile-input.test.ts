@@ -12,7 +12,10 @@ describe('hostile input', () => {
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     it(`refuses a "${key}" key with 400, at the top and nested`, async () => {
       for (const [raw, field] of [
-        [`{"email":"p@example.com","user_name":"proto","first_name":"P","last_name":"P","password":"long-enough-pw","${key}":{"role":"admin"}}`, `body.${key}`],
+        [
+          `{"email":"p@example.com","user_name":"proto","first_name":"P","last_name":"P","password":"long-enough-pw","${key}":{"role":"admin"}}`,
+          `body.${key}`,
+        ],
         [`{"first_name":{"a":[{"${key}":{"isAdmin":true}}]}}`, `body.first_name.a.0.${key}`],
       ]) {
         const reply = await api.request('POST', '/users', { raw });
@@ -38,7 +41,13 @@ describe('hostile input', () => {
   });
 
   it('answers 401, never a 5xx, to oversized or odd Authorization headers', async () => {
-    for (const authorization of ['Bearer ' + 'a'.repeat(12_000), 'Bearer', 'Bearer  x.y.z', 'bearer a.b.c d.e.f', '\tBearer a.b.c']) {
+    for (const authorization of [
+      'Bearer ' + 'a'.repeat(12_000),
+      'Bearer',
+      'Bearer  x.y.z',
+      'bearer a.b.c d.e.f',
+      '\tBearer a.b.c',
+    ]) {
       const reply = await api.request('GET', '/protected', { headers: { authorization } });
       expect(reply.status, authorization.slice(0, 20)).to.equal(401);
     }
@@ -69,7 +78,9 @@ describe('hostile input', () => {
   });
 
   it('keeps the body limit: 16 KiB', async () => {
-    const reply = await api.request('POST', '/users', { body: { ...newUserBody('big'), last_name: 'x'.repeat(16_500) } });
+    const reply = await api.request('POST', '/users', {
+      body: { ...newUserBody('big'), last_name: 'x'.repeat(16_500) },
+    });
     expect(reply.status).to.equal(409);
   });
 

@@ -12,7 +12,7 @@ function rawRequest(url: string, text: string): Promise<{ status: number; head: 
     const socket = connect(Number(port), '127.0.0.1', () => socket.end(text));
     let answer = '';
     socket.setEncoding('utf8');
-    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('data', (chunk: string) => (answer += chunk));
     socket.on('error', reject);
     socket.on('close', () => {
       const [head = '', body = ''] = answer.split('\r\n\r\n');
@@ -69,10 +69,18 @@ describe('HTTP semantics', () => {
     }
   });
 
-  it('answers HEAD wherever GET works, with GET\'s status and headers and no body', async () => {
-    for (const [path, withToken] of [['/healthz', false], ['/users/pagination', false], ['/users/1', true], ['/protected', true]] as const) {
+  it("answers HEAD wherever GET works, with GET's status and headers and no body", async () => {
+    for (const [path, withToken] of [
+      ['/healthz', false],
+      ['/users/pagination', false],
+      ['/users/1', true],
+      ['/protected', true],
+    ] as const) {
       const get = await api.request('GET', path, withToken ? { token } : {});
-      const head = await fetch(api.url + path, { method: 'HEAD', headers: withToken ? { authorization: `Bearer ${token}` } : {} });
+      const head = await fetch(api.url + path, {
+        method: 'HEAD',
+        headers: withToken ? { authorization: `Bearer ${token}` } : {},
+      });
       expect(head.status, path).to.equal(get.status);
       expect(head.headers.get('content-type'), path).to.equal(get.headers.get('content-type'));
       expect(await head.text(), path).to.equal('');
@@ -100,10 +108,17 @@ describe('HTTP semantics', () => {
     expect(listing.body.error).to.equal('wrong parameters page, per_page');
   });
 
-  it('keeps error details within the spec\'s FieldProblem, whatever field names are sent', async () => {
+  it("keeps error details within the spec's FieldProblem, whatever field names are sent", async () => {
     for (const name of ['a b', '', 'x'.repeat(300), 'ü/ö', 'a\u200bb']) {
       const reply = await api.request('POST', '/users', {
-        body: { email: 'd@example.com', user_name: 'details', first_name: 'D', last_name: 'E', password: 'long-enough-pw', [name]: 1 },
+        body: {
+          email: 'd@example.com',
+          user_name: 'details',
+          first_name: 'D',
+          last_name: 'E',
+          password: 'long-enough-pw',
+          [name]: 1,
+        },
       });
       expect(reply.status, JSON.stringify(name)).to.equal(400);
       for (const problem of reply.body.details) {

@@ -60,7 +60,7 @@ describe(`several processes on one ${backend} database`, function () {
     };
     if (backend === 'sqlite') {
       servers = [await startServerProcess({ ...env, WEB_CONCURRENCY: '2' })];
-      targets = [servers[0]!.url, servers[0]!.url];
+      targets = [servers[0].url, servers[0].url];
     } else {
       servers = await Promise.all([startServerProcess(env), startServerProcess(env)]);
       targets = servers.map((s) => s.url);
@@ -73,20 +73,26 @@ describe(`several processes on one ${backend} database`, function () {
   });
 
   it('created the bootstrap admin once', async () => {
-    const listing = await send(targets[0]!, 'GET', '/users/pagination?per_page=100');
+    const listing = await send(targets[0], 'GET', '/users/pagination?per_page=100');
     const admins = listing.body.users.filter((u: { email: string }) => u.email === ADMIN.email);
     expect(admins).to.have.length(1);
   });
 
   it('refuses a token everywhere as soon as it is logged out anywhere', async () => {
-    const user = { email: 'everywhere@example.com', user_name: 'everywhere', first_name: 'E', last_name: 'W', password: 'long-enough-pw' };
-    const { body } = await send(targets[0]!, 'POST', '/users', { body: user });
+    const user = {
+      email: 'everywhere@example.com',
+      user_name: 'everywhere',
+      first_name: 'E',
+      last_name: 'W',
+      password: 'long-enough-pw',
+    };
+    const { body } = await send(targets[0], 'POST', '/users', { body: user });
     const token = body.JWT as string;
     for (const target of targets) expect((await send(target, 'GET', '/protected', { token })).status).to.equal(200);
 
-    expect((await send(targets[0]!, 'POST', '/logout', { token })).status).to.equal(200);
+    expect((await send(targets[0], 'POST', '/logout', { token })).status).to.equal(200);
     for (let i = 0; i < 6; i += 1) {
-      const answer = await send(targets[i % targets.length]!, 'GET', '/protected', { token });
+      const answer = await send(targets[i % targets.length], 'GET', '/protected', { token });
       expect(answer.status).to.equal(401);
       expect(answer.body).to.deep.equal({ error: 'Invalid or expired token' });
     }
@@ -95,8 +101,14 @@ describe(`several processes on one ${backend} database`, function () {
   it('lets exactly one of simultaneous registrations of one email win, across processes', async () => {
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        send(targets[i % targets.length]!, 'POST', '/users', {
-          body: { email: 'Same@Example.com', user_name: `same_${i}`, first_name: 'S', last_name: 'E', password: 'long-enough-pw' },
+        send(targets[i % targets.length], 'POST', '/users', {
+          body: {
+            email: 'Same@Example.com',
+            user_name: `same_${i}`,
+            first_name: 'S',
+            last_name: 'E',
+            password: 'long-enough-pw',
+          },
           address: '198.51.100.34',
         }),
       ),
@@ -115,11 +127,17 @@ describe(`several processes on one ${backend} database`, function () {
   };
 
   it('has no more than 5 passwords checked in a burst of guesses spread over the processes', async () => {
-    const user = { email: 'guessed@example.com', user_name: 'guessed', first_name: 'G', last_name: 'D', password: 'long-enough-pw' };
-    expect((await send(targets[0]!, 'POST', '/users', { body: user, address: '198.51.100.30' })).status).to.equal(201);
+    const user = {
+      email: 'guessed@example.com',
+      user_name: 'guessed',
+      first_name: 'G',
+      last_name: 'D',
+      password: 'long-enough-pw',
+    };
+    expect((await send(targets[0], 'POST', '/users', { body: user, address: '198.51.100.30' })).status).to.equal(201);
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        send(targets[i % targets.length]!, 'POST', '/login', {
+        send(targets[i % targets.length], 'POST', '/login', {
           body: { email: user.email, password: i === 29 ? user.password : `guess-${i}` },
           address: '198.51.100.31',
         }),
@@ -133,8 +151,14 @@ describe(`several processes on one ${backend} database`, function () {
   it('creates no more accounts than the registration limit in a burst spread over the processes', async () => {
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        send(targets[i % targets.length]!, 'POST', '/users', {
-          body: { email: `spread${i}@example.com`, user_name: `spread_${i}`, first_name: 'S', last_name: 'P', password: 'long-enough-pw' },
+        send(targets[i % targets.length], 'POST', '/users', {
+          body: {
+            email: `spread${i}@example.com`,
+            user_name: `spread_${i}`,
+            first_name: 'S',
+            last_name: 'P',
+            password: 'long-enough-pw',
+          },
           address: '198.51.100.32',
         }),
       ),
@@ -143,15 +167,26 @@ describe(`several processes on one ${backend} database`, function () {
   });
 
   it('leaves no session opened with the old password once a password change answered in another process', async () => {
-    const user = { email: 'changing@example.com', user_name: 'changing', first_name: 'C', last_name: 'H', password: 'long-enough-pw' };
-    const { body } = await send(targets[0]!, 'POST', '/users', { body: user, address: '198.51.100.33' });
-    const change = send(targets[0]!, 'PUT', `/users/update_password/${Number(JSON.parse(Buffer.from(body.JWT.split('.')[1], 'base64url').toString()).sub)}`, {
-      token: body.JWT,
-      body: { existing_password: user.password, password: 'the-new-password' },
-    });
+    const user = {
+      email: 'changing@example.com',
+      user_name: 'changing',
+      first_name: 'C',
+      last_name: 'H',
+      password: 'long-enough-pw',
+    };
+    const { body } = await send(targets[0], 'POST', '/users', { body: user, address: '198.51.100.33' });
+    const change = send(
+      targets[0],
+      'PUT',
+      `/users/update_password/${Number(JSON.parse(Buffer.from(body.JWT.split('.')[1], 'base64url').toString()).sub)}`,
+      {
+        token: body.JWT,
+        body: { existing_password: user.password, password: 'the-new-password' },
+      },
+    );
     const logins = Array.from({ length: 20 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i * 6)).then(() =>
-        send(targets[(i + 1) % targets.length]!, 'POST', '/login', {
+        send(targets[(i + 1) % targets.length], 'POST', '/login', {
           body: { email: user.email, password: user.password },
           address: `198.51.100.${40 + (i % 4)}`,
         }),
@@ -160,7 +195,7 @@ describe(`several processes on one ${backend} database`, function () {
     const [changed, ...answers] = await Promise.all([change, ...logins]);
     expect(changed.status).to.equal(200);
     for (const answer of answers.filter((a) => a.status === 200)) {
-      expect((await send(targets[0]!, 'GET', '/protected', { token: answer.body.access_token })).status).to.equal(401);
+      expect((await send(targets[0], 'GET', '/protected', { token: answer.body.access_token })).status).to.equal(401);
     }
   });
 });

@@ -37,8 +37,19 @@ describe('GET /users/pagination', () => {
   });
 
   for (const query of [
-    'page=0', 'page=-1', 'page=abc', 'per_page=0', 'per_page=101', 'per_page=1.5', 'page=1&sort=id',
-    'page=1e1', 'per_page=0x10', 'page=1&page=2', 'per_page=', 'page=%2B1', 'page=01',
+    'page=0',
+    'page=-1',
+    'page=abc',
+    'per_page=0',
+    'per_page=101',
+    'per_page=1.5',
+    'page=1&sort=id',
+    'page=1e1',
+    'per_page=0x10',
+    'page=1&page=2',
+    'per_page=',
+    'page=%2B1',
+    'page=01',
   ]) {
     it(`answers 400 with the exact text for ${query}`, async () => {
       const reply = await api.request('GET', `/users/pagination?${query}`);

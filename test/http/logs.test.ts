@@ -28,7 +28,13 @@ describe('logs', () => {
       await api.service.db.schema.renameTable('users', 'users_away');
       try {
         await api.request('POST', '/users', {
-          body: { email: 'fails@example.com', user_name: 'fails', first_name: 'F', last_name: 'X', password: 'password-in-failing-insert' },
+          body: {
+            email: 'fails@example.com',
+            user_name: 'fails',
+            first_name: 'F',
+            last_name: 'X',
+            password: 'password-in-failing-insert',
+          },
         });
       } finally {
         await api.service.db.schema.renameTable('users_away', 'users');
@@ -71,7 +77,9 @@ describe('logs', () => {
       const { port } = new URL(api.url);
       const socket = connect(Number(port), '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: leaves-early\r\nContent-Length: 100\r\n\r\n{"email":');
+      socket.write(
+        'POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: leaves-early\r\nContent-Length: 100\r\n\r\n{"email":',
+      );
       await sleep(100);
       socket.destroy();
       let line: { msg?: string } | undefined;

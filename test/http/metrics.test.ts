@@ -22,12 +22,14 @@ describe('metrics', () => {
       expect(text).to.include('http_requests_total{method="GET",route="/users/{user_id}",status="200"} 1');
       expect(text).to.include('http_requests_total{method="GET",route="/users/{user_id}",status="404"} 1');
       expect(text).to.include('http_requests_total{method="POST",route="/users",status="201"} 1');
-      expect(text).to.include('http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/login",status="200"} 1');
+      expect(text).to.include(
+        'http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/login",status="200"} 1',
+      );
       expect(text).to.include('user_service_logins_total{outcome="success"} 1');
       expect(text).to.include('user_service_logins_total{outcome="failure"} 1');
       expect(text).to.match(/user_service_active_sessions \d+/);
       const sessions = Number(/user_service_active_sessions (\d+)/.exec(text)![1]);
-      expect(sessions).to.equal(Number((await api.service.db('sessions').count({ n: '*' }))[0]!.n));
+      expect(sessions).to.equal(Number((await api.service.db('sessions').count({ n: '*' }))[0].n));
     } finally {
       await api.close();
     }

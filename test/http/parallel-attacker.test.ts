@@ -31,7 +31,9 @@ describe('a burst of guesses at one account', function () {
     const { email, password } = await api.register();
     const guesses = Array.from({ length: 30 }, (_, i) => (i === 29 ? password : `guess-number-${i}`));
     const replies = await Promise.all(
-      guesses.map((guess) => api.request('POST', '/login', { body: { email, password: guess }, headers: from('198.51.100.1') })),
+      guesses.map((guess) =>
+        api.request('POST', '/login', { body: { email, password: guess }, headers: from('198.51.100.1') }),
+      ),
     );
     const counts = tally(replies);
     // Every password check answers 200 or 401; all else is refused before it.
@@ -39,7 +41,7 @@ describe('a burst of guesses at one account', function () {
     expect(counts[429]).to.equal(25);
     expectRefusedWithRetryAfter(replies, 429, 'Too many requests', 900);
     const failures = await api.service.db('security_events').where({ type: 'login_failure' }).count({ n: '*' });
-    expect(Number(failures[0]!.n)).to.be.at.most(5);
+    expect(Number(failures[0].n)).to.be.at.most(5);
   });
 
   it('does not lock the owner out: guesses from another address leave their own address open', async () => {
@@ -50,7 +52,10 @@ describe('a burst of guesses at one account', function () {
       ),
     );
     expect(tally(replies)).to.deep.equal({ 401: 5, 429: 15 });
-    const attackerAgain = await api.request('POST', '/login', { body: { email, password }, headers: from('198.51.100.66') });
+    const attackerAgain = await api.request('POST', '/login', {
+      body: { email, password },
+      headers: from('198.51.100.66'),
+    });
     expect(attackerAgain.status).to.equal(429);
     const owner = await api.request('POST', '/login', { body: { email, password }, headers: from('203.0.113.10') });
     expect(owner.status).to.equal(200);
@@ -59,7 +64,10 @@ describe('a burst of guesses at one account', function () {
   it('holds the per-address limit against spraying many emails at once', async () => {
     const replies = await Promise.all(
       Array.from({ length: 80 }, (_, i) =>
-        api.request('POST', '/login', { body: { email: `spray${i}@example.com`, password: 'x' }, headers: from('198.51.100.2') }),
+        api.request('POST', '/login', {
+          body: { email: `spray${i}@example.com`, password: 'x' },
+          headers: from('198.51.100.2'),
+        }),
       ),
     );
     expect(tally(replies)).to.deep.equal({ 401: 50, 429: 30 });
@@ -74,7 +82,10 @@ describe('guessing one account from many addresses', function () {
       const { email } = await api.register();
       const replies = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          api.request('POST', '/login', { body: { email, password: `spread-${i}` }, headers: from(`198.51.100.${i % 8}`) }),
+          api.request('POST', '/login', {
+            body: { email, password: `spread-${i}` },
+            headers: from(`198.51.100.${i % 8}`),
+          }),
         ),
       );
       expect(tally(replies)).to.deep.equal({ 401: 12, 429: 28 });
@@ -96,11 +107,13 @@ describe('a burst of registrations from one address', function () {
         last_name: 'R',
         password: 'long-enough-pw',
       });
-      const replies = await Promise.all(Array.from({ length: 24 }, (_, i) => api.request('POST', '/users', { body: body(i) })));
+      const replies = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => api.request('POST', '/users', { body: body(i) })),
+      );
       expect(tally(replies)).to.deep.equal({ 201: 6, 429: 18 });
       expectRefusedWithRetryAfter(replies, 429, 'Too many requests', 3600);
       const [row] = await api.service.db('users').where('email', 'like', 'burst%').count({ n: '*' });
-      expect(Number(row!.n)).to.equal(6);
+      expect(Number(row.n)).to.equal(6);
     } finally {
       await api.close();
     }
@@ -109,10 +122,18 @@ describe('a burst of registrations from one address', function () {
   it('counts attempts that find the email taken', async () => {
     const api = await startTestServer({ REGISTRATIONS_PER_ADDRESS: '3' });
     try {
-      const taken = { email: 'taken@example.com', user_name: 'taken', first_name: 'T', last_name: 'K', password: 'long-enough-pw' };
+      const taken = {
+        email: 'taken@example.com',
+        user_name: 'taken',
+        first_name: 'T',
+        last_name: 'K',
+        password: 'long-enough-pw',
+      };
       expect((await api.request('POST', '/users', { body: taken })).status).to.equal(201);
       const again = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => api.request('POST', '/users', { body: { ...taken, user_name: `taken_${i}` } })),
+        Array.from({ length: 5 }, (_, i) =>
+          api.request('POST', '/users', { body: { ...taken, user_name: `taken_${i}` } }),
+        ),
       );
       expect(tally(again)).to.deep.equal({ 409: 2, 429: 3 });
     } finally {
@@ -158,7 +179,7 @@ describe('credential generations', function () {
       }
       // Only the changer's own session is left.
       const [row] = await api.service.db('sessions').where({ user_id: user.id }).count({ n: '*' });
-      expect(Number(row!.n)).to.equal(1);
+      expect(Number(row.n)).to.equal(1);
     }
   });
 
@@ -173,7 +194,9 @@ describe('credential generations', function () {
       ),
     );
     expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 400]);
-    expect(replies.find((r) => r.status === 400)!.body).to.deep.equal({ error: 'Invalid request: Old password is incorrect' });
+    expect(replies.find((r) => r.status === 400)!.body).to.deep.equal({
+      error: 'Invalid request: Old password is incorrect',
+    });
   });
 });
 
@@ -198,7 +221,9 @@ describe('wrong existing passwords', function () {
         body: { existing_password: user.password, password: 'another-password' },
       });
       expect(right.status).to.equal(429);
-      expect((await api.request('POST', '/login', { body: { email: user.email, password: user.password } })).status).to.equal(200);
+      expect(
+        (await api.request('POST', '/login', { body: { email: user.email, password: user.password } })).status,
+      ).to.equal(200);
     } finally {
       await api.close();
     }
@@ -241,7 +266,13 @@ describe('the hashing budget', function () {
       const flood = Array.from({ length: 80 }, (_, i) =>
         api
           .request('POST', '/users', {
-            body: { email: user.email, user_name: `flood_${i}`, first_name: 'F', last_name: 'L', password: 'long-enough-pw' },
+            body: {
+              email: user.email,
+              user_name: `flood_${i}`,
+              first_name: 'F',
+              last_name: 'L',
+              password: 'long-enough-pw',
+            },
             headers: from('198.51.100.99'),
           })
           .then((reply) => {
@@ -273,7 +304,9 @@ describe('the hashing budget', function () {
     try {
       const user = await api.register();
       const replies = await Promise.all(
-        Array.from({ length: 36 }, () => api.request('POST', '/login', { body: { email: user.email, password: user.password } })),
+        Array.from({ length: 36 }, () =>
+          api.request('POST', '/login', { body: { email: user.email, password: user.password } }),
+        ),
       );
       expect(tally(replies)).to.deep.equal({ 200: 36 });
     } finally {

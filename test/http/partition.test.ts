@@ -20,7 +20,10 @@ async function partitionableProxy(target: URL) {
   const server: Server = createServer((client) => {
     const upstream = connect(Number(target.port || 5432), target.hostname);
     sockets.push(client, upstream);
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       from.on('data', (chunk) => {
         if (!silent) to.write(chunk);
       });
@@ -56,7 +59,11 @@ describe('a database that stops answering', function () {
     const url = new URL(database.url);
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    api = await startTestServer({ DATABASE_URL: url.toString(), DB_STATEMENT_TIMEOUT_MS: '1000', DB_CONNECT_TIMEOUT_MS: '1000' });
+    api = await startTestServer({
+      DATABASE_URL: url.toString(),
+      DB_STATEMENT_TIMEOUT_MS: '1000',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+    });
   });
   after(async () => {
     await api?.close();

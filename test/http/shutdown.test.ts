@@ -26,8 +26,22 @@ describe('graceful shutdown', function () {
   });
 
   it('finishes logins in flight on SIGTERM, then exits 0', async () => {
-    const user = { email: 'slow@example.com', user_name: 'slow', first_name: 'S', last_name: 'L', password: 'long-enough-pw' };
-    expect((await fetch(`${server.url}/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(user) })).status).to.equal(201);
+    const user = {
+      email: 'slow@example.com',
+      user_name: 'slow',
+      first_name: 'S',
+      last_name: 'L',
+      password: 'long-enough-pw',
+    };
+    expect(
+      (
+        await fetch(`${server.url}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(user),
+        })
+      ).status,
+    ).to.equal(201);
 
     const logins = Array.from({ length: 6 }, () =>
       fetch(`${server.url}/login`, {

@@ -28,7 +28,7 @@ describe('a client generated from the spec (openapi-fetch)', () => {
     expect(new Date(login.data!.expires_at).getTime()).to.be.greaterThan(Date.now());
     const auth = { headers: { Authorization: `Bearer ${token}` } };
 
-    const id = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string;
+    const id = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub as string;
     const profile = await client.GET('/users/{user_id}', { params: { path: { user_id: Number(id) } }, ...auth });
     expect(profile.data).to.deep.equal({
       id: Number(id),

@@ -135,20 +135,30 @@ describe('users', () => {
     }
 
     it('answers 409 for a compressed body (only plain JSON is read)', async () => {
-      const reply = await api.request('POST', '/users', { raw: 'xx', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      const reply = await api.request('POST', '/users', {
+        raw: 'xx',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
       expect(reply.status).to.equal(409);
       expect(reply.body).to.deep.equal({ error: 'Invalid request body' });
     });
 
     it('answers 400 for text with a lone UTF-16 surrogate (it could not be stored as sent)', async () => {
-      const reply = await api.request('POST', '/users', { raw: JSON.stringify(newUser('surrogate')).replace('correct-horse-battery', '\\ud800correct-horse') });
+      const reply = await api.request('POST', '/users', {
+        raw: JSON.stringify(newUser('surrogate')).replace('correct-horse-battery', '\\ud800correct-horse'),
+      });
       expect(reply.status).to.equal(400);
-      expect(reply.body.details).to.deep.equal([{ field: 'body.password', message: 'is not well-formed Unicode text' }]);
+      expect(reply.body.details).to.deep.equal([
+        { field: 'body.password', message: 'is not well-formed Unicode text' },
+      ]);
     });
 
     it('lets only admins, not moderators, create moderators', async () => {
       const moderator = await api.register({ role: 'moderator' }, adminToken);
-      const reply = await api.request('POST', '/users', { body: { ...newUser('by-mod'), role: 'moderator' }, token: moderator.token });
+      const reply = await api.request('POST', '/users', {
+        body: { ...newUser('by-mod'), role: 'moderator' },
+        token: moderator.token,
+      });
       expect(reply.status).to.equal(403);
     });
 
@@ -180,7 +190,21 @@ describe('users', () => {
       expect(reply.body).to.deep.equal({ error: 'User not found' });
     });
 
-    for (const id of ['abc', '0', '-1', '1.5', '99999999999', '1e3', '0x1', '+1', '01', '%201', '1.0', '%', '%E0%A4%A']) {
+    for (const id of [
+      'abc',
+      '0',
+      '-1',
+      '1.5',
+      '99999999999',
+      '1e3',
+      '0x1',
+      '+1',
+      '01',
+      '%201',
+      '1.0',
+      '%',
+      '%E0%A4%A',
+    ]) {
       it(`answers 400 Incorrect field for the id "${id}"`, async () => {
         const reply = await api.request('GET', `/users/${id}`, { token: adminToken });
         expect(reply.status).to.equal(400);
@@ -253,13 +277,22 @@ describe('users', () => {
       const moderator = await api.register({ role: 'moderator' }, adminToken);
       const otherModerator = await api.register({ role: 'moderator' }, adminToken);
       const plain = await api.register();
-      const ok = await api.request('PUT', `/users/update/${plain.id}`, { body: { last_name: 'M' }, token: moderator.token });
+      const ok = await api.request('PUT', `/users/update/${plain.id}`, {
+        body: { last_name: 'M' },
+        token: moderator.token,
+      });
       expect(ok.status).to.equal(200);
       for (const id of [1, otherModerator.id]) {
-        const refused = await api.request('PUT', `/users/update/${id}`, { body: { last_name: 'M' }, token: moderator.token });
+        const refused = await api.request('PUT', `/users/update/${id}`, {
+          body: { last_name: 'M' },
+          token: moderator.token,
+        });
         expect(refused.status).to.equal(403);
       }
-      const missing = await api.request('PUT', '/users/update/999999', { body: { last_name: 'M' }, token: moderator.token });
+      const missing = await api.request('PUT', '/users/update/999999', {
+        body: { last_name: 'M' },
+        token: moderator.token,
+      });
       expect(missing.status).to.equal(404);
       expect(missing.body).to.deep.equal({ error: 'User not found' });
     });
@@ -270,7 +303,10 @@ describe('users', () => {
       const path = `/users/update/${victim.id}`;
       const noTokenBadJson = await api.request('PUT', path, { raw: '{"first_name":' });
       expect(noTokenBadJson.status).to.equal(409);
-      const noTokenText = await api.request('PUT', path, { raw: 'first_name=x', headers: { 'content-type': 'text/plain' } });
+      const noTokenText = await api.request('PUT', path, {
+        raw: 'first_name=x',
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(noTokenText.status).to.equal(409);
       const noTokenBadBody = await api.request('PUT', path, { body: { nickname: 'x' } });
       expect(noTokenBadBody.status).to.equal(401);
@@ -283,14 +319,19 @@ describe('users', () => {
     it('lets exactly one of racing updates to the same email win', async () => {
       const racers = await Promise.all(Array.from({ length: 6 }, () => api.register()));
       const replies = await Promise.all(
-        racers.map(({ id, token }) => api.request('PUT', `/users/update/${id}`, { body: { email: 'contested@example.com' }, token })),
+        racers.map(({ id, token }) =>
+          api.request('PUT', `/users/update/${id}`, { body: { email: 'contested@example.com' }, token }),
+        ),
       );
       expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 409, 409, 409, 409, 409]);
     });
 
     it('lets an admin update anyone', async () => {
       const plain = await api.register();
-      const reply = await api.request('PUT', `/users/update/${plain.id}`, { body: { last_name: 'A' }, token: adminToken });
+      const reply = await api.request('PUT', `/users/update/${plain.id}`, {
+        body: { last_name: 'A' },
+        token: adminToken,
+      });
       expect(reply.status).to.equal(200);
     });
 

@@ -27,7 +27,10 @@ const DROP_RETRY_DELAY_MS = 300;
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (backend === 'sqlite') {
     const folder = mkdtempSync(join(tmpdir(), 'user-service-test-'));
-    return { url: `sqlite:${join(folder, 'users.sqlite')}`, drop: async () => rmSync(folder, { recursive: true, force: true }) };
+    return {
+      url: `sqlite:${join(folder, 'users.sqlite')}`,
+      drop: async () => rmSync(folder, { recursive: true, force: true }),
+    };
   }
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE=postgres needs TEST_DATABASE_URL=postgres://user:pass@host:port/db');

@@ -32,7 +32,10 @@ export interface TestServer {
   service: Service;
   request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
   /** Registers a user (defaults made unique per call) and returns its id, token and password. */
-  register(overrides?: Record<string, unknown>, token?: string): Promise<{ id: number; token: string; email: string; password: string }>;
+  register(
+    overrides?: Record<string, unknown>,
+    token?: string,
+  ): Promise<{ id: number; token: string; email: string; password: string }>;
   login(email: string, password: string): Promise<string>;
   /** Every log line the service wrote, when started with `captureLogs`. */
   logLines: string[];

@@ -46,14 +46,21 @@ describe('command line', function () {
   });
 
   it('creates the first admin, resets a password and revokes sessions', async () => {
-    const created = cli(['create-user', '--email', 'Root@Example.com', '--user-name', 'root', '--role', 'admin'], 'root-password-1\n');
+    const created = cli(
+      ['create-user', '--email', 'Root@Example.com', '--user-name', 'root', '--role', 'admin'],
+      'root-password-1\n',
+    );
     expect(created.status, created.stderr).to.equal(0);
     expect(created.stdout).to.match(/^Created admin Root@Example\.com with id \d+\.$/m);
     const duplicate = cli(['create-user', '--email', 'root@example.com', '--user-name', 'root2'], 'root-password-1\n');
     expect(duplicate.status).to.equal(1);
     expect(duplicate.stderr).to.include('that email or user name already belongs to an account');
 
-    const api = await startTestServer({ DATABASE_URL: database.url, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined });
+    const api = await startTestServer({
+      DATABASE_URL: database.url,
+      ADMIN_EMAIL: undefined,
+      ADMIN_PASSWORD: undefined,
+    });
     try {
       const token = await api.login('root@example.com', 'root-password-1');
       const me = await api.request('GET', '/users/pagination');

@@ -31,13 +31,29 @@ describe('configuration', () => {
     ['a bad boolean', { USERS_LIST_REQUIRES_AUTH: 'yes' }, 'USERS_LIST_REQUIRES_AUTH must be true or false'],
     ['a bad log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     ['a zero TTL', { JWT_TTL_SECONDS: '0' }, 'JWT_TTL_SECONDS must be a whole number from 1'],
-    ['PostgreSQL without a secret', { DATABASE_URL: 'postgres://u:p@h/db', JWT_SECRET: undefined }, 'JWT_SECRET is required with PostgreSQL'],
-    ['a pool of 0', { DATABASE_URL: 'postgres://u:p@h/db', DB_POOL_MAX: '0' }, 'DB_POOL_MAX must be a whole number from 1'],
+    [
+      'PostgreSQL without a secret',
+      { DATABASE_URL: 'postgres://u:p@h/db', JWT_SECRET: undefined },
+      'JWT_SECRET is required with PostgreSQL',
+    ],
+    [
+      'a pool of 0',
+      { DATABASE_URL: 'postgres://u:p@h/db', DB_POOL_MAX: '0' },
+      'DB_POOL_MAX must be a whole number from 1',
+    ],
     ['0 workers', { WEB_CONCURRENCY: '0' }, 'WEB_CONCURRENCY must be a whole number from 1 to 64'],
     ['a bad MIGRATE_ON_START', { MIGRATE_ON_START: 'later' }, 'MIGRATE_ON_START must be true or false'],
     ['an empty HOST', { HOST: '' }, 'HOST must be an address or host name'],
-    ['workers on an in-memory database', { DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '2' }, 'WEB_CONCURRENCY above 1 needs a database file'],
-    ['production without a secret', { NODE_ENV: 'production', JWT_SECRET: undefined }, 'JWT_SECRET is required when NODE_ENV=production'],
+    [
+      'workers on an in-memory database',
+      { DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '2' },
+      'WEB_CONCURRENCY above 1 needs a database file',
+    ],
+    [
+      'production without a secret',
+      { NODE_ENV: 'production', JWT_SECRET: undefined },
+      'JWT_SECRET is required when NODE_ENV=production',
+    ],
   ];
   for (const [what, env, message] of refused) {
     it(`refuses ${what} with a message naming the setting`, () => {
@@ -47,13 +63,15 @@ describe('configuration', () => {
   }
 
   it('reads PostgreSQL URLs and in-memory SQLite', () => {
-    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://u:p@localhost:5432/db' }).database).to.deep.equal({
-      client: 'postgres',
-      connectionString: 'postgres://u:p@localhost:5432/db',
-      poolMax: 10,
-      statementTimeoutMs: 5000,
-      connectTimeoutMs: 5000,
-    });
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://u:p@localhost:5432/db' }).database).to.deep.equal(
+      {
+        client: 'postgres',
+        connectionString: 'postgres://u:p@localhost:5432/db',
+        poolMax: 10,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 5000,
+      },
+    );
     const tuned = loadConfig({
       JWT_SECRET: SECRET,
       DATABASE_URL: 'postgresql://u:p@db/users',
@@ -93,7 +111,7 @@ describe('configuration', () => {
       writeFileSync(join(folder, 'a-file'), 'not a folder');
       expect(() => loadConfig({ DATABASE_URL: `sqlite:${join(folder, 'a-file', 'users.sqlite')}` })).to.throw(
         ConfigError,
-        "JWT_SECRET is not set and",
+        'JWT_SECRET is not set and',
       );
     } finally {
       rmSync(folder, { recursive: true, force: true });
@@ -103,6 +121,8 @@ describe('configuration', () => {
   it('turns response validation off in production unless asked for', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production' }).validateResponses).to.equal(false);
     expect(loadConfig({ JWT_SECRET: SECRET }).validateResponses).to.equal(true);
-    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', VALIDATE_RESPONSES: 'true' }).validateResponses).to.equal(true);
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', VALIDATE_RESPONSES: 'true' }).validateResponses,
+    ).to.equal(true);
   });
 });

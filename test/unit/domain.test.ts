@@ -35,8 +35,13 @@ describe('tokens', () => {
 
   it('refuses other algorithms, bad subjects and missing ids', () => {
     const claims = { iss: scope.issuer, aud: scope.audience };
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret))).to.deep.equal({ userId: 7, sessionId: 'a' });
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(undefined);
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret))).to.deep.equal({
+      userId: 7,
+      sessionId: 'a',
+    });
+    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(
+      undefined,
+    );
     expect(signer.verify(jwt.sign({ ...claims, sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
     expect(signer.verify(jwt.sign({ ...claims, sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
     expect(signer.verify(jwt.sign({ ...claims, sub: '7', exp }, secret))).to.equal(undefined);
@@ -53,7 +58,7 @@ describe('tokens', () => {
   it('refuses a token without exp, or with a crit header', () => {
     const claims = { iss: scope.issuer, aud: scope.audience, sub: '7', jti: 'a' };
     expect(signer.verify(jwt.sign(claims, secret))).to.equal(undefined);
-    const crit = jwt.sign({ ...claims, exp }, secret, { header: { alg: 'HS256', crit: ['b64'] } as jwt.JwtHeader });
+    const crit = jwt.sign({ ...claims, exp }, secret, { header: { alg: 'HS256', crit: ['b64'] } });
     expect(signer.verify(crit)).to.equal(undefined);
   });
 });
@@ -129,10 +134,13 @@ describe('the hashing admission', () => {
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
   it('runs one job at a time and serves waiting requesters in turn, not in arrival order', async () => {
-    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 100 }, 10);
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 100 },
+      10,
+    );
     const started: string[] = [];
     const jobs = ['a1', 'a2', 'a3', 'b1', 'c1', 'b2'].map((name) => ({ name, ...gate(started, name) }));
-    const runs = jobs.map(({ name, task }) => admission.run(name[0]!, task));
+    const runs = jobs.map(({ name, task }) => admission.run(name[0], task));
     for (const job of jobs) {
       await settle();
       job.release(); // harmless for jobs not yet started: they finish at once when they do
@@ -142,7 +150,10 @@ describe('the hashing admission', () => {
   });
 
   it('refuses at once, with a retry time, work past a requester budget, while others still get in', async () => {
-    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 0.035, maxQueuedSeconds: 100 }, 10);
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 0.035, maxQueuedSeconds: 100 },
+      10,
+    );
     const started: string[] = [];
     const first = gate(started, 'a1');
     const running = admission.run('a', first.task);
@@ -157,11 +168,19 @@ describe('the hashing admission', () => {
   });
 
   it('refuses past the budget for all requesters together', async () => {
-    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 0.025 }, 10);
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 100, maxQueuedSeconds: 0.025 },
+      10,
+    );
     const first = gate([], 'x');
     const running = admission.run('x', first.task);
     const second = admission.run('y', async () => 'y');
-    const refused = await admission.run('z', async () => 'z').then(() => false, (error: unknown) => error instanceof Overloaded);
+    const refused = await admission
+      .run('z', async () => 'z')
+      .then(
+        () => false,
+        (error: unknown) => error instanceof Overloaded,
+      );
     expect(refused).to.equal(true);
     first.release();
     await Promise.all([running, second]);
@@ -184,9 +203,11 @@ describe('permissions', () => {
     expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'admin' }, { first_name: 'X' })).to.equal(false);
     expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'admin' }, { first_name: 'X' })).to.equal(true);
   });
-  it('lets no moderator change another user\'s email; the user themself and admins may', () => {
+  it("lets no moderator change another user's email; the user themself and admins may", () => {
     expect(mayUpdateProfile(as('moderator', 1), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(false);
-    expect(mayUpdateProfile(as('moderator', 1), { id: 1, role: 'moderator' }, { email: 'x@example.com' })).to.equal(true);
+    expect(mayUpdateProfile(as('moderator', 1), { id: 1, role: 'moderator' }, { email: 'x@example.com' })).to.equal(
+      true,
+    );
     expect(mayUpdateProfile(as('user', 2), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(true);
     expect(mayUpdateProfile(as('admin', 1), { id: 2, role: 'user' }, { email: 'x@example.com' })).to.equal(true);
   });

@@ -21,16 +21,21 @@ async function run(...steps: RequestHandler[]): Promise<{ ran: string[]; error?:
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   try {
-    return (await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).json()) as { ran: string[]; error?: string };
+    return (await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).json()) as {
+      ran: string[];
+      error?: string;
+    };
   } finally {
     server.close();
   }
 }
 
-const step = (name: string): RequestHandler => (req, _res, next) => {
-  (req as unknown as { ran: string[] }).ran.push(name);
-  next();
-};
+const step =
+  (name: string): RequestHandler =>
+  (req, _res, next) => {
+    (req as unknown as { ran: string[] }).ran.push(name);
+    next();
+  };
 
 describe('inSequence', () => {
   it('runs every step in order, then the next Express layer', async () => {

@@ -18,7 +18,9 @@ describe('server start-up', () => {
   it('stops with exit code 1 and a one-line message naming a bad setting', () => {
     const run = start({ PORT: 'eighty' });
     expect(run.status).to.equal(1);
-    expect(run.stderr.trim()).to.equal('Configuration error: PORT must be a whole number from 0 to 65535, got "eighty"');
+    expect(run.stderr.trim()).to.equal(
+      'Configuration error: PORT must be a whole number from 0 to 65535, got "eighty"',
+    );
   });
 
   it('stops with exit code 1 when the bootstrap admin is not a valid user', () => {

@@ -10,8 +10,16 @@ describe('spec operation table', () => {
 
   it('has the eight operations of the contract, and the two health probes', () => {
     expect(operations.map((o) => o.id)).to.have.members([
-      'createUser', 'getUser', 'updateUser', 'updateUserPassword', 'listUsers', 'login', 'logout', 'checkToken',
-      'checkLiveness', 'checkReadiness',
+      'createUser',
+      'getUser',
+      'updateUser',
+      'updateUserPassword',
+      'listUsers',
+      'login',
+      'logout',
+      'checkToken',
+      'checkLiveness',
+      'checkReadiness',
     ]);
   });
 
@@ -20,8 +28,14 @@ describe('spec operation table', () => {
     expect(resolveOperation(operations, 'GET', '/users/12').operation?.id).to.equal('getUser');
     expect(resolveOperation(operations, 'HEAD', '/users/12').operation?.id).to.equal('getUser');
     expect(resolveOperation(operations, 'PUT', '/users/update/12').operation?.id).to.equal('updateUser');
-    expect(resolveOperation(operations, 'DELETE', '/users/12')).to.deep.equal({ operation: undefined, allowedMethods: ['GET', 'HEAD'] });
-    expect(resolveOperation(operations, 'GET', '/users')).to.deep.equal({ operation: undefined, allowedMethods: ['POST'] });
+    expect(resolveOperation(operations, 'DELETE', '/users/12')).to.deep.equal({
+      operation: undefined,
+      allowedMethods: ['GET', 'HEAD'],
+    });
+    expect(resolveOperation(operations, 'GET', '/users')).to.deep.equal({
+      operation: undefined,
+      allowedMethods: ['POST'],
+    });
     expect(resolveOperation(operations, 'GET', '/nowhere')).to.deep.equal({ operation: undefined, allowedMethods: [] });
   });
 
@@ -42,16 +56,26 @@ describe('spec operation table', () => {
   it('reads who needs a token from the spec, and a setting can make an optional token required', () => {
     const requirement = Object.fromEntries(operations.map((o) => [o.id, o.tokenRequirement]));
     expect(requirement).to.deep.equal({
-      createUser: 'optional', listUsers: 'optional', login: 'none',
-      getUser: 'required', updateUser: 'required', updateUserPassword: 'required', logout: 'required', checkToken: 'required',
-      checkLiveness: 'none', checkReadiness: 'none',
+      createUser: 'optional',
+      listUsers: 'optional',
+      login: 'none',
+      getUser: 'required',
+      updateUser: 'required',
+      updateUserPassword: 'required',
+      logout: 'required',
+      checkToken: 'required',
+      checkLiveness: 'none',
+      checkReadiness: 'none',
     });
-    const strict = operationsOf(spec, { enabled: new Set(['USERS_LIST_REQUIRES_AUTH']), fallbackTexts: FALLBACK_TEXTS });
+    const strict = operationsOf(spec, {
+      enabled: new Set(['USERS_LIST_REQUIRES_AUTH']),
+      fallbackTexts: FALLBACK_TEXTS,
+    });
     expect(strict.find((o) => o.id === 'listUsers')!.tokenRequirement).to.equal('required');
     expect(strict.find((o) => o.id === 'createUser')!.tokenRequirement).to.equal('optional');
   });
 
-  it('takes each operation\'s 400 and 401 texts from its documented responses', () => {
+  it("takes each operation's 400 and 401 texts from its documented responses", () => {
     expect(byId('listUsers').texts).to.deep.equal({
       invalidInput: 'wrong parameters page, per_page',
       authenticationFailed: 'Unauthorized: User authentication failed',

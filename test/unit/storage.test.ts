@@ -36,10 +36,18 @@ describe('storage', () => {
     await withDatabase(async (db) => {
       await db.migrate.up({ migrationSource });
       await db.migrate.up({ migrationSource });
-      await db('users').insert([{ id: 5, ...row(5) }, { id: 2, ...row(2) }, { id: 9, ...row(9) }]);
+      await db('users').insert([
+        { id: 5, ...row(5) },
+        { id: 2, ...row(2) },
+        { id: 9, ...row(9) },
+      ]);
       await migrateToLatest(db);
       const rows = await db('users').select('id', 'position').orderBy('id');
-      expect(rows.map((r) => [r.id, Number(r.position)])).to.deep.equal([[2, 1], [5, 2], [9, 3]]);
+      expect(rows.map((r) => [r.id, Number(r.position)])).to.deep.equal([
+        [2, 1],
+        [5, 2],
+        [9, 3],
+      ]);
       expect(await createStore(db).users.count()).to.equal(3);
     });
   });
@@ -50,7 +58,9 @@ describe('storage', () => {
       const { users } = createStore(db);
       const insert = (n: number, email = `p${n}@example.com`) =>
         users.insert({ email, user_name: `p_${n}`, first_name: 'P', last_name: 'Q', role: 'user', password_hash: 'x' });
-      const results = await Promise.allSettled([1, 2, 3, 4, 5, 6].map((n) => insert(n, n % 2 ? `odd${n}@example.com` : 'same@example.com')));
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4, 5, 6].map((n) => insert(n, n % 2 ? `odd${n}@example.com` : 'same@example.com')),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(4); // 3 odd + 1 of the 3 same
       const rows = await db('users').select('id', 'position').orderBy('id');
       expect(rows.map((r) => Number(r.position))).to.deep.equal([1, 2, 3, 4]);
@@ -68,26 +78,49 @@ describe('storage', () => {
       try {
         const viaKnex = createStore(db);
         const viaHotReads = createStore(db, hotReads);
-        const id = await viaKnex.users.insert({ email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator', password_hash: 'x' });
+        const id = await viaKnex.users.insert({
+          email: 'h@example.com',
+          user_name: 'h_1',
+          first_name: 'H',
+          last_name: 'R',
+          role: 'moderator',
+          password_hash: 'x',
+        });
         expect(await viaKnex.sessions.insert({ id: 'open', user_id: id, expires_at: 2_000 }, 0)).to.equal(true);
         expect(await viaKnex.sessions.insert({ id: 'expired', user_id: id, expires_at: 1_000 }, 0)).to.equal(true);
         // A session is opened only from the current credential generation.
         expect(await viaKnex.sessions.insert({ id: 'stale', user_id: id, expires_at: 2_000 }, 1)).to.equal(false);
         for (const store of [viaKnex, viaHotReads]) {
-          expect(await store.users.findById(id)).to.deep.equal({ id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R', role: 'moderator' });
+          expect(await store.users.findById(id)).to.deep.equal({
+            id,
+            email: 'h@example.com',
+            user_name: 'h_1',
+            first_name: 'H',
+            last_name: 'R',
+            role: 'moderator',
+          });
           expect(await store.users.findById(id + 1)).to.equal(undefined);
           expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({ user_id: id, role: 'moderator' });
           expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
           expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
           expect(await store.users.count()).to.equal(1);
-          expect(await store.users.page(0, 10)).to.deep.equal([{ id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R' }]);
+          expect(await store.users.page(0, 10)).to.deep.equal([
+            { id, email: 'h@example.com', user_name: 'h_1', first_name: 'H', last_name: 'R' },
+          ]);
           expect(await store.users.page(1, 10)).to.deep.equal([]);
         }
         await viaKnex.sessions.delete('open');
         await viaKnex.users.update(id, { first_name: 'Changed' });
         expect(await viaHotReads.sessions.findActive('open', 1_500)).to.equal(undefined);
         expect((await viaHotReads.users.findById(id))?.first_name).to.equal('Changed');
-        await viaKnex.users.insert({ email: 'i@example.com', user_name: 'i_1', first_name: 'I', last_name: 'R', role: 'user', password_hash: 'x' });
+        await viaKnex.users.insert({
+          email: 'i@example.com',
+          user_name: 'i_1',
+          first_name: 'I',
+          last_name: 'R',
+          role: 'user',
+          password_hash: 'x',
+        });
         expect(await viaHotReads.users.count()).to.equal(2);
         expect((await viaHotReads.users.page(1, 10)).map((user) => user.email)).to.deep.equal(['i@example.com']);
       } finally {

@@ -23,7 +23,7 @@ export function authenticate(sessions: SessionService): RequestHandler {
       if (requirement === 'required') throw new AuthenticationFailed({ tokenSent: false });
       return next();
     }
-    const token = headers.length === 1 ? BEARER.exec(headers[0]!)?.[1] : undefined;
+    const token = headers.length === 1 ? BEARER.exec(headers[0])?.[1] : undefined;
     const principal = token === undefined ? undefined : await sessions.authenticate(token);
     if (!principal) throw new AuthenticationFailed({ tokenSent: true });
     req.principal = principal;

@@ -11,7 +11,10 @@ const CANONICAL_INTEGER = /^(0|[1-9][0-9]{0,15})$/;
 export const requireCanonicalIntegers: RequestHandler = (req, _res, next) => {
   for (const parameter of req.operation?.integerParameters ?? []) {
     const field = `${parameter.in === 'path' ? 'params' : 'query'}.${parameter.name}`;
-    const raw = parameter.in === 'path' ? decodedPathParameter(req.rawPathParams?.[parameter.name], field) : req.query[parameter.name];
+    const raw =
+      parameter.in === 'path'
+        ? decodedPathParameter(req.rawPathParams?.[parameter.name], field)
+        : req.query[parameter.name];
     if (raw === undefined) continue;
     if (typeof raw !== 'string' || !CANONICAL_INTEGER.test(raw)) {
       throw new InvalidInput(field, 'must be a whole number written in decimal digits');
