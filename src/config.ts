@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HashingBudget } from './domain/passwords.js';
 import type { RateLimitValues } from './domain/rate-limits.js';
+import { defaultOf, SETTINGS, type Setting, type SettingName } from './settings.js';
 
 export type DatabaseConfig =
   | { client: 'sqlite'; filename: string } // ':memory:' or a file path
@@ -79,71 +80,65 @@ const MIN_SECRET_LENGTH = 32;
 
 export function loadConfig(env: Env = process.env): Config {
   const warnings: string[] = [];
-  const nodeEnv = env.NODE_ENV ?? 'development';
+  const nodeEnv = env.NODE_ENV ?? defaultOf('NODE_ENV');
   const database = databaseFrom(env);
-  const webConcurrency = integerSetting(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  const webConcurrency = integerSetting(env, 'WEB_CONCURRENCY', 1, 64);
   if (webConcurrency > 1 && database.client === 'sqlite' && database.filename === ':memory:') {
     throw new ConfigError(
       'WEB_CONCURRENCY above 1 needs a database file: each worker would have its own in-memory database',
     );
   }
   return {
-    port: integerSetting(env, 'PORT', 3000, 0, 65535),
+    port: integerSetting(env, 'PORT', 0, 65535),
     host: hostSetting(env),
     nodeEnv,
     database,
     jwtSecret: resolveJwtSecret(env.JWT_SECRET, nodeEnv, database, warnings),
-    jwtTtlSeconds: integerSetting(env, 'JWT_TTL_SECONDS', 3600, 1, 31_536_000),
-    jwtIssuer: env.JWT_ISSUER || 'user-service',
-    jwtAudience: env.JWT_AUDIENCE || 'user-service',
+    jwtTtlSeconds: integerSetting(env, 'JWT_TTL_SECONDS', 1, 31_536_000),
+    jwtIssuer: env.JWT_ISSUER || defaultOf('JWT_ISSUER'),
+    jwtAudience: env.JWT_AUDIENCE || defaultOf('JWT_AUDIENCE'),
     corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
-    trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 0, 10),
+    trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 10),
     rateLimits: {
-      loginMaxFailuresPerEmailAndAddress: integerSetting(
-        env,
-        'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS',
-        5,
-        0,
-        1_000_000,
-      ),
-      loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),
-      loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 100, 0, 1_000_000),
-      loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
-      registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 30, 0, 1_000_000),
-      passwordChangeMaxFailuresPerUser: integerSetting(env, 'PASSWORD_CHANGE_MAX_FAILURES_PER_USER', 5, 0, 1_000_000),
+      loginMaxFailuresPerEmailAndAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS', 0, 1_000_000),
+      loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 0, 1_000_000),
+      loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 0, 1_000_000),
+      loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 1, 86_400),
+      registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 0, 1_000_000),
+      passwordChangeMaxFailuresPerUser: integerSetting(env, 'PASSWORD_CHANGE_MAX_FAILURES_PER_USER', 0, 1_000_000),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    logPretty: booleanSetting(env, 'LOG_PRETTY', false),
-    usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH', false),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),
+    logPretty: booleanSetting(env, 'LOG_PRETTY'),
+    usersListRequiresAuth: booleanSetting(env, 'USERS_LIST_REQUIRES_AUTH'),
     validateResponses: booleanSetting(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
-    migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START', true),
+    migrateOnStart: booleanSetting(env, 'MIGRATE_ON_START'),
     webConcurrency,
-    shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
-    shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 0, 600),
+    shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 0, 600),
+    shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 600),
     connections: {
-      headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 300) * 1000,
-      maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+      headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 1, 300) * 1000,
+      maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 1, 1_000_000),
     },
     hashing: {
       // Default: all cores but one, shared among the workers, at least one each.
       concurrency: integerSetting(
         env,
         'PASSWORD_HASH_CONCURRENCY',
-        Math.max(1, Math.floor((availableParallelism() - 1) / webConcurrency)),
         1,
         64,
+        Math.max(1, Math.floor((availableParallelism() - 1) / webConcurrency)),
       ),
-      maxQueuedSecondsPerRequester: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS', 3, 0.001, 600),
-      maxQueuedSeconds: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS', 10, 0.001, 3600),
+      maxQueuedSecondsPerRequester: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS', 0.001, 600),
+      maxQueuedSeconds: decimalSetting(env, 'PASSWORD_HASH_QUEUE_SECONDS', 0.001, 3600),
     },
-    metrics: { enabled: booleanSetting(env, 'METRICS_ENABLED', true), token: metricsToken(env) },
+    metrics: { enabled: booleanSetting(env, 'METRICS_ENABLED'), token: metricsToken(env) },
     warnings,
   };
 }
 
 function databaseFrom(env: Env): DatabaseConfig {
-  const url = env.DATABASE_URL || 'sqlite:./data/users.sqlite';
+  const url = env.DATABASE_URL || defaultOf('DATABASE_URL');
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
     if (filename === '') throw new ConfigError('DATABASE_URL: sqlite: needs a file path or :memory:');
@@ -153,9 +148,9 @@ function databaseFrom(env: Env): DatabaseConfig {
     return {
       client: 'postgres',
       connectionString: url,
-      poolMax: integerSetting(env, 'DB_POOL_MAX', 10, 1, 1000),
-      statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
-      connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+      poolMax: integerSetting(env, 'DB_POOL_MAX', 1, 1000),
+      statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_MS', 0, 3_600_000),
+      connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_MS', 100, 600_000),
     };
   }
   throw new ConfigError('DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db');
@@ -218,10 +213,16 @@ function bootstrapAdminFrom(env: Env): BootstrapAdmin | undefined {
   if (email === undefined || password === undefined) {
     throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
-  return { email, password, userName: env.ADMIN_USER_NAME ?? 'admin' };
+  return { email, password, userName: env.ADMIN_USER_NAME ?? defaultOf('ADMIN_USER_NAME') };
 }
 
-function integerSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integerSetting(
+  env: Env,
+  name: SettingName,
+  min: number,
+  max: number,
+  fallback = fixedDefault(name, 'number'),
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -231,7 +232,13 @@ function integerSetting(env: Env, name: string, fallback: number, min: number, m
   return value;
 }
 
-function decimalSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+function decimalSetting(
+  env: Env,
+  name: SettingName,
+  min: number,
+  max: number,
+  fallback = fixedDefault(name, 'number'),
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -239,6 +246,16 @@ function decimalSetting(env: Env, name: string, fallback: number, min: number, m
     throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+/** A setting's fixed default from src/settings.ts, of the type its parser needs. */
+function fixedDefault<K extends 'number' | 'boolean'>(
+  name: SettingName,
+  kind: K,
+): K extends 'number' ? number : boolean {
+  const value = (SETTINGS[name] as Setting).default;
+  if (typeof value !== kind) throw new Error(`src/settings.ts gives ${name} no ${kind} default`);
+  return value as K extends 'number' ? number : boolean;
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -249,7 +266,7 @@ function metricsToken(env: Env): string | undefined {
 }
 
 function hostSetting(env: Env): string {
-  const host = env.HOST ?? '0.0.0.0';
+  const host = env.HOST ?? defaultOf('HOST');
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`HOST must be an address or host name, got "${host}"`);
   return host;
 }
@@ -273,7 +290,7 @@ function originsSetting(env: Env, name: string): string[] {
   return origins;
 }
 
-function booleanSetting(env: Env, name: string, fallback: boolean): boolean {
+function booleanSetting(env: Env, name: SettingName, fallback = fixedDefault(name, 'boolean')): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'true' || raw === '1') return true;
