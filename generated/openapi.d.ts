@@ -306,6 +306,28 @@ export interface components {
          */
         PersonName: string;
         /**
+         * @description An email address as sent. Surrounding whitespace is trimmed and the
+         *     text NFKC-normalized; the result must then be a valid address
+         *     (`format: email`) of at most 254 characters. Stored lower-case, so
+         *     `" Jane.Doe@Example.COM "` is accepted as `jane.doe@example.com`.
+         * @example jane.doe@example.com
+         */
+        EmailInput: string;
+        /**
+         * @description A user name as sent. Surrounding whitespace is trimmed and the text
+         *     NFKC-normalized (full-width letters become ASCII); the result must
+         *     then be 3 to 32 ASCII letters, digits, `_`, `.` or `-`.
+         * @example jane.doe
+         */
+        UserNameInput: string;
+        /**
+         * @description A name as sent. Surrounding whitespace is trimmed and the text
+         *     NFKC-normalized; the result must then be 1 to 100 characters, any
+         *     script.
+         * @example Jane
+         */
+        PersonNameInput: string;
+        /**
          * Format: password
          * @description 8 to 128 characters (code points), counted as sent and again after
          *     NFKC normalization. A longer password is refused, never truncated.
@@ -330,26 +352,26 @@ export interface components {
          */
         Role: "user" | "moderator" | "admin";
         NewUser: {
-            email: components["schemas"]["Email"];
-            user_name: components["schemas"]["UserName"];
-            first_name: components["schemas"]["PersonName"];
-            last_name: components["schemas"]["PersonName"];
+            email: components["schemas"]["EmailInput"];
+            user_name: components["schemas"]["UserNameInput"];
+            first_name: components["schemas"]["PersonNameInput"];
+            last_name: components["schemas"]["PersonNameInput"];
             password: components["schemas"]["NewPassword"];
             role?: components["schemas"]["Role"];
         };
         /** @description Any non-empty subset of the profile fields. */
         ProfileChanges: {
-            email?: components["schemas"]["Email"];
-            user_name?: components["schemas"]["UserName"];
-            first_name?: components["schemas"]["PersonName"];
-            last_name?: components["schemas"]["PersonName"];
+            email?: components["schemas"]["EmailInput"];
+            user_name?: components["schemas"]["UserNameInput"];
+            first_name?: components["schemas"]["PersonNameInput"];
+            last_name?: components["schemas"]["PersonNameInput"];
         };
         PasswordChange: {
             existing_password: components["schemas"]["GivenPassword"];
             password: components["schemas"]["NewPassword"];
         };
         Credentials: {
-            email: components["schemas"]["Email"];
+            email: components["schemas"]["EmailInput"];
             password: components["schemas"]["GivenPassword"];
         };
         UserSummary: {

@@ -23,10 +23,11 @@ import { resolveOperationMiddleware } from './http/middleware/resolve-operation.
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { fixedRoutes, inSequence } from './http/middleware/sequence.js';
 import { dispatch } from './http/router.js';
-import type { SpecDocument } from './contract/spec.js';
+import { afterNormalization, type SpecDocument } from './contract/spec.js';
 import type { Operation } from './http/operations.js';
 import { replyChecker } from './http/reply-check.js';
-import { requestLogger, type Logger } from './logger.js';
+import type { Logger } from './logger.js';
+import { requestLogger } from './http/middleware/request-log.js';
 
 export const BODY_LIMIT = '16kb';
 
@@ -113,12 +114,14 @@ export function buildApp(dependencies: AppDependencies): Express {
 }
 
 /**
- * The spec as the validator reads it. An operation that documents no 400
- * can't refuse input with one, so unknown query parameters are ignored
- * there (a cache-busting probe, `/healthz?t=1`); elsewhere they are a 400.
+ * The spec as the validator reads it. It validates normalized input, so the
+ * strict schemas stand in for the request schemas that describe what a
+ * client may send. An operation that documents no 400 can't refuse input
+ * with one, so unknown query parameters are ignored there (a cache-busting
+ * probe, `/healthz?t=1`); elsewhere they are a 400.
  */
 function specForValidator(spec: SpecDocument): Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'] {
-  const copy = structuredClone(spec);
+  const copy = afterNormalization(spec);
   for (const methods of Object.values(copy.paths)) {
     for (const operation of Object.values(methods)) {
       if (!('400' in operation.responses)) operation['x-eov-allow-unknown-query-parameters'] = true;

@@ -81,14 +81,30 @@ export function resolveRef<T extends SpecNode>(spec: SpecDocument, node: T): T {
 }
 
 /**
+ * The spec as the server checks input after normalizing it: a request schema
+ * that says what a client may send (`EmailInput`: spaces, full-width
+ * letters) and names the schema its normalized value must meet
+ * (`x-normalized-schema: Email`) is replaced by that stricter schema.
+ */
+export function afterNormalization(spec: SpecDocument): SpecDocument {
+  const copy = structuredClone(spec);
+  const schemas = (copy.components as { schemas?: Record<string, SpecNode> } | undefined)?.schemas ?? {};
+  for (const [name, schema] of Object.entries(schemas)) {
+    const strict = schema['x-normalized-schema'];
+    if (typeof strict === 'string') schemas[name] = { $ref: `#/components/schemas/${strict}` };
+  }
+  return copy;
+}
+
+/**
  * A validator for one of the spec's component schemas, with the same rules the
- * request validator applies (full email format). For input that does not
+ * request validator applies (full email format, normalized input's schemas). For input that does not
  * arrive over HTTP, such as the bootstrap admin.
  */
 export function componentSchemaValidator(spec: SpecDocument, schemaName: string): (value: unknown) => string[] {
   const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
   addFormats(ajv, { mode: 'full' });
-  ajv.addSchema({ ...spec, $id: 'openapi' });
+  ajv.addSchema({ ...afterNormalization(spec), $id: 'openapi' });
   const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schemaName}` });
   return (value) =>
     validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);

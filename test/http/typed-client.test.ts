@@ -1,10 +1,16 @@
 // The claim "clients generated from the spec work", tested: openapi-fetch
 // typed with generated/openapi.d.ts drives the whole flow. Every path, body
 // and response below is checked by the compiler against the spec.
+import { Ajv } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
 import { expect } from 'chai';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.js';
+import { loadSpec } from '../../src/contract/spec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 describe('a client generated from the spec (openapi-fetch)', () => {
   let api: TestServer;
@@ -63,5 +69,50 @@ describe('a client generated from the spec (openapi-fetch)', () => {
     expect((await client.POST('/logout', auth)).data?.message).to.equal('Logout successful');
     const after = await client.GET('/protected', auth);
     expect(after.error).to.deep.equal({ error: 'Invalid or expired token' });
+  });
+});
+
+describe('request schemas for a validating client', () => {
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer();
+  });
+  after(() => api.close());
+
+  // A client generated with validation checks requests against the published
+  // schemas before sending; they must not refuse what the server takes.
+  const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
+  addFormats(ajv, { mode: 'full' });
+  ajv.addSchema({ ...loadSpec(), $id: 'openapi' });
+  const publishedNewUser = ajv.compile({ $ref: 'openapi#/components/schemas/NewUser' });
+
+  it('accept untrimmed, mixed-case and full-width input that the server normalizes', async () => {
+    const body = {
+      email: ' Jane.Wide@Example.COM ',
+      user_name: '\uff4a\uff41\uff4e\uff45_wide',
+      first_name: ' Jane ',
+      last_name: 'Wide',
+      password: 'a-perfectly-fine-pass',
+    };
+    expect(publishedNewUser(body), ajv.errorsText(publishedNewUser.errors)).to.equal(true);
+    const reply = await api.request('POST', '/users', { body });
+    expect(reply.status).to.equal(201);
+    const stored = await api.service.db('users').where({ email: 'jane.wide@example.com' }).first();
+    expect(stored).to.include({ user_name: 'jane_wide', first_name: 'Jane' });
+  });
+
+  it('leave the server to refuse what is invalid once normalized (400 with details)', async () => {
+    const body = {
+      email: '  not-an-email  ',
+      user_name: 'valid_name',
+      first_name: 'A',
+      last_name: 'B',
+      password: 'a-perfectly-fine-pass',
+    };
+    expect(publishedNewUser(body)).to.equal(true);
+    const reply = await api.request('POST', '/users', { body });
+    expect(reply.status).to.equal(400);
+    expect(reply.body.error).to.equal('Incorrect field');
+    expect(reply.body.details.map((d: { field: string }) => d.field)).to.include('body.email');
   });
 });
