@@ -619,27 +619,7 @@ async function floodOnly(): Promise<void> {
     '',
     ...floodSection(rows),
   ].join('\n');
-  console.log('\n' + markdown);
-  const folder = join(ROOT, 'bench', 'results');
-  mkdirSync(folder, { recursive: true });
-  const stamp = when.replace(/[:.]/g, '-');
-  writeFileSync(
-    join(folder, `bench-flood-${stamp}.json`),
-    JSON.stringify(
-      {
-        when,
-        node: process.version,
-        cores: cpus().length,
-        users: USERS,
-        rounds: ROUNDS,
-        flood: floodResults(rows, { [label]: samples }),
-      },
-      null,
-      2,
-    ),
-  );
-  writeFileSync(join(folder, `bench-flood-${stamp}.md`), markdown);
-  console.log(`Written to bench/results/bench-flood-${stamp}.{json,md}`);
+  writeResults('bench-flood', when, { flood: floodResults(rows, { [label]: samples }) }, markdown);
 }
 
 function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) {
@@ -815,32 +795,32 @@ async function main(): Promise<void> {
     ...targetLines,
     '',
   ].join('\n');
+  writeResults(
+    'bench',
+    when,
+    {
+      seconds: SECONDS,
+      rows,
+      samples: Object.fromEntries(samples),
+      notes,
+      flood: floodResults(floodRows, floodSamples),
+    },
+    markdown,
+    { latest: true },
+  );
+}
+
+/** Prints the Markdown and writes it with the JSON to bench/results/NAME-STAMP.{json,md} (and latest.md). */
+function writeResults(name: string, when: string, data: object, markdown: string, { latest = false } = {}): void {
   console.log('\n' + markdown);
   const folder = join(ROOT, 'bench', 'results');
   mkdirSync(folder, { recursive: true });
-  const stamp = when.replace(/[:.]/g, '-');
-  writeFileSync(
-    join(folder, `bench-${stamp}.json`),
-    JSON.stringify(
-      {
-        when,
-        node: process.version,
-        cores: cpus().length,
-        users: USERS,
-        rounds: ROUNDS,
-        seconds: SECONDS,
-        rows,
-        samples: Object.fromEntries(samples),
-        notes,
-        flood: floodResults(floodRows, floodSamples),
-      },
-      null,
-      2,
-    ),
-  );
-  writeFileSync(join(folder, `bench-${stamp}.md`), markdown);
-  writeFileSync(join(folder, 'latest.md'), markdown);
-  console.log(`Written to bench/results/bench-${stamp}.{json,md} and bench/results/latest.md`);
+  const file = `${name}-${when.replace(/[:.]/g, '-')}`;
+  const run = { when, node: process.version, cores: cpus().length, users: USERS, rounds: ROUNDS, ...data };
+  writeFileSync(join(folder, `${file}.json`), JSON.stringify(run, null, 2));
+  writeFileSync(join(folder, `${file}.md`), markdown);
+  if (latest) writeFileSync(join(folder, 'latest.md'), markdown);
+  console.log(`Written to bench/results/${file}.{json,md}${latest ? ' and bench/results/latest.md' : ''}`);
 }
 
 await (FLOOD_ONLY ? floodOnly() : main());

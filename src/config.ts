@@ -216,34 +216,26 @@ function bootstrapAdminFrom(env: Env): BootstrapAdmin | undefined {
   return { email, password, userName: env.ADMIN_USER_NAME ?? defaultOf('ADMIN_USER_NAME') };
 }
 
-function integerSetting(
-  env: Env,
-  name: SettingName,
-  min: number,
-  max: number,
-  fallback = fixedDefault(name, 'number'),
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
+function integerSetting(env: Env, name: SettingName, min: number, max: number, fallback?: number): number {
+  return numberSetting(env, name, { min, max, whole: true }, fallback);
 }
 
-function decimalSetting(
+function decimalSetting(env: Env, name: SettingName, min: number, max: number, fallback?: number): number {
+  return numberSetting(env, name, { min, max, whole: false }, fallback);
+}
+
+function numberSetting(
   env: Env,
   name: SettingName,
-  min: number,
-  max: number,
+  { min, max, whole }: { min: number; max: number; whole: boolean },
   fallback = fixedDefault(name, 'number'),
 ): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+  if (!(whole ? /^\d+$/ : /^\d+(\.\d+)?$/).test(raw.trim()) || value < min || value > max) {
+    const kind = whole ? 'a whole number' : 'a number';
+    throw new ConfigError(`${name} must be ${kind} from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
