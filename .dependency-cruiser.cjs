@@ -19,11 +19,18 @@ module.exports = {
       to: { path: '^src/(http|contract)/|^src/(app|compose|server|cli)\\.ts$' },
     },
     {
+      name: 'mail-is-an-adapter',
+      comment: 'The mail transport and its loop serve the domain; they know nothing of HTTP, storage or the spec.',
+      severity: 'error',
+      from: { path: '^src/mail/' },
+      to: { path: '^src/(http|storage|contract)/|^src/(app|compose|server|cli)\\.ts$' },
+    },
+    {
       name: 'http-above-storage',
       comment: 'HTTP calls the domain; only compose.ts hands it what storage provides.',
       severity: 'error',
       from: { path: '^src/(http/|app\\.ts$)' },
-      to: { path: '^src/storage/|^src/(compose|server|cli)\\.ts$' },
+      to: { path: '^src/(storage|mail)/|^src/(compose|server|cli)\\.ts$' },
     },
     {
       name: 'contract-reads-the-spec-only',

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { openDomain, type Domain } from './compose.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
+import type { QueuedMail } from './domain/ports.js';
 import { ROLES, type Role } from './domain/model.js';
 import { normalizeProfile } from './domain/normalize.js';
 import { componentSchemaValidator } from './contract/spec.js';
@@ -23,6 +24,9 @@ Commands:
       Sets a new password (read like the above) and ends every session of the account.
   revoke-sessions --email EMAIL
       Ends every session of the account: its tokens stop working at once.
+  outbox [--id N]
+      Lists the newest messages of the mail outbox (without SMTP_URL, mail
+      stays there), or shows one whole.
   migrate [--unlock]
       Applies pending migrations (with progress). --unlock frees the lock left
       by an instance that crashed while migrating.
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
       'last-name': { type: 'string' },
       role: { type: 'string' },
       unlock: { type: 'boolean' },
+      id: { type: 'string' },
     },
   });
   const config = loadConfig();
@@ -62,6 +67,8 @@ async function main(argv: string[]): Promise<void> {
       return withDomain(config, (domain) => createUser(domain, values));
     case 'reset-password':
       return withDomain(config, (domain) => resetPassword(domain, required(values.email, '--email')));
+    case 'outbox':
+      return withDomain(config, (domain) => showOutbox(domain, values.id));
     case 'revoke-sessions':
       return withDomain(config, (domain) => revokeSessions(domain, required(values.email, '--email')));
     default:
@@ -134,6 +141,28 @@ async function revokeSessions(domain: Domain, email: string): Promise<void> {
   const ended = await domain.users.revokeSessions(email, OPERATOR());
   if (ended === undefined) throw new Error(`no account has the email ${email}`);
   console.log(`Ended ${ended} session${ended === 1 ? '' : 's'} of ${email}.`);
+}
+
+const OUTBOX_LISTING = 20;
+
+async function showOutbox(domain: Domain, id: string | undefined): Promise<void> {
+  const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const state = (mail: QueuedMail) =>
+    mail.sentAt !== null ? `sent ${time(mail.sentAt)}` : mail.lastError ? `waiting (${mail.lastError})` : 'waiting';
+  if (id === undefined) {
+    const messages = await domain.outbox.list(OUTBOX_LISTING);
+    if (messages.length === 0) console.log('The outbox is empty.');
+    for (const mail of messages) {
+      console.log(`${mail.id}  ${time(mail.createdAt)}  ${mail.to}  ${mail.subject}  [${state(mail)}]`);
+    }
+    return;
+  }
+  if (!/^[1-9]\d*$/.test(id)) throw new UsageError('--id must be a message number');
+  const mail = await domain.outbox.find(Number(id));
+  if (!mail) throw new Error(`no message ${id} in the outbox`);
+  console.log(
+    `To: ${mail.to}\nSubject: ${mail.subject}\nQueued: ${time(mail.createdAt)}\nState: ${state(mail)}\n\n${mail.text}`,
+  );
 }
 
 /** Input is checked against the same spec schemas the API validates with. */

@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { buildApp } from './app.js';
 import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
+import type { OutboxRepository } from './domain/ports.js';
 import { normalizeProfile } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
@@ -14,6 +15,8 @@ import { UserService } from './domain/users.js';
 import { describeSafely } from './logger.js';
 import { FALLBACK_TEXTS } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
+import { startDelivery } from './mail/loop.js';
+import { smtpTransport } from './mail/smtp.js';
 import { operationsOf } from './http/operations.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './contract/spec.js';
 import type { Logger } from './logger.js';
@@ -29,6 +32,8 @@ export interface Domain {
   spec: SpecDocument;
   users: UserService;
   sessions: SessionService;
+  /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
+  outbox: OutboxRepository;
   close(): Promise<void>;
 }
 
@@ -57,7 +62,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
     const users = new UserService(store, hasher, sessions, limits);
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-    return { db, spec, users, sessions, close };
+    return { db, spec, users, sessions, outbox: store.outbox, close };
   } catch (error) {
     await close();
     throw error;
@@ -74,6 +79,8 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
   await pruneExpired();
   const pruneTimer = setInterval(() => void pruneExpired(), PRUNE_INTERVAL_MS).unref();
+  const { smtpUrl, from, pollMs } = config.mail;
+  const delivery = smtpUrl ? startDelivery(domain.outbox, smtpTransport(smtpUrl, from), pollMs, logger) : undefined;
 
   let shuttingDown = false;
   const operations = operationsOf(spec, {
@@ -104,6 +111,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     },
     async close() {
       clearInterval(pruneTimer);
+      await delivery?.stop();
       await domain.close();
     },
   };

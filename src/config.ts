@@ -61,6 +61,8 @@ export interface Config {
   metrics: { enabled: boolean; token: string | undefined };
   /** Password hashes computed at once per process, and how much may wait (seconds of work). */
   hashing: HashingBudget;
+  /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
+  mail: { smtpUrl: string | undefined; from: string; pollMs: number };
   /** Bounds on client connections, per process. */
   connections: ConnectionLimits;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
@@ -116,6 +118,11 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 0, 600),
     shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 600),
+    mail: {
+      smtpUrl: smtpUrlSetting(env),
+      from: env.MAIL_FROM || defaultOf('MAIL_FROM'),
+      pollMs: integerSetting(env, 'MAIL_POLL_MS', 50, 3_600_000),
+    },
     connections: {
       headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 1, 300) * 1000,
       maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 1, 1_000_000),
@@ -248,6 +255,15 @@ function fixedDefault<K extends 'number' | 'boolean'>(
   const value = (SETTINGS[name] as Setting).default;
   if (typeof value !== kind) throw new Error(`src/settings.ts gives ${name} no ${kind} default`);
   return value as K extends 'number' ? number : boolean;
+}
+
+function smtpUrlSetting(env: Env): string | undefined {
+  const url = env.SMTP_URL;
+  if (url === undefined || url === '') return undefined;
+  if (!/^smtps?:\/\/[^/]+/.test(url)) {
+    throw new ConfigError('SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]');
+  }
+  return url;
 }
 
 function metricsToken(env: Env): string | undefined {

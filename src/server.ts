@@ -7,6 +7,7 @@ import { createService, prepareDatabase } from './compose.js';
 import { DOCS_PATH } from './http/docs.js';
 import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './logger.js';
+import { describeMailDestination } from './mail/smtp.js';
 import { describeDatabase } from './storage/database.js';
 
 const WORKER_RESTART_DELAY_MS = 1000;
@@ -122,5 +123,5 @@ function startupLine(config: Config): string {
   const database = describeDatabase(config.database);
   const workers = config.webConcurrency > 1 ? `, ${config.webConcurrency} workers` : '';
   const url = `http://${host}:${config.port}`;
-  return `User service listening on ${url} (${database}${workers}); docs at ${url}${DOCS_PATH}`;
+  return `User service listening on ${url} (${database}${workers}; ${describeMailDestination(config.mail.smtpUrl)}); docs at ${url}${DOCS_PATH}`;
 }

@@ -110,6 +110,16 @@ export const SETTINGS = {
     meaning: 'check every response against the spec; a stray one becomes a 500 and is logged',
   },
   NODE_ENV: { default: 'development', meaning: '`production` requires `JWT_SECRET` and turns response validation off' },
+  SMTP_URL: {
+    meaning:
+      'where mail is sent: `smtp://user:pass@host:587` or `smtps://user:pass@host:465` (nodemailer). Unset: mail is kept in the database outbox, shown by `npm run cli -- outbox`, so the service works with no mail server',
+  },
+  MAIL_FROM: { default: 'User Service <no-reply@localhost>', meaning: 'the sender of every message' },
+  MAIL_POLL_MS: {
+    default: 1000,
+    meaning:
+      'how often each process looks for mail to deliver; a failed delivery is retried after 1 s, then twice as long each time, up to an hour',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -120,11 +120,47 @@ export interface SecurityEventRepository {
   insert(event: SecurityEvent): Promise<void>;
 }
 
+/** A message to send: a plain-text and an HTML part. */
+export interface OutgoingMail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface QueuedMail extends OutgoingMail {
+  id: number;
+  createdAt: number;
+  /** Delivery attempts so far, this one included once claimed. */
+  attempts: number;
+  sentAt: number | null;
+  lastError: string | null;
+}
+
+export interface OutboxRepository {
+  /** Queues a message; inside a transaction, it exists only if the transaction commits. */
+  enqueue(mail: OutgoingMail, nowMs: number): Promise<number>;
+  /**
+   * Claims up to `limit` unsent messages that are due, in one atomic step
+   * (on PostgreSQL with FOR UPDATE SKIP LOCKED), for `leaseMs`: no other
+   * sender takes them meanwhile. A sender that dies leaves them to be
+   * claimed again when the lease runs out.
+   */
+  claimDue(nowMs: number, leaseMs: number, limit: number): Promise<QueuedMail[]>;
+  markSent(id: number, nowMs: number): Promise<void>;
+  /** Gives the claim back, to be tried again from `nextAttemptAt`. */
+  markFailed(id: number, nextAttemptAt: number, error: string): Promise<void>;
+  /** The newest messages first, for operators. */
+  list(limit: number): Promise<QueuedMail[]>;
+  find(id: number): Promise<QueuedMail | undefined>;
+}
+
 export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
   rateLimits: RateLimitRepository;
   securityEvents: SecurityEventRepository;
+  outbox: OutboxRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

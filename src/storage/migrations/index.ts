@@ -5,6 +5,7 @@ import * as createUsersAndSessions from './001_create_users_and_sessions.js';
 import * as rateLimitsAndSecurityEvents from './002_rate_limits_and_security_events.js';
 import * as userPositionsAndCounters from './003_user_positions_and_counters.js';
 import * as credentialGenerations from './004_credential_generations.js';
+import * as mailOutbox from './005_mail_outbox.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '002_rate_limits_and_security_events': rateLimitsAndSecurityEvents,
   '003_user_positions_and_counters': userPositionsAndCounters,
   '004_credential_generations': credentialGenerations,
+  '005_mail_outbox': mailOutbox,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

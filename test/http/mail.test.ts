@@ -1,0 +1,157 @@
+// The mail outbox, delivered for real: nodemailer over SMTP to an SMTP server
+// started inside the test (smtp-server), with retries while it is down, and
+// exactly once when several processes deliver from one database.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SMTPServer } from 'smtp-server';
+import { createTestDatabase } from '../support/database.js';
+import { freePort } from '../support/process.js';
+import { startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
+
+interface Received {
+  to: string[];
+  raw: string;
+}
+
+/** An SMTP server on loopback that keeps every message it accepts. */
+async function startSmtpServer(port = 0) {
+  const received: Received[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      let raw = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (raw += chunk));
+      stream.on('end', () => {
+        received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.server.address() as { port: number };
+  return { port: address.port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await sleep(25);
+  }
+}
+
+const message = (n: number) => ({
+  to: `reader${n}@example.com`,
+  subject: `Message ${n}`,
+  text: `Plain text ${n}`,
+  html: `<p>HTML ${n}</p>`,
+});
+
+const sentRows = async (api: TestServer) => {
+  const [row] = await api.service.db('mail_outbox').whereNotNull('sent_at').count({ n: '*' });
+  return Number(row.n);
+};
+
+describe('the mail outbox', function () {
+  this.timeout(60_000);
+
+  it('delivers a queued message over SMTP with a plain-text and an HTML part, and marks it sent', async () => {
+    const smtp = await startSmtpServer();
+    const api = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_POLL_MS: '50' });
+    try {
+      await api.service.outbox.enqueue(message(1), Date.now());
+      await waitFor(() => smtp.received.length === 1);
+      const [mail] = smtp.received;
+      expect(mail.to).to.deep.equal(['reader1@example.com']);
+      expect(mail.raw).to.include('Subject: Message 1');
+      expect(mail.raw).to.match(/Content-Type: text\/plain/);
+      expect(mail.raw).to.match(/Content-Type: text\/html/);
+      expect(mail.raw).to.include('From: User Service <no-reply@localhost>');
+      await waitFor(async () => (await sentRows(api)) === 1);
+    } finally {
+      await api.close();
+      await smtp.close();
+    }
+  });
+
+  it('loses nothing while the mail server is down, and delivers once it is back', async () => {
+    const port = await freePort(); // nothing listens there yet
+    const api = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_POLL_MS: '50' });
+    let smtp: Awaited<ReturnType<typeof startSmtpServer>> | undefined;
+    try {
+      const id = await api.service.outbox.enqueue(message(2), Date.now());
+      await waitFor(async () => ((await api.service.outbox.find(id))?.lastError ?? null) !== null);
+      const failed = await api.service.outbox.find(id);
+      expect(failed!.sentAt).to.equal(null);
+      expect(failed!.attempts).to.be.at.least(1);
+      smtp = await startSmtpServer(port);
+      await waitFor(() => smtp!.received.length === 1, 15_000);
+      await waitFor(async () => (await api.service.outbox.find(id))!.sentAt !== null);
+    } finally {
+      await api.close();
+      await smtp?.close();
+    }
+  });
+
+  it('delivers each message exactly once when two processes deliver from one database', async () => {
+    const smtp = await startSmtpServer();
+    const database = await createTestDatabase();
+    const env = { DATABASE_URL: database.url, SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_POLL_MS: '50' };
+    const [first, second] = await Promise.all([startTestServer(env), startTestServer(env)]);
+    try {
+      await Promise.all(
+        Array.from({ length: 30 }, (_, n) => first.service.outbox.enqueue(message(100 + n), Date.now())),
+      );
+      await waitFor(async () => (await sentRows(first)) === 30);
+      await sleep(200); // a duplicate would arrive now
+      const subjects = smtp.received.map((mail) => /Subject: (Message \d+)/.exec(mail.raw)![1]);
+      expect(subjects).to.have.length(30);
+      expect(new Set(subjects).size).to.equal(30);
+    } finally {
+      await first.close();
+      await second.close();
+      await smtp.close();
+      await database.drop();
+    }
+  });
+
+  it('keeps mail in the outbox without SMTP_URL, for the CLI to show', async () => {
+    const database = await createTestDatabase();
+    const api = await startTestServer({ DATABASE_URL: database.url });
+    try {
+      const id = await api.service.outbox.enqueue(message(3), Date.now());
+      await sleep(200);
+      expect((await api.service.outbox.find(id))!.sentAt).to.equal(null);
+      const run = (args: string[]) =>
+        spawnSync(
+          process.execPath,
+          ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts'), ...args],
+          {
+            env: {
+              ...process.env,
+              DATABASE_URL: database.url,
+              JWT_SECRET: TEST_SECRET,
+              ADMIN_EMAIL: '',
+              ADMIN_PASSWORD: '',
+            },
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+      const listing = run(['outbox']);
+      expect(listing.status, listing.stderr).to.equal(0);
+      expect(listing.stdout).to.match(new RegExp(`^${id}  \\S+  reader3@example.com  Message 3  \\[waiting\\]`, 'm'));
+      const shown = run(['outbox', '--id', String(id)]);
+      expect(shown.stdout).to.include('To: reader3@example.com');
+      expect(shown.stdout).to.include('Plain text 3');
+    } finally {
+      await api.close();
+      await database.drop();
+    }
+  });
+});
