@@ -233,6 +233,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset
+         * @description Sends a password-reset link to the email, if an account has it. The
+         *     answer is the same `202`, at once, whether or not it does: the work
+         *     happens after the answer, so neither the text nor the timing tells
+         *     who has an account.
+         *
+         *     The link is `RESET_PASSWORD_URL` with `{token}` replaced by a
+         *     single-use token of 256 random bits, valid for
+         *     `RESET_TOKEN_TTL_SECONDS` (default 1800); only its hash is stored,
+         *     and a newer request voids the older tokens. Requests are limited per
+         *     email (`PASSWORD_RESET_REQUESTS_PER_EMAIL`, default 3 an hour) and per
+         *     client address (`PASSWORD_RESET_REQUESTS_PER_ADDRESS`, default 20 an
+         *     hour), counted before anything else is done: past either, `429`.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset a password
+         * @description Sets a new password with the token from a reset link. The password
+         *     policy applies (`400 Incorrect field`). The token works once: an
+         *     unknown, used or expired one answers `400` with `Invalid or expired
+         *     reset token`, and of two requests with one token at once exactly one
+         *     succeeds. On success every session of the account ends, and no login
+         *     that checked the old password can open one any more.
+         */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -430,6 +486,26 @@ export interface components {
         PasswordUpdatedMessage: {
             /** @enum {string} */
             message: "Password updated successfully";
+        };
+        PasswordResetRequest: {
+            email: components["schemas"]["EmailInput"];
+        };
+        PasswordReset: {
+            /** @description The token from the reset link. */
+            token: string;
+            password: components["schemas"]["NewPassword"];
+        };
+        PasswordResetRequestedMessage: {
+            /** @enum {string} */
+            message: "If an account has this email, a reset link is on its way";
+        };
+        PasswordResetMessage: {
+            /** @enum {string} */
+            message: "Password has been reset";
+        };
+        PasswordResetRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid or expired reset token";
         };
         LogoutMessage: {
             /** @enum {string} */
@@ -660,6 +736,21 @@ export interface components {
          *     this client address, or for this email from all addresses.
          */
         TooManyLoginFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description Too many reset requests for this email or from this client address in the last hour. */
+        TooManyResetRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
@@ -1126,6 +1217,95 @@ export interface operations {
             };
             401: components["responses"]["InvalidOrExpiredToken"];
             500: components["responses"]["InternalServerError"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; a link is on its way if an account has this email. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "If an account has this email, a reset link is on its way"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasswordResetRequestedMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            409: components["responses"]["InvalidRequestBody"];
+            429: components["responses"]["TooManyResetRequests"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "3q2-7wAAAAC7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7s",
+                 *       "password": "a-new-secure-password"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description The password was reset; every session of the account has ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Password has been reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasswordResetMessage"];
+                };
+            };
+            /**
+             * @description `Incorrect field`: a field is missing, unknown or of the wrong type,
+             *     or the new password breaks the policy. `Invalid or expired reset
+             *     token`: the token is unknown, used or expired.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordResetRefusedError"];
+                };
+            };
+            409: components["responses"]["InvalidRequestBody"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
         };
     };
     checkLiveness: {

@@ -79,6 +79,7 @@ try {
     REGISTRATIONS_PER_ADDRESS: '1',
     LOGIN_MAX_FAILURES_PER_EMAIL: '1',
     PASSWORD_CHANGE_MAX_FAILURES_PER_USER: '1',
+    PASSWORD_RESET_REQUESTS_PER_EMAIL: '1',
   });
   servers.push(strict);
   // A third on the main database whose hashing budget is below the cost of

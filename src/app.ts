@@ -7,6 +7,7 @@ import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { error as validatorErrors } from 'express-openapi-validator';
+import type { RecoveryService } from './domain/recovery.js';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import { documentationRoutes } from './http/docs.js';
@@ -14,6 +15,7 @@ import type { Metrics } from './http/metrics.js';
 import { errorHandler } from './http/errors.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
+import { recoveryHandlers } from './http/handlers/recovery.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseInvalidUtf8, refuseUnsafeContent } from './http/middleware/body.js';
@@ -40,6 +42,7 @@ const JSON_API_HEADERS = {
 export interface AppDependencies {
   users: UserService;
   sessions: SessionService;
+  recovery: RecoveryService;
   readiness: ReadinessProbe;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
@@ -59,7 +62,7 @@ export interface AppDependencies {
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
-  const { users, sessions, readiness, draining, metrics, spec, operations, logger, settings } = dependencies;
+  const { users, sessions, recovery, readiness, draining, metrics, spec, operations, logger, settings } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -104,7 +107,14 @@ export function buildApp(dependencies: AppDependencies): Express {
       validateApiSpec: false,
     }),
   );
-  app.use(dispatch({ ...userHandlers(users), ...authHandlers(sessions), ...healthHandlers(readiness) }));
+  app.use(
+    dispatch({
+      ...userHandlers(users),
+      ...authHandlers(sessions),
+      ...recoveryHandlers(recovery),
+      ...healthHandlers(readiness),
+    }),
+  );
   app.use(() => {
     // Nothing answered: a request target no route has, such as `*`.
     throw new validatorErrors.NotFound({ path: '*', message: 'not found' });

@@ -9,6 +9,7 @@ import type { OutboxRepository } from './domain/ports.js';
 import { normalizeProfile } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
+import { RecoveryService } from './domain/recovery.js';
 import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
@@ -32,6 +33,7 @@ export interface Domain {
   spec: SpecDocument;
   users: UserService;
   sessions: SessionService;
+  recovery: RecoveryService;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
   outbox: OutboxRepository;
   close(): Promise<void>;
@@ -61,8 +63,18 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
     const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
     const users = new UserService(store, hasher, sessions, limits);
+    const recovery = new RecoveryService(
+      store,
+      hasher,
+      {
+        ...config.recovery,
+        requestsPerEmail: limits.resetRequestsPerEmail,
+        requestsPerAddress: limits.resetRequestsPerAddress,
+      },
+      (error) => logger.warn({ failure: describeSafely(error) }, 'password reset request failed after it was answered'),
+    );
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-    return { db, spec, users, sessions, outbox: store.outbox, close };
+    return { db, spec, users, sessions, recovery, outbox: store.outbox, close };
   } catch (error) {
     await close();
     throw error;
@@ -72,7 +84,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { db, spec, users, sessions } = domain;
+  const { db, spec, users, sessions, recovery } = domain;
   const pruneExpired = () =>
     sessions
       .pruneExpired()
@@ -91,6 +103,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const app = buildApp({
     users,
     sessions,
+    recovery,
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
     draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
@@ -127,10 +140,12 @@ export async function prepareDatabase(config: Config, logger: Logger): Promise<v
 }
 
 async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
-  try {
-    await db.raw('select 1');
-  } catch (error) {
-    throw new Error(`can't reach ${describeDatabase(config.database)}: ${describeSafely(error).message}`);
+  if (config.database.client === 'postgres') {
+    try {
+      await db.raw('select 1');
+    } catch (error) {
+      throw new Error(`can't reach ${describeDatabase(config.database)}: ${describeSafely(error).message}`);
+    }
   }
   if (config.migrateOnStart) {
     await migrateToLatest(db, (reason) => logger.info(`waiting for migrations: ${reason}`));

@@ -61,6 +61,8 @@ export interface Config {
   metrics: { enabled: boolean; token: string | undefined };
   /** Password hashes computed at once per process, and how much may wait (seconds of work). */
   hashing: HashingBudget;
+  /** Password recovery: the app's reset page (with `{token}`) and how long a link works. */
+  recovery: { resetUrl: string; tokenTtlSeconds: number };
   /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
   mail: { smtpUrl: string | undefined; from: string; pollMs: number };
   /** Bounds on client connections, per process. */
@@ -108,6 +110,8 @@ export function loadConfig(env: Env = process.env): Config {
       loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 1, 86_400),
       registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 0, 1_000_000),
       passwordChangeMaxFailuresPerUser: integerSetting(env, 'PASSWORD_CHANGE_MAX_FAILURES_PER_USER', 0, 1_000_000),
+      passwordResetRequestsPerEmail: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_EMAIL', 0, 1_000_000),
+      passwordResetRequestsPerAddress: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_ADDRESS', 0, 1_000_000),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),
@@ -118,6 +122,10 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 0, 600),
     shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 600),
+    recovery: {
+      resetUrl: linkTemplateSetting(env, 'RESET_PASSWORD_URL'),
+      tokenTtlSeconds: integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
+    },
     mail: {
       smtpUrl: smtpUrlSetting(env),
       from: env.MAIL_FROM || defaultOf('MAIL_FROM'),
@@ -255,6 +263,19 @@ function fixedDefault<K extends 'number' | 'boolean'>(
   const value = (SETTINGS[name] as Setting).default;
   if (typeof value !== kind) throw new Error(`src/settings.ts gives ${name} no ${kind} default`);
   return value as K extends 'number' ? number : boolean;
+}
+
+/** A link to the app's page, with `{token}` where the token goes. */
+function linkTemplateSetting(env: Env, name: 'RESET_PASSWORD_URL'): string {
+  const template = env[name] || defaultOf(name);
+  let valid = false;
+  try {
+    valid = /^https?:$/.test(new URL(template.replace('{token}', 'token')).protocol) && template.includes('{token}');
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new ConfigError(`${name} must be an http(s) URL containing {token}, got "${template}"`);
+  return template;
 }
 
 function smtpUrlSetting(env: Env): string | undefined {

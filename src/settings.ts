@@ -110,6 +110,17 @@ export const SETTINGS = {
     meaning: 'check every response against the spec; a stray one becomes a 500 and is logged',
   },
   NODE_ENV: { default: 'development', meaning: '`production` requires `JWT_SECRET` and turns response validation off' },
+  RESET_PASSWORD_URL: {
+    default: 'http://localhost:3000/reset-password?token={token}',
+    meaning:
+      "the app's page for choosing a new password, linked from reset mail; `{token}` is replaced by the token. The page belongs to the app: it posts the token and the new password to `POST /password/reset`",
+  },
+  RESET_TOKEN_TTL_SECONDS: { default: 1800, meaning: 'how long a reset link works' },
+  PASSWORD_RESET_REQUESTS_PER_EMAIL: { default: 3, meaning: 'reset requests per email an hour, then `429`' },
+  PASSWORD_RESET_REQUESTS_PER_ADDRESS: {
+    default: 20,
+    meaning: 'reset requests per client address an hour, then `429`',
+  },
   SMTP_URL: {
     meaning:
       'where mail is sent: `smtp://user:pass@host:587` or `smtps://user:pass@host:465` (nodemailer). Unset: mail is kept in the database outbox, shown by `npm run cli -- outbox`, so the service works with no mail server',

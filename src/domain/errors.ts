@@ -6,7 +6,8 @@ export type DomainErrorKind =
   | 'conflict' // an email or user_name that belongs to another account
   | 'invalid_credentials'
   | 'wrong_existing_password'
-  | 'password_refused'; // a new password breaks the policy (password-policy.ts)
+  | 'password_refused' // a new password breaks the policy (password-policy.ts)
+  | 'invalid_reset_token'; // unknown, used or expired
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

@@ -106,6 +106,7 @@ export type SecurityEventType =
   | 'logout'
   | 'password_change'
   | 'password_reset'
+  | 'password_reset_requested'
   | 'sessions_revoked';
 
 export interface SecurityEvent {
@@ -155,12 +156,22 @@ export interface OutboxRepository {
   find(id: number): Promise<QueuedMail | undefined>;
 }
 
+export interface ResetTokenRepository {
+  insert(token: { user_id: number; token_hash: string; expires_at: number; created_at: number }): Promise<void>;
+  /** The unused, unexpired token with this hash. */
+  findUsable(tokenHash: string, nowMs: number): Promise<{ id: number; user_id: number } | undefined>;
+  /** Marks the token used, in one step, only if it still is usable: false when another request used it first. */
+  consume(id: number, nowMs: number): Promise<boolean>;
+  deleteAllOfUser(userId: number): Promise<void>;
+}
+
 export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
   rateLimits: RateLimitRepository;
   securityEvents: SecurityEventRepository;
   outbox: OutboxRepository;
+  resetTokens: ResetTokenRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

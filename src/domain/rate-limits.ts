@@ -22,6 +22,9 @@ export interface RateLimitSettings {
   registrationsPerAddress: RateLimitRule;
   /** Wrong existing passwords on password changes, per account. */
   passwordChangeFailuresPerUser: RateLimitRule;
+  /** Password-reset requests per email and per client address, an hour. */
+  resetRequestsPerEmail: RateLimitRule;
+  resetRequestsPerAddress: RateLimitRule;
 }
 
 export interface RateLimitValues {
@@ -31,6 +34,8 @@ export interface RateLimitValues {
   loginFailureWindowSeconds: number;
   registrationsPerAddress: number;
   passwordChangeMaxFailuresPerUser: number;
+  passwordResetRequestsPerEmail: number;
+  passwordResetRequestsPerAddress: number;
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
@@ -52,6 +57,16 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
       windowSeconds: 3600,
     },
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
+    resetRequestsPerEmail: {
+      bucket: 'reset_request_email',
+      limit: values.passwordResetRequestsPerEmail,
+      windowSeconds: 3600,
+    },
+    resetRequestsPerAddress: {
+      bucket: 'reset_request_address',
+      limit: values.passwordResetRequestsPerAddress,
+      windowSeconds: 3600,
+    },
   };
 }
 
@@ -64,6 +79,22 @@ export interface Places {
   eventIds: number[];
   /** This request took the last place of some limit. */
   filledALimit: boolean;
+}
+
+/** Takes one place in each (rule, key), all or none, for good; throws RateLimited when a limit is full. */
+export async function takePlaces(
+  repository: RateLimitRepository,
+  claims: [RateLimitRule, string][],
+  nowMs: number,
+): Promise<Places> {
+  const reservation = await repository.reserve(
+    claims
+      .filter(([rule]) => rule.limit > 0)
+      .map(([rule, key]) => ({ bucket: rule.bucket, key, limit: rule.limit, windowMs: rule.windowSeconds * 1000 })),
+    nowMs,
+  );
+  if (!reservation.granted) throw new RateLimited(Math.ceil(reservation.retryAfterMs / 1000));
+  return reservation;
 }
 
 /**
@@ -79,13 +110,7 @@ export async function withPlaces<T>(
   work: (places: Places) => Promise<T>,
   counts: (error: unknown) => boolean,
 ): Promise<T> {
-  const reservation = await repository.reserve(
-    claims
-      .filter(([rule]) => rule.limit > 0)
-      .map(([rule, key]) => ({ bucket: rule.bucket, key, limit: rule.limit, windowMs: rule.windowSeconds * 1000 })),
-    nowMs,
-  );
-  if (!reservation.granted) throw new RateLimited(Math.ceil(reservation.retryAfterMs / 1000));
+  const reservation = await takePlaces(repository, claims, nowMs);
   let outcome: unknown;
   try {
     return await work(reservation);

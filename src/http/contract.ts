@@ -16,7 +16,7 @@ export type RequestBody<O extends OperationId> = operations[O] extends { request
 
 type Responses<O extends OperationId> = operations[O]['responses'];
 // What a handler answers itself; every other documented status comes from a thrown error.
-type SuccessStatus<O extends OperationId> = Extract<keyof Responses<O>, 200 | 201 | 503>;
+type SuccessStatus<O extends OperationId> = Extract<keyof Responses<O>, 200 | 201 | 202 | 503>;
 
 /** What a handler answers: a documented status and its body. Errors are thrown. */
 export type Reply<O extends OperationId> = {

@@ -57,6 +57,7 @@ export const MESSAGES = {
   oldPasswordIncorrect: 'Invalid request: Old password is incorrect',
   tooManyRequests: 'Too many requests',
   serviceBusy: 'Service busy, try again later',
+  invalidResetToken: 'Invalid or expired reset token',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -76,6 +77,7 @@ const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   invalid_credentials: { status: 401, body: { error: MESSAGES.invalidCredentials } },
   wrong_existing_password: { status: 400, body: { error: MESSAGES.oldPasswordIncorrect } },
   password_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
+  invalid_reset_token: { status: 400, body: { error: MESSAGES.invalidResetToken } },
 };
 
 const MAX_DETAILS = 20;

@@ -39,8 +39,11 @@ export function openDatabase(config: DatabaseConfig): Knex {
       min: 1,
       max: config.filename === ':memory:' ? 1 : SQLITE_FILE_CONNECTIONS,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) {
-        connection.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;', (error) =>
-          done(error, connection),
+        connection.exec(
+          // busy_timeout first: switching to WAL takes a lock, and a process starting
+          // beside another (two instances on a fresh file) must wait for it, not fail.
+          'PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;',
+          (error) => done(error, connection),
         );
       },
     },

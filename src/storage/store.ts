@@ -12,6 +12,7 @@ import type {
   OutboxRepository,
   OutgoingMail,
   QueuedMail,
+  ResetTokenRepository,
   RateLimitRepository,
   Repositories,
   Reservation,
@@ -54,6 +55,7 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     rateLimits: rateLimitRepository(db),
     securityEvents: securityEventRepository(db),
     outbox: outboxRepository(db),
+    resetTokens: resetTokenRepository(db),
   };
 }
 
@@ -317,6 +319,36 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
     async find(id: number) {
       const row = await db('mail_outbox').where({ id }).first<OutboxRow | undefined>('*');
       return row && queuedMail(row);
+    },
+  };
+}
+
+function resetTokenRepository(db: Knex | Knex.Transaction): ResetTokenRepository {
+  return {
+    async insert(token) {
+      await db('password_reset_tokens').insert(token);
+    },
+
+    async findUsable(tokenHash: string, nowMs: number) {
+      const row = await db('password_reset_tokens')
+        .where({ token_hash: tokenHash })
+        .whereNull('used_at')
+        .andWhere('expires_at', '>', nowMs)
+        .first<{ id: number; user_id: number } | undefined>('id', 'user_id');
+      return row && { id: Number(row.id), user_id: Number(row.user_id) };
+    },
+
+    async consume(id: number, nowMs: number) {
+      const updated = await db('password_reset_tokens')
+        .where({ id })
+        .whereNull('used_at')
+        .andWhere('expires_at', '>', nowMs)
+        .update({ used_at: nowMs });
+      return updated > 0;
+    },
+
+    async deleteAllOfUser(userId: number) {
+      await db('password_reset_tokens').where({ user_id: userId }).delete();
     },
   };
 }

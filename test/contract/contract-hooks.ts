@@ -178,6 +178,21 @@ function exampleOf(operationId: string): Record<string, any> {
 }
 const example = (t: Transaction) => exampleOf(responseOf(t)!.operationId);
 
+/** Asks the main instance for a reset link for `email` and reads its token from the outbox. */
+async function resetTokenFor(email: string): Promise<string> {
+  const [{ id: before }] = await database!('mail_outbox').max({ id: 'id' });
+  await call('POST', '/password/forgot', { body: { email } });
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const row = await database!('mail_outbox')
+      .where({ recipient: email })
+      .andWhere('id', '>', Number(before ?? 0))
+      .first<{ text_body: string } | undefined>('text_body');
+    if (row) return /token=([A-Za-z0-9_-]+)/.exec(row.text_body)![1];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no reset mail for ${email}`);
+}
+
 // Keyed by operationId and status. Every documented response has a setup;
 // an empty one means the spec's examples already provoke it.
 const setups: Record<string, Setup> = {
@@ -341,6 +356,35 @@ const setups: Record<string, Setup> = {
   'checkToken 500': async (t) => {
     setToken(t, fixtures.owner.token);
     await hideUsersTable(t);
+  },
+
+  'requestPasswordReset 202': () => {},
+  'requestPasswordReset 400': (t) => {
+    setBody(t, { email: 'not-an-email' });
+  },
+  'requestPasswordReset 409': (t) => {
+    setBody(t, '{"email": ');
+  },
+  'requestPasswordReset 429': async (t) => {
+    useStrictInstance(t);
+    await call('POST', '/password/forgot', { body: example(t), baseUrl: STRICT_URL, expect: 202 }); // the one allowed
+  },
+  'requestPasswordReset 500': hideTable('rate_limit_events'),
+
+  'resetPassword 200': async (t) => {
+    setBody(t, { token: await resetTokenFor(fixtures.other.email), password: 'reset-password-from-link' });
+  },
+  'resetPassword 400': () => {}, // the example's token belongs to no request
+  'resetPassword 409': (t) => {
+    setBody(t, '{"token": ');
+  },
+  'resetPassword 500': async (t) => {
+    setBody(t, { token: await resetTokenFor(fixtures.owner.email), password: 'reset-password-from-link' });
+    await hideTable('password_reset_tokens')(t);
+  },
+  'resetPassword 503': async (t) => {
+    useBusyInstance(t);
+    setBody(t, { token: await resetTokenFor(fixtures.owner.email), password: 'reset-password-from-link' });
   },
 
   'checkLiveness 200': () => {},

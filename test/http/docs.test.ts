@@ -80,8 +80,9 @@ describe('documentation', function () {
       const scriptErrors: string[] = [];
       page.on('pageerror', (error) => scriptErrors.push(String(error)));
       for (const { summary, operationId, tags } of operations) {
-        // Redoc renders operations as they are reached; go to each one's own address.
-        await page.goto(`${api.url}/docs#/${tags[0].toLowerCase()}/${operationId.toLowerCase()}`, {
+        // Redoc renders operations as they are reached; go to each one's own
+        // address (its tag slugged: "Account recovery" is account-recovery).
+        await page.goto(`${api.url}/docs#/${tags[0].toLowerCase().replace(/\s+/g, '-')}/${operationId.toLowerCase()}`, {
           waitUntil: 'load',
         });
         const heading = page.locator('h1, h2').filter({ hasText: new RegExp(`^${summary}$`) });

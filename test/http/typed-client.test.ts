@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.js';
 import { loadSpec } from '../../src/contract/spec.js';
+import { startSmtpServer } from '../support/smtp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -114,5 +115,41 @@ describe('request schemas for a validating client', () => {
     expect(reply.status).to.equal(400);
     expect(reply.body.error).to.equal('Incorrect field');
     expect(reply.body.details.map((d: { field: string }) => d.field)).to.include('body.email');
+  });
+});
+
+describe('a client generated from the spec, recovering an account', function () {
+  this.timeout(30_000);
+  it('asks for a reset, reads the link from the mail, resets the password and logs in', async () => {
+    const smtp = await startSmtpServer();
+    const api = await startTestServer({
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      MAIL_POLL_MS: '50',
+      RESET_PASSWORD_URL: 'https://app.example.com/reset?token={token}',
+    });
+    try {
+      const client = createClient<paths>({ baseUrl: api.url });
+      const user = await api.register();
+      const forgot = await client.POST('/password/forgot', { body: { email: user.email } });
+      expect(forgot.response.status).to.equal(202);
+      for (let waited = 0; smtp.received.length === 0; waited += 25) {
+        if (waited > 10_000) throw new Error('no mail arrived');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(smtp.received[0].to).to.deep.equal([user.email]);
+      // The parts are quoted-printable: unfold soft line breaks and decode =XX before reading the link.
+      const text = smtp.received[0].raw
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      const token = /https:\/\/app\.example\.com\/reset\?token=([A-Za-z0-9_-]+)/.exec(text)![1];
+      const reset = await client.POST('/password/reset', { body: { token, password: 'recovered-password-1' } });
+      expect(reset.data).to.deep.equal({ message: 'Password has been reset' });
+      const login = await client.POST('/login', { body: { email: user.email, password: 'recovered-password-1' } });
+      expect(login.response.status).to.equal(200);
+      expect(login.data!.access_token).to.be.a('string');
+    } finally {
+      await api.close();
+      await smtp.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import * as rateLimitsAndSecurityEvents from './002_rate_limits_and_security_eve
 import * as userPositionsAndCounters from './003_user_positions_and_counters.js';
 import * as credentialGenerations from './004_credential_generations.js';
 import * as mailOutbox from './005_mail_outbox.js';
+import * as passwordResetTokens from './006_password_reset_tokens.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '003_user_positions_and_counters': userPositionsAndCounters,
   '004_credential_generations': credentialGenerations,
   '005_mail_outbox': mailOutbox,
+  '006_password_reset_tokens': passwordResetTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,19 @@
+import type { RecoveryService } from '../../domain/recovery.js';
+import type { OperationHandlers } from '../contract.js';
+
+export function recoveryHandlers(
+  recovery: RecoveryService,
+): Pick<OperationHandlers, 'requestPasswordReset' | 'resetPassword'> {
+  return {
+    async requestPasswordReset({ body, origin }) {
+      // The link is made after the answer (see RecoveryService.requestReset).
+      await recovery.requestReset(body.email, origin);
+      return { status: 202, body: { message: 'If an account has this email, a reset link is on its way' } };
+    },
+
+    async resetPassword({ body, origin }) {
+      await recovery.resetPassword(body.token, body.password, origin);
+      return { status: 200, body: { message: 'Password has been reset' } };
+    },
+  };
+}

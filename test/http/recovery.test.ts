@@ -1,0 +1,152 @@
+// Forgotten passwords: POST /password/forgot queues a link in the mail outbox,
+// POST /password/reset uses its token once. Races are fired in parallel.
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestServer, type Reply, type TestServer } from '../support/server.js';
+
+const FORGOT_ANSWER = { message: 'If an account has this email, a reset link is on its way' };
+const INVALID_TOKEN = { error: 'Invalid or expired reset token' };
+
+/** The token in the newest reset mail to `email`, once it is in the outbox. */
+async function resetTokenFor(api: TestServer, email: string, after = 0): Promise<string> {
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const row = await api.service
+      .db('mail_outbox')
+      .where({ recipient: email })
+      .andWhere('id', '>', after)
+      .orderBy('id', 'desc')
+      .first();
+    if (row) return /token=([A-Za-z0-9_-]+)/.exec(row.text_body)![1];
+    await sleep(20);
+  }
+  throw new Error(`no reset mail for ${email}`);
+}
+const lastOutboxId = async (api: TestServer) =>
+  Number((await api.service.db('mail_outbox').max({ id: 'id' }))[0].id ?? 0);
+const tally = (replies: Reply[]) =>
+  replies.reduce<Record<number, number>>((t, r) => ({ ...t, [r.status]: (t[r.status] ?? 0) + 1 }), {});
+
+describe('password reset', function () {
+  this.timeout(60_000);
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer({ RESET_PASSWORD_URL: 'https://app.example.com/reset?token={token}' });
+  });
+  after(() => api.close());
+
+  it('mails a link, resets the password once, ends every session, and logs in with the new password', async () => {
+    const user = await api.register();
+    const forgot = await api.request('POST', '/password/forgot', { body: { email: ` ${user.email.toUpperCase()} ` } });
+    expect(forgot.status).to.equal(202);
+    expect(forgot.body).to.deep.equal(FORGOT_ANSWER);
+    const token = await resetTokenFor(api, user.email);
+    const mail = await api.service.db('mail_outbox').where({ recipient: user.email }).first();
+    expect(mail.subject).to.equal('Reset your password');
+    expect(mail.text_body).to.include(`https://app.example.com/reset?token=${token}`);
+    expect(mail.html_body).to.include(`href="https://app.example.com/reset?token=${token}"`);
+    // Only a hash of the token is kept.
+    expect(JSON.stringify(await api.service.db('password_reset_tokens'))).to.not.include(token);
+
+    const reset = await api.request('POST', '/password/reset', { body: { token, password: 'a-brand-new-password' } });
+    expect(reset.status).to.equal(200);
+    expect(reset.body).to.deep.equal({ message: 'Password has been reset' });
+    expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(401);
+    expect(
+      (await api.request('POST', '/login', { body: { email: user.email, password: user.password } })).status,
+    ).to.equal(401);
+    expect(
+      (await api.request('POST', '/login', { body: { email: user.email, password: 'a-brand-new-password' } })).status,
+    ).to.equal(200);
+    const again = await api.request('POST', '/password/reset', { body: { token, password: 'another-new-password' } });
+    expect(again.status).to.equal(400);
+    expect(again.body).to.deep.equal(INVALID_TOKEN);
+    const events = await api.service.db('security_events').where({ user_id: user.id }).pluck('type');
+    expect(events).to.include.members(['password_reset_requested', 'password_reset']);
+  });
+
+  it('answers an unknown email exactly like a known one, and mails nothing', async () => {
+    const before = await lastOutboxId(api);
+    const reply = await api.request('POST', '/password/forgot', { body: { email: 'nobody-here@example.com' } });
+    expect(reply.status).to.equal(202);
+    expect(reply.body).to.deep.equal(FORGOT_ANSWER);
+    await sleep(300);
+    expect(await lastOutboxId(api)).to.equal(before);
+  });
+
+  it('lets exactly one of two simultaneous resets with one token succeed', async () => {
+    const user = await api.register();
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const token = await resetTokenFor(api, user.email);
+    const replies = await Promise.all(
+      ['first-racing-password', 'second-racing-password'].map((password) =>
+        api.request('POST', '/password/reset', { body: { token, password } }),
+      ),
+    );
+    expect(tally(replies)).to.deep.equal({ 200: 1, 400: 1 });
+    expect(replies.find((r) => r.status === 400)!.body).to.deep.equal(INVALID_TOKEN);
+  });
+
+  it('voids older links when a newer one is asked for, and refuses expired ones', async () => {
+    const user = await api.register();
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const older = await resetTokenFor(api, user.email);
+    const mark = await lastOutboxId(api);
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const newer = await resetTokenFor(api, user.email, mark);
+    expect(
+      (await api.request('POST', '/password/reset', { body: { token: older, password: 'password-from-old-link' } }))
+        .body,
+    ).to.deep.equal(INVALID_TOKEN);
+    await api.service
+      .db('password_reset_tokens')
+      .where({ user_id: user.id })
+      .update({ expires_at: Date.now() - 1 });
+    const expired = await api.request('POST', '/password/reset', {
+      body: { token: newer, password: 'password-from-new-link' },
+    });
+    expect(expired.status).to.equal(400);
+    expect(expired.body).to.deep.equal(INVALID_TOKEN);
+  });
+
+  it('applies the password policy without using the token up', async () => {
+    const user = await api.register();
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const token = await resetTokenFor(api, user.email);
+    const weak = await api.request('POST', '/password/reset', { body: { token, password: 'password123' } });
+    expect(weak.status).to.equal(400);
+    expect(weak.body.error).to.equal('Incorrect field');
+    expect(
+      (await api.request('POST', '/password/reset', { body: { token, password: 'a-better-password-now' } })).status,
+    ).to.equal(200);
+  });
+});
+
+describe('password reset limits', function () {
+  this.timeout(60_000);
+  it('count requests per email and per address, in parallel, before any work', async () => {
+    const api = await startTestServer({
+      PASSWORD_RESET_REQUESTS_PER_EMAIL: '2',
+      PASSWORD_RESET_REQUESTS_PER_ADDRESS: '6',
+    });
+    try {
+      const user = await api.register();
+      const sameEmail = await Promise.all(
+        Array.from({ length: 5 }, () => api.request('POST', '/password/forgot', { body: { email: user.email } })),
+      );
+      expect(tally(sameEmail)).to.deep.equal({ 202: 2, 429: 3 });
+      for (const reply of sameEmail.filter((r) => r.status === 429)) {
+        expect(reply.body).to.deep.equal({ error: 'Too many requests' });
+        expect(Number(reply.headers.get('retry-after'))).to.be.within(1, 3600);
+      }
+      const spread = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          api.request('POST', '/password/forgot', { body: { email: `spread${i}@example.com` } }),
+        ),
+      );
+      // Two places of this address went to the requests above; refused ones take none.
+      expect(tally(spread)).to.deep.equal({ 202: 4, 429: 4 });
+    } finally {
+      await api.close();
+    }
+  });
+});
