@@ -1,11 +1,13 @@
 // Several processes on one database: on SQLite, one instance with two
 // node:cluster workers sharing the file; on PostgreSQL, two instances started
-// at the same moment (they race for the migrations and the bootstrap admin).
+// at the same moment (they race for the migrations and the bootstrap admin),
+// one of them with two workers. Every burst here is sent all at once.
 import { expect } from 'chai';
 import { request as httpRequest } from 'node:http';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
-import { ADMIN, TEST_SECRET } from '../support/server.js';
+import { ADMIN, TEST_SECRET, tally } from '../support/server.js';
+import { resetTokenIn, startSmtpServer } from '../support/smtp.js';
 
 interface Answer {
   status: number;
@@ -47,10 +49,14 @@ describe(`several processes on one ${backend} database`, function () {
   let database: TestDatabase;
   let servers: ServerProcess[] = [];
   let targets: string[];
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 
   before(async () => {
     database = await createTestDatabase();
+    smtp = await startSmtpServer();
     const env = {
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      MAIL_POLL_MS: '50',
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,
       ADMIN_EMAIL: ADMIN.email,
@@ -62,13 +68,14 @@ describe(`several processes on one ${backend} database`, function () {
       servers = [await startServerProcess({ ...env, WEB_CONCURRENCY: '2' })];
       targets = [servers[0].url, servers[0].url];
     } else {
-      servers = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+      servers = await Promise.all([startServerProcess({ ...env, WEB_CONCURRENCY: '2' }), startServerProcess(env)]);
       targets = servers.map((s) => s.url);
     }
   });
 
   after(async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    await smtp?.close();
     await database?.drop();
   });
 
@@ -119,12 +126,6 @@ describe(`several processes on one ${backend} database`, function () {
       expect(answer.body).to.deep.equal({ error: 'Invalid request body' });
     }
   });
-
-  const tally = (answers: Answer[]) => {
-    const counts: Record<number, number> = {};
-    for (const { status } of answers) counts[status] = (counts[status] ?? 0) + 1;
-    return counts;
-  };
 
   it('has no more than 5 passwords checked in a burst of guesses spread over the processes', async () => {
     const user = {
@@ -197,5 +198,71 @@ describe(`several processes on one ${backend} database`, function () {
     for (const answer of answers.filter((a) => a.status === 200)) {
       expect((await send(targets[0], 'GET', '/protected', { token: answer.body.access_token })).status).to.equal(401);
     }
+  });
+
+  const registerOn = async (target: string, tag: string) => {
+    const user = {
+      email: `${tag}@example.com`,
+      user_name: tag,
+      first_name: 'M',
+      last_name: 'P',
+      password: 'long-enough-pw',
+    };
+    const { body } = await send(target, 'POST', '/users', { body: user, address: `198.51.100.${tag.length}` });
+    const id = Number(JSON.parse(Buffer.from(body.JWT.split('.')[1], 'base64url').toString()).sub);
+    return { ...user, id, token: body.JWT as string };
+  };
+  const mailsTo = (email: string) => smtp.received.filter((mail) => mail.to.includes(email));
+  const waitForMails = async (email: string, count: number) => {
+    for (let waited = 0; mailsTo(email).length < count; waited += 25) {
+      if (waited > 15_000) throw new Error(`${mailsTo(email).length} of ${count} mails to ${email}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would arrive now
+  };
+
+  it('limits wrong existing passwords per account across the processes', async () => {
+    const user = await registerOn(targets[0], 'wrongexisting');
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        send(targets[i % targets.length], 'PUT', `/users/update_password/${user.id}`, {
+          token: user.token,
+          body: { existing_password: `not-it-${i}`, password: 'another-password' },
+        }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 400: 5, 429: 7 });
+  });
+
+  it('limits reset requests per email across the processes, and mails each granted one exactly once', async () => {
+    const user = await registerOn(targets[0], 'resetlimit');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        send(targets[i % targets.length], 'POST', '/password/forgot', {
+          body: { email: user.email },
+          address: `203.0.113.${60 + i}`,
+        }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 202: 3, 429: 5 });
+    await waitForMails(user.email, 3);
+    expect(mailsTo(user.email)).to.have.length(3);
+  });
+
+  it('lets a reset link work once when two processes get it at the same moment', async () => {
+    const user = await registerOn(targets[0], 'resetonce');
+    expect((await send(targets[1], 'POST', '/password/forgot', { body: { email: user.email } })).status).to.equal(202);
+    await waitForMails(user.email, 1);
+    const token = resetTokenIn(mailsTo(user.email)[0]);
+    const answers = await Promise.all(
+      ['first-racing-password', 'second-racing-password'].map((password, i) =>
+        send(targets[i % targets.length], 'POST', '/password/reset', { body: { token, password } }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 200: 1, 400: 1 });
+    expect(answers.find((a) => a.status === 400)!.body).to.deep.equal({ error: 'Invalid or expired reset token' });
+    // Every session of the account ended, in every process.
+    for (const target of targets)
+      expect((await send(target, 'GET', '/protected', { token: user.token })).status).to.equal(401);
   });
 });

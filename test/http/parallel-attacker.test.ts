@@ -2,15 +2,9 @@
 // once: every burst here is fired in parallel, and the assertions count what
 // got through, not what a sequential client would see.
 import { expect } from 'chai';
-import { startTestServer, type Reply, type TestServer } from '../support/server.js';
+import { startTestServer, tally, type Reply, type TestServer } from '../support/server.js';
 
 const from = (address: string) => ({ 'x-forwarded-for': address });
-
-function tally(replies: Reply[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const { status } of replies) counts[status] = (counts[status] ?? 0) + 1;
-  return counts;
-}
 
 function expectRefusedWithRetryAfter(replies: Reply[], status: number, error: string, maxSeconds: number) {
   for (const reply of replies.filter((r) => r.status === status)) {

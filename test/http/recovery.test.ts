@@ -2,7 +2,7 @@
 // POST /password/reset uses its token once. Races are fired in parallel.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestServer, type Reply, type TestServer } from '../support/server.js';
+import { startTestServer, tally, type TestServer } from '../support/server.js';
 
 const FORGOT_ANSWER = { message: 'If an account has this email, a reset link is on its way' };
 const INVALID_TOKEN = { error: 'Invalid or expired reset token' };
@@ -23,8 +23,6 @@ async function resetTokenFor(api: TestServer, email: string, after = 0): Promise
 }
 const lastOutboxId = async (api: TestServer) =>
   Number((await api.service.db('mail_outbox').max({ id: 'id' }))[0].id ?? 0);
-const tally = (replies: Reply[]) =>
-  replies.reduce<Record<number, number>>((t, r) => ({ ...t, [r.status]: (t[r.status] ?? 0) + 1 }), {});
 
 describe('password reset', function () {
   this.timeout(60_000);

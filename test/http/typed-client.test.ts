@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.js';
 import { loadSpec } from '../../src/contract/spec.js';
-import { startSmtpServer } from '../support/smtp.js';
+import { decodedText, resetTokenIn, startSmtpServer } from '../support/smtp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -137,11 +137,8 @@ describe('a client generated from the spec, recovering an account', function () 
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       expect(smtp.received[0].to).to.deep.equal([user.email]);
-      // The parts are quoted-printable: unfold soft line breaks and decode =XX before reading the link.
-      const text = smtp.received[0].raw
-        .replace(/=\r?\n/g, '')
-        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-      const token = /https:\/\/app\.example\.com\/reset\?token=([A-Za-z0-9_-]+)/.exec(text)![1];
+      expect(decodedText(smtp.received[0])).to.include('https://app.example.com/reset?token=');
+      const token = resetTokenIn(smtp.received[0]);
       const reset = await client.POST('/password/reset', { body: { token, password: 'recovered-password-1' } });
       expect(reset.data).to.deep.equal({ message: 'Password has been reset' });
       const login = await client.POST('/login', { body: { email: user.email, password: 'recovered-password-1' } });

@@ -42,6 +42,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** How many answers had each status: what a test of a burst sent in parallel asserts. */
+export function tally(answers: { status: number }[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const { status } of answers) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
+}
+
 /** A valid registration body, unique by `tag`. */
 export const newUserBody = (tag: string) => ({
   email: `person${tag}@example.com`,

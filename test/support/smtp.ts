@@ -28,3 +28,17 @@ export async function startSmtpServer(port = 0) {
   const address = server.server.address() as { port: number };
   return { port: address.port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
+
+/** The mail's text as written: quoted-printable soft line breaks unfolded and =XX decoded. */
+export function decodedText(mail: Received): string {
+  return mail.raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The reset token in a mail's link. */
+export function resetTokenIn(mail: Received): string {
+  const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(decodedText(mail))?.[1];
+  if (!token) throw new Error('no reset link in the mail');
+  return token;
+}
