@@ -4,6 +4,7 @@
 // resets with one token exactly one succeeds.
 import { createHash, randomBytes } from 'node:crypto';
 import { auditEntry } from './audit.js';
+import { replaceCredential } from './credentials.js';
 import { DomainError } from './errors.js';
 import type { RequestOrigin } from './model.js';
 import { canonicalEmail } from './normalize.js';
@@ -82,16 +83,15 @@ export class RecoveryService {
     const usable = await this.store.resetTokens.findUsable(tokenHash(token), this.now());
     if (!usable) throw new DomainError('invalid_reset_token');
     const passwordHash = await this.hasher.hash(newPassword, origin.address);
-    await this.store.transaction(async ({ resetTokens, users, sessions, securityEvents }) => {
-      if (!(await resetTokens.consume(usable.id, this.now()))) throw new DomainError('invalid_reset_token');
-      const credentials = await users.findCredentialsById(usable.user_id);
+    await this.store.transaction(async (repositories) => {
+      if (!(await repositories.resetTokens.consume(usable.id, this.now())))
+        throw new DomainError('invalid_reset_token');
+      const credentials = await repositories.users.findCredentialsById(usable.user_id);
       const generation = credentials?.credential_generation ?? -1;
-      if (!(await users.replacePasswordHash(usable.user_id, passwordHash, { generation }))) {
+      if (!(await replaceCredential(repositories, usable.user_id, passwordHash, { generation }))) {
         throw new DomainError('invalid_reset_token'); // the account went, or changed its password this instant
       }
-      await resetTokens.deleteAllOfUser(usable.user_id);
-      await sessions.deleteAllOfUser(usable.user_id);
-      await securityEvents.insert(auditEntry('password_reset', usable.user_id, origin));
+      await repositories.securityEvents.insert(auditEntry('password_reset', usable.user_id, origin));
     });
   }
 }

@@ -12,6 +12,7 @@ import type {
 } from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
+import { replaceCredential } from './credentials.js';
 import { checkNewPassword } from './password-policy.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
 import type { Repositories, Store } from './ports.js';
@@ -81,7 +82,7 @@ export class UserService {
    * CLI, the bootstrap admin), who act outside the API's permission rules.
    * Returns the new id; a taken email or user name throws DomainError('conflict').
    */
-  createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
+  async createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
     checkNewPassword(input.password);
     return this.insertAccount({ ...input, role: input.role ?? 'user' }, origin, undefined, async (_, id) => id);
   }
@@ -114,11 +115,10 @@ export class UserService {
       const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
       if (!credentials) return false;
       const password_hash = await this.hasher.hash(newPassword, origin.address);
-      const replaced = await this.store.transaction(async ({ users, sessions, securityEvents }) => {
+      const replaced = await this.store.transaction(async (repositories) => {
         const generation = credentials.credential_generation;
-        if (!(await users.replacePasswordHash(credentials.id, password_hash, { generation }))) return false;
-        await sessions.deleteAllOfUser(credentials.id);
-        await securityEvents.insert(auditEntry('password_reset', credentials.id, origin));
+        if (!(await replaceCredential(repositories, credentials.id, password_hash, { generation }))) return false;
+        await repositories.securityEvents.insert(auditEntry('password_reset', credentials.id, origin));
         return true;
       });
       if (replaced) return true; // else another change came first: reset over it
@@ -189,14 +189,13 @@ export class UserService {
           throw new DomainError('wrong_existing_password');
         }
         const password_hash = await this.hasher.hash(passwords.new, origin.address);
-        await this.store.transaction(async ({ users, sessions, securityEvents }) => {
-          const generation = credentials.credential_generation;
+        await this.store.transaction(async (repositories) => {
+          const change = { generation: credentials.credential_generation, keepSessionId: actor.sessionId };
           // Another change came first: the existing password sent is no longer the current one.
-          if (!(await users.replacePasswordHash(id, password_hash, { generation }))) {
+          if (!(await replaceCredential(repositories, id, password_hash, change))) {
             throw new DomainError('wrong_existing_password');
           }
-          await sessions.deleteOthersOfUser(id, actor.sessionId);
-          await securityEvents.insert(auditEntry('password_change', id, origin));
+          await repositories.securityEvents.insert(auditEntry('password_change', id, origin));
         });
       },
       (error) => error instanceof DomainError && error.kind === 'wrong_existing_password',

@@ -106,6 +106,23 @@ describe('password reset', function () {
     expect(expired.body).to.deep.equal(INVALID_TOKEN);
   });
 
+  it('voids a pending link when the password is changed another way', async () => {
+    const user = await api.register();
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const token = await resetTokenFor(api, user.email);
+    const changed = await api.request('PUT', `/users/update_password/${user.id}`, {
+      token: user.token,
+      body: { existing_password: user.password, password: 'changed-by-the-owner' },
+    });
+    expect(changed.status).to.equal(200);
+    const reset = await api.request('POST', '/password/reset', { body: { token, password: 'set-through-old-link' } });
+    expect(reset.status).to.equal(400);
+    expect(reset.body).to.deep.equal(INVALID_TOKEN);
+    expect(
+      (await api.request('POST', '/login', { body: { email: user.email, password: 'changed-by-the-owner' } })).status,
+    ).to.equal(200);
+  });
+
   it('applies the password policy without using the token up', async () => {
     const user = await api.register();
     await api.request('POST', '/password/forgot', { body: { email: user.email } });
