@@ -154,7 +154,7 @@ function closeConnectionWhileDraining(draining: () => boolean): RequestHandler {
 
 /**
  * `OPTIONS *` asks what the server supports (RFC 9110 §9.3.7): 204 with
- * Allow. Any other method on `*` is a JSON 404, never Express's HTML page.
+ * Allow. Any other method on `*` falls through to the JSON 404 at the end.
  */
 function answerServerWideRequests(operations: Operation[]): RequestHandler {
   const methods = new Set([
@@ -163,8 +163,7 @@ function answerServerWideRequests(operations: Operation[]): RequestHandler {
   ]);
   const allow = [...methods].sort().join(', ');
   return (req, res, next) => {
-    if (req.url !== '*') return next();
-    if (req.method !== 'OPTIONS') throw new validatorErrors.NotFound({ path: '*', message: 'not found' });
+    if (req.url !== '*' || req.method !== 'OPTIONS') return next();
     res.setHeader('Allow', allow);
     res.status(204).end();
   };

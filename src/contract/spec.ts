@@ -97,14 +97,23 @@ export function afterNormalization(spec: SpecDocument): SpecDocument {
 }
 
 /**
- * A validator for one of the spec's component schemas, with the same rules the
- * request validator applies (full email format, normalized input's schemas). For input that does not
- * arrive over HTTP, such as the bootstrap admin.
+ * An Ajv that holds the spec as `openapi`, with the request validator's
+ * rules (full email format): compile `{ $ref: 'openapi#/components/…' }`.
  */
-export function componentSchemaValidator(spec: SpecDocument, schemaName: string): (value: unknown) => string[] {
+export function specAjv(spec: SpecDocument): Ajv {
   const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
   addFormats(ajv, { mode: 'full' });
-  ajv.addSchema({ ...afterNormalization(spec), $id: 'openapi' });
+  ajv.addSchema({ ...spec, $id: 'openapi' });
+  return ajv;
+}
+
+/**
+ * A validator for one of the spec's component schemas, as the request
+ * validator checks normalized input. For input that does not arrive over
+ * HTTP, such as the bootstrap admin.
+ */
+export function componentSchemaValidator(spec: SpecDocument, schemaName: string): (value: unknown) => string[] {
+  const ajv = specAjv(afterNormalization(spec));
   const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schemaName}` });
   return (value) =>
     validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);

@@ -39,11 +39,9 @@ export interface RateLimitValues {
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
-  const loginRule = (bucket: string, limit: number) => ({
-    bucket,
-    limit,
-    windowSeconds: values.loginFailureWindowSeconds,
-  });
+  const rule = (windowSeconds: number) => (bucket: string, limit: number) => ({ bucket, limit, windowSeconds });
+  const loginRule = rule(values.loginFailureWindowSeconds);
+  const hourlyRule = rule(3600);
   return {
     loginFailuresPerEmailAndAddress: loginRule(
       'login_failure_email_address',
@@ -51,22 +49,10 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
     ),
     loginFailuresPerAddress: loginRule('login_failure_address', values.loginMaxFailuresPerAddress),
     loginFailuresPerEmail: loginRule('login_failure_email', values.loginMaxFailuresPerEmail),
-    registrationsPerAddress: {
-      bucket: 'registration_address',
-      limit: values.registrationsPerAddress,
-      windowSeconds: 3600,
-    },
+    registrationsPerAddress: hourlyRule('registration_address', values.registrationsPerAddress),
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
-    resetRequestsPerEmail: {
-      bucket: 'reset_request_email',
-      limit: values.passwordResetRequestsPerEmail,
-      windowSeconds: 3600,
-    },
-    resetRequestsPerAddress: {
-      bucket: 'reset_request_address',
-      limit: values.passwordResetRequestsPerAddress,
-      windowSeconds: 3600,
-    },
+    resetRequestsPerEmail: hourlyRule('reset_request_email', values.passwordResetRequestsPerEmail),
+    resetRequestsPerAddress: hourlyRule('reset_request_address', values.passwordResetRequestsPerAddress),
   };
 }
 

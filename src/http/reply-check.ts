@@ -3,18 +3,12 @@
 // validator checks the handlers' replies; this checks the answers that
 // failures produce (validation, authentication, limits), in tests and
 // development (VALIDATE_RESPONSES).
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsPlugin from 'ajv-formats';
-import { resolveRef, type SpecDocument, type SpecNode } from '../contract/spec.js';
+import type { ValidateFunction } from 'ajv';
+import { resolveRef, specAjv, type SpecDocument, type SpecNode } from '../contract/spec.js';
 import type { ReplyCheck } from './errors.js';
 
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
-
 export function replyChecker(spec: SpecDocument): ReplyCheck {
-  const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
-  addFormats(ajv, { mode: 'full' });
-  ajv.addSchema({ ...spec, $id: 'openapi' });
+  const ajv = specAjv(spec);
   const validators = new Map<string, ValidateFunction | undefined>();
 
   const validatorFor = (path: string, method: string, status: number) => {

@@ -4,15 +4,11 @@
 // itself only compares keys). Setups are keyed by operationId and status, so
 // editing a summary changes nothing; a setup that matches no documented
 // response fails the whole run, so a renamed operation can't silently skip.
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsPlugin from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import knex, { type Knex } from 'knex';
 import { appendFileSync } from 'node:fs';
-import { loadSpec, type SpecDocument } from '../../src/contract/spec.js';
+import { loadSpec, specAjv, type SpecDocument } from '../../src/contract/spec.js';
 import { documentedResponses, type DocumentedResponse } from './transactions.js';
-
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 /** What the hooks touch of a Dredd transaction. */
 export interface Transaction {
@@ -35,9 +31,7 @@ const spec: SpecDocument = loadSpec();
 const responses = documentedResponses(spec);
 const byName = new Map(responses.map((r) => [r.name, r]));
 
-const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
-addFormats(ajv, { mode: 'full' });
-ajv.addSchema({ ...spec, $id: 'openapi' });
+const ajv = specAjv(spec);
 // Response schemas in the spec are all $refs into components; compiled once each.
 const bodyValidators = new Map<string, ValidateFunction>();
 function bodyValidatorFor(response: DocumentedResponse): ValidateFunction {

@@ -1,17 +1,12 @@
 // The claim "clients generated from the spec work", tested: openapi-fetch
 // typed with generated/openapi.d.ts drives the whole flow. Every path, body
 // and response below is checked by the compiler against the spec.
-import { Ajv } from 'ajv';
-import addFormatsPlugin from 'ajv-formats';
 import { expect } from 'chai';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.js';
-import { loadSpec } from '../../src/contract/spec.js';
+import { loadSpec, specAjv } from '../../src/contract/spec.js';
 import { decodedText, resetTokenIn, startSmtpServer } from '../support/smtp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 describe('a client generated from the spec (openapi-fetch)', () => {
   let api: TestServer;
@@ -82,9 +77,7 @@ describe('request schemas for a validating client', () => {
 
   // A client generated with validation checks requests against the published
   // schemas before sending; they must not refuse what the server takes.
-  const ajv = new Ajv({ strict: false, allErrors: true, formats: { password: true } });
-  addFormats(ajv, { mode: 'full' });
-  ajv.addSchema({ ...loadSpec(), $id: 'openapi' });
+  const ajv = specAjv(loadSpec());
   const publishedNewUser = ajv.compile({ $ref: 'openapi#/components/schemas/NewUser' });
 
   it('accept untrimmed, mixed-case and full-width input that the server normalizes', async () => {
