@@ -32,6 +32,8 @@ export interface paths {
          *     past it, `429`. The place is taken before the password is hashed, so
          *     a burst of parallel requests gets no more than the limit through.
          *     When too much password-hashing work is already waiting, `503`.
+         *
+         *     A link to verify the email is sent to it (see `POST /email/verify`).
          */
         post: operations["createUser"];
         delete?: never;
@@ -107,7 +109,10 @@ export interface paths {
          *     or moderator naming an id that does not exist gets `404`.
          *
          *     A user who changes their own email ends their other sessions; the
-         *     token used for this request stays valid.
+         *     token used for this request stays valid. Whoever changes it, a new
+         *     email is unverified until its owner follows the link sent to it, the
+         *     old address gets a notice, and pending reset and verification links
+         *     stop working.
          */
         put: operations["updateUser"];
         post?: never;
@@ -283,6 +288,83 @@ export interface paths {
          *     that checked the old password can open one any more.
          */
         post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read your own account
+         * @description The signed-in user's own account: the profile, whether its email is
+         *     verified and since when, when the account was created and when its
+         *     password last changed. `GET /users/{user_id}` keeps its shorter
+         *     profile.
+         */
+        get: operations["getAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an email address
+         * @description Marks the account's email verified with the token from a
+         *     verification link. No bearer token is needed: the link may be opened
+         *     on another device. The link is `VERIFY_EMAIL_URL` with `{token}`
+         *     replaced by a single-use token of 256 random bits, valid for
+         *     `VERIFY_EMAIL_TOKEN_TTL_SECONDS` (default 86400); only its hash is
+         *     stored, and a newer link voids the older ones. It verifies only the
+         *     address it was sent to: after an email change it no longer works. An
+         *     unknown, used or expired token answers `400` with `Invalid or expired
+         *     verification token`; of two requests with one token at once, exactly
+         *     one succeeds.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a new verification link
+         * @description Sends a new verification link to the signed-in user's email, voiding
+         *     the older ones. Allowed before the email is verified, also with
+         *     `REQUIRE_VERIFIED_EMAIL=true`. No request body is needed. Limited per
+         *     account (`EMAIL_VERIFICATION_REQUESTS_PER_USER`, default 3 an hour,
+         *     shared with the links a refused login sends): past it, `429`. An
+         *     email that is already verified answers `409`.
+         */
+        post: operations["resendVerificationEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -487,6 +569,55 @@ export interface components {
             /** @enum {string} */
             message: "Password updated successfully";
         };
+        /**
+         * Format: date-time
+         * @description A moment, ISO 8601 in UTC with milliseconds.
+         * @example 2026-01-02T09:30:00.000Z
+         */
+        Timestamp: string;
+        Account: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+            /** @description Whether the owner of the current email has followed a verification link to it. */
+            email_verified: boolean;
+            /**
+             * Format: date-time
+             * @description When the current email was verified; `null` while it is not.
+             */
+            email_verified_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: date-time
+             * @description When the password was last set (at creation, a change or a reset);
+             *     `null` only for an account made before this was recorded whose
+             *     password has not changed since.
+             */
+            password_changed_at: string | null;
+        };
+        EmailVerification: {
+            /** @description The token from the verification link. */
+            token: string;
+        };
+        EmailVerifiedMessage: {
+            /** @enum {string} */
+            message: "Email address verified";
+        };
+        VerificationSentMessage: {
+            /** @enum {string} */
+            message: "A verification link is on its way";
+        };
+        EmailVerificationRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid or expired verification token";
+        };
+        EmailAlreadyVerifiedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Email address is already verified";
+        };
         PasswordResetRequest: {
             email: components["schemas"]["EmailInput"];
         };
@@ -580,9 +711,13 @@ export interface components {
             /** @enum {string} */
             error?: "Invalid credentials";
         };
-        ForbiddenError: components["schemas"]["Error"] & {
+        EmailNotVerifiedError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            error?: "Forbidden";
+            error?: "Email address not verified";
+        };
+        NotPermittedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Forbidden" | "Email address not verified";
         };
         UserNotFoundError: components["schemas"]["Error"] & {
             /** @enum {string} */
@@ -653,18 +788,35 @@ export interface components {
                 "application/json": components["schemas"]["InvalidOrExpiredTokenError"];
             };
         };
-        /** @description The token is valid, but its user may not do this. */
-        Forbidden: {
+        /**
+         * @description `Forbidden`: the token is valid, but its user may not do this.
+         *     `Email address not verified`: only with `REQUIRE_VERIFIED_EMAIL=true`,
+         *     the token's account has not verified its email yet.
+         */
+        ForbiddenOrUnverified: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["NotPermittedError"];
+            };
+        };
+        /**
+         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
+         *     verified its email yet. It may verify it, ask for a new link and log
+         *     out.
+         */
+        EmailNotVerified: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
-                 *       "error": "Forbidden"
+                 *       "error": "Email address not verified"
                  *     }
                  */
-                "application/json": components["schemas"]["ForbiddenError"];
+                "application/json": components["schemas"]["EmailNotVerifiedError"];
             };
         };
         /** @description No user has this id. */
@@ -779,6 +931,21 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
+        /** @description Too many verification links for this account in the last hour. */
+        TooManyVerificationRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
         /**
          * @description Too much password-hashing work is already waiting, from this client
          *     address (`PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS`, default 3 seconds
@@ -878,7 +1045,7 @@ export interface operations {
             };
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenOrUnverified"];
             409: components["responses"]["InvalidRequestBodyOrTaken"];
             429: components["responses"]["TooManyRegistrations"];
             500: components["responses"]["InternalServerError"];
@@ -956,6 +1123,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -996,6 +1164,7 @@ export interface operations {
             };
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
             404: components["responses"]["UserNotFound"];
             500: components["responses"]["InternalServerError"];
         };
@@ -1041,7 +1210,7 @@ export interface operations {
             };
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenOrUnverified"];
             404: components["responses"]["UserNotFound"];
             409: components["responses"]["InvalidRequestBodyOrTaken"];
             500: components["responses"]["InternalServerError"];
@@ -1101,7 +1270,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["UserAuthenticationFailed"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenOrUnverified"];
             409: components["responses"]["InvalidRequestBody"];
             429: components["responses"]["TooManyPasswordChangeFailures"];
             500: components["responses"]["InternalServerError"];
@@ -1157,6 +1326,25 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["InvalidCredentialsError"];
+                };
+            };
+            /**
+             * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the password is right, but
+             *     the account's email is not verified. No session is opened; a new
+             *     verification link is sent (within the limit of
+             *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Email address not verified"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailNotVerifiedError"];
                 };
             };
             409: components["responses"]["InvalidRequestBody"];
@@ -1216,6 +1404,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidOrExpiredToken"];
+            403: components["responses"]["EmailNotVerified"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -1306,6 +1495,135 @@ export interface operations {
             409: components["responses"]["InvalidRequestBody"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account of the token's user. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "email": "jane.doe@example.com",
+                     *       "user_name": "jane.doe",
+                     *       "first_name": "Jane",
+                     *       "last_name": "Doe",
+                     *       "role": "user",
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-02T09:30:00.000Z",
+                     *       "created_at": "2026-01-02T09:28:12.000Z",
+                     *       "password_changed_at": "2026-03-14T18:05:40.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "8Jq1TQm2bB0k3yXo7u5v9ZcP4lH6sWdR0eAfGiNnKtE"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailVerification"];
+            };
+        };
+        responses: {
+            /** @description The email is verified. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Email address verified"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailVerifiedMessage"];
+                };
+            };
+            /**
+             * @description `Incorrect field`: the token is missing or not a string.
+             *     `Invalid or expired verification token`: the token is unknown,
+             *     used, expired, or was sent to an address the account no longer has.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailVerificationRefusedError"];
+                };
+            };
+            409: components["responses"]["InvalidRequestBody"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    resendVerificationEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new link is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "A verification link is on its way"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VerificationSentMessage"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            /** @description The email is already verified. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Email address is already verified"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailAlreadyVerifiedError"];
+                };
+            };
+            429: components["responses"]["TooManyVerificationRequests"];
+            500: components["responses"]["InternalServerError"];
         };
     };
     checkLiveness: {

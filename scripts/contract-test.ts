@@ -90,11 +90,20 @@ try {
     PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS: '0.001',
   });
   servers.push(busy);
+  // A fourth on the main database requiring verified emails, for the 403s an
+  // unverified account meets.
+  const gated = await startServer({
+    DATABASE_URL: mainDatabase.url,
+    MIGRATE_ON_START: 'false',
+    REQUIRE_VERIFIED_EMAIL: 'true',
+  });
+  servers.push(gated);
 
   const stats = await runDredd(main.port, {
     CONTRACT_BASE_URL: `http://127.0.0.1:${main.port}`,
     CONTRACT_STRICT_URL: `http://127.0.0.1:${strict.port}`,
     CONTRACT_BUSY_URL: `http://127.0.0.1:${busy.port}`,
+    CONTRACT_GATED_URL: `http://127.0.0.1:${gated.port}`,
     CONTRACT_DATABASE_URL: mainDatabase.url,
     CONTRACT_REPORT: reportFile,
     ...ADMIN,

@@ -2,6 +2,7 @@
 // the order the contract checks things:
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
 //   → parameter and body validation against openapi.yaml (400)
+//   → unverified email (403, with REQUIRE_VERIFIED_EMAIL)
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
@@ -10,9 +11,11 @@ import { error as validatorErrors } from 'express-openapi-validator';
 import type { RecoveryService } from './domain/recovery.js';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
+import type { EmailVerification } from './domain/verification.js';
 import { documentationRoutes } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
 import { errorHandler } from './http/errors.js';
+import { accountHandlers } from './http/handlers/account.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
 import { recoveryHandlers } from './http/handlers/recovery.js';
@@ -23,6 +26,7 @@ import { requireCanonicalIntegers } from './http/middleware/parameters.js';
 import { assignRequestId } from './http/middleware/request-id.js';
 import { resolveOperationMiddleware } from './http/middleware/resolve-operation.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
+import { requireVerifiedEmail } from './http/middleware/verified-email.js';
 import { fixedRoutes, inSequence } from './http/middleware/sequence.js';
 import { dispatch } from './http/router.js';
 import { afterNormalization, type SpecDocument } from './contract/spec.js';
@@ -43,6 +47,7 @@ export interface AppDependencies {
   users: UserService;
   sessions: SessionService;
   recovery: RecoveryService;
+  verification: EmailVerification;
   readiness: ReadinessProbe;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
@@ -58,11 +63,14 @@ export interface AppDependencies {
     trustProxy: number;
     /** Check every response against the spec (tests and development); a stray one becomes a 500. */
     validateResponses: boolean;
+    /** An account whose email is not verified may only call the operations that allow it. */
+    requireVerifiedEmail: boolean;
   };
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
-  const { users, sessions, recovery, readiness, draining, metrics, spec, operations, logger, settings } = dependencies;
+  const { users, sessions, recovery, verification, readiness, draining, metrics, spec, operations, logger, settings } =
+    dependencies;
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -107,9 +115,11 @@ export function buildApp(dependencies: AppDependencies): Express {
       validateApiSpec: false,
     }),
   );
+  if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
   app.use(
     dispatch({
       ...userHandlers(users),
+      ...accountHandlers(users, verification),
       ...authHandlers(sessions),
       ...recoveryHandlers(recovery),
       ...healthHandlers(readiness),

@@ -13,6 +13,7 @@ import { RecoveryService } from './domain/recovery.js';
 import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
+import { EmailVerification } from './domain/verification.js';
 import { describeSafely } from './logger.js';
 import { FALLBACK_TEXTS } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
@@ -34,6 +35,7 @@ export interface Domain {
   users: UserService;
   sessions: SessionService;
   recovery: RecoveryService;
+  verification: EmailVerification;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
   outbox: OutboxRepository;
   close(): Promise<void>;
@@ -61,8 +63,17 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     const hasher = await createPasswordHasher(config.hashing);
     const limits = rateLimitSettings(config.rateLimits);
     const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
-    const sessions = new SessionService(store, hasher, signer, { ttlSeconds: config.jwtTtlSeconds, limits });
-    const users = new UserService(store, hasher, sessions, limits);
+    const verification = new EmailVerification(store, {
+      verifyUrl: config.verification.verifyUrl,
+      tokenTtlSeconds: config.verification.tokenTtlSeconds,
+      requestsPerUser: limits.verificationRequestsPerUser,
+    });
+    const sessions = new SessionService(store, hasher, signer, {
+      ttlSeconds: config.jwtTtlSeconds,
+      limits,
+      requireVerifiedEmail: config.verification.required ? verification : undefined,
+    });
+    const users = new UserService(store, hasher, sessions, verification, limits);
     const recovery = new RecoveryService(
       store,
       hasher,
@@ -74,7 +85,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       (error) => logger.warn({ failure: describeSafely(error) }, 'password reset request failed after it was answered'),
     );
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-    return { db, spec, users, sessions, recovery, outbox: store.outbox, close };
+    return { db, spec, users, sessions, recovery, verification, outbox: store.outbox, close };
   } catch (error) {
     await close();
     throw error;
@@ -84,7 +95,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { db, spec, users, sessions, recovery } = domain;
+  const { db, spec, users, sessions, recovery, verification } = domain;
   const pruneExpired = () =>
     sessions
       .pruneExpired()
@@ -104,6 +115,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     users,
     sessions,
     recovery,
+    verification,
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
     draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
@@ -114,6 +126,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       validateResponses: config.validateResponses,
       corsOrigins: config.corsOrigins,
       trustProxy: config.trustProxy,
+      requireVerifiedEmail: config.verification.required,
     },
   });
   return {

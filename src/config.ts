@@ -63,6 +63,8 @@ export interface Config {
   hashing: HashingBudget;
   /** Password recovery: the app's reset page (with `{token}`) and how long a link works. */
   recovery: { resetUrl: string; tokenTtlSeconds: number };
+  /** Email verification: the app's page (with `{token}`), how long a link works, whether it is required. */
+  verification: { verifyUrl: string; tokenTtlSeconds: number; required: boolean };
   /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
   mail: { smtpUrl: string | undefined; from: string; pollMs: number };
   /** Bounds on client connections, per process. */
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
       passwordChangeMaxFailuresPerUser: integerSetting(env, 'PASSWORD_CHANGE_MAX_FAILURES_PER_USER', 0, 1_000_000),
       passwordResetRequestsPerEmail: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_EMAIL', 0, 1_000_000),
       passwordResetRequestsPerAddress: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_ADDRESS', 0, 1_000_000),
+      emailVerificationRequestsPerUser: integerSetting(env, 'EMAIL_VERIFICATION_REQUESTS_PER_USER', 0, 1_000_000),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),
@@ -125,6 +128,11 @@ export function loadConfig(env: Env = process.env): Config {
     recovery: {
       resetUrl: linkTemplateSetting(env, 'RESET_PASSWORD_URL'),
       tokenTtlSeconds: integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
+    },
+    verification: {
+      verifyUrl: linkTemplateSetting(env, 'VERIFY_EMAIL_URL'),
+      tokenTtlSeconds: integerSetting(env, 'VERIFY_EMAIL_TOKEN_TTL_SECONDS', 60, 2_592_000),
+      required: booleanSetting(env, 'REQUIRE_VERIFIED_EMAIL'),
     },
     mail: {
       smtpUrl: smtpUrlSetting(env),
@@ -266,7 +274,7 @@ function fixedDefault<K extends 'number' | 'boolean'>(
 }
 
 /** A link to the app's page, with `{token}` where the token goes. */
-function linkTemplateSetting(env: Env, name: 'RESET_PASSWORD_URL'): string {
+function linkTemplateSetting(env: Env, name: 'RESET_PASSWORD_URL' | 'VERIFY_EMAIL_URL'): string {
   const template = env[name] || defaultOf(name);
   let valid = false;
   try {

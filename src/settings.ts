@@ -121,6 +121,21 @@ export const SETTINGS = {
     default: 20,
     meaning: 'reset requests per client address an hour, then `429`',
   },
+  VERIFY_EMAIL_URL: {
+    default: 'http://localhost:3000/verify-email?token={token}',
+    meaning:
+      "the app's page for confirming an email address, linked from verification mail; `{token}` is replaced by the token. The page posts it to `POST /email/verify`",
+  },
+  VERIFY_EMAIL_TOKEN_TTL_SECONDS: { default: 86_400, meaning: 'how long a verification link works' },
+  EMAIL_VERIFICATION_REQUESTS_PER_USER: {
+    default: 3,
+    meaning: 'verification links an account may ask for (or be sent after a refused login) an hour, then `429`',
+  },
+  REQUIRE_VERIFIED_EMAIL: {
+    default: false,
+    meaning:
+      '`true`: an account whose email is not verified may only verify it, ask for a new link and log out; anything else that reads its token answers `403`, and so does its login (which sends a new link)',
+  },
   SMTP_URL: {
     meaning:
       'where mail is sent: `smtp://user:pass@host:587` or `smtps://user:pass@host:465` (nodemailer). Unset: mail is kept in the database outbox, shown by `npm run cli -- outbox`, so the service works with no mail server',

@@ -7,7 +7,11 @@ export type DomainErrorKind =
   | 'invalid_credentials'
   | 'wrong_existing_password'
   | 'password_refused' // a new password breaks the policy (password-policy.ts)
-  | 'invalid_reset_token'; // unknown, used or expired
+  | 'invalid_reset_token' // unknown, used or expired
+  | 'invalid_verification_token' // unknown, used, expired, or for an address the account no longer has
+  | 'email_already_verified'
+  | 'email_not_verified' // REQUIRE_VERIFIED_EMAIL is on and the account's email is not verified
+  | 'session_ended'; // the token's session or account went while the request ran
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

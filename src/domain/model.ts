@@ -15,6 +15,13 @@ export interface User extends UserSummary {
   role: Role;
 }
 
+/** A user's own view of their account; times in Unix milliseconds. */
+export interface AccountRecord extends User {
+  email_verified_at: number | null;
+  created_at: number;
+  password_changed_at: number | null;
+}
+
 export interface NewUser {
   email: string;
   user_name: string;
@@ -31,6 +38,7 @@ export interface Principal {
   userId: number;
   role: Role;
   sessionId: string;
+  emailVerified: boolean;
 }
 
 export interface IssuedToken {

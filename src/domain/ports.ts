@@ -1,6 +1,6 @@
 // What the domain needs from storage. src/storage implements these; the domain
 // never imports Knex.
-import type { ProfileChanges, Role, User, UserSummary } from './model.js';
+import type { AccountRecord, ProfileChanges, Role, User, UserSummary } from './model.js';
 
 export interface NewUserRow {
   email: string;
@@ -9,10 +9,14 @@ export interface NewUserRow {
   last_name: string;
   role: Role;
   password_hash: string;
+  /** Set for accounts an operator makes: their email is trusted as given. */
+  email_verified_at?: number;
 }
 
 export interface Credentials {
   id: number;
+  email: string;
+  email_verified_at: number | null;
   password_hash: string;
   /** Changes with every new password (or reset): sessions are only opened from the current one. */
   credential_generation: number;
@@ -22,10 +26,18 @@ export interface UserRepository {
   /** Inserts a user and returns its id; a taken email or user_name throws DomainError('conflict'). */
   insert(row: NewUserRow): Promise<number>;
   findById(id: number): Promise<User | undefined>;
+  /** The profile with its verification and password times (milliseconds). */
+  findAccount(id: number): Promise<AccountRecord | undefined>;
   findCredentialsByEmail(email: string): Promise<Credentials | undefined>;
   findCredentialsById(id: number): Promise<Credentials | undefined>;
-  /** Returns false when no user has this id; a taken email or user_name throws DomainError('conflict'). */
+  /**
+   * Returns false when no user has this id; a taken email or user_name
+   * throws DomainError('conflict'). A different email is unverified, in the
+   * same statement.
+   */
   update(id: number, changes: ProfileChanges): Promise<boolean>;
+  /** Marks the email verified, in one step, only while the account still has `email`; false otherwise. */
+  markEmailVerified(id: number, email: string, nowMs: number): Promise<boolean>;
   /**
    * Replaces the password hash, in one step, only while the credential
    * generation is still `generation`; false when it has moved on (another
@@ -51,6 +63,8 @@ export interface SessionRow {
 export interface ActiveSession {
   user_id: number;
   role: Role;
+  /** SQLite answers 0 or 1. */
+  email_verified: boolean | number;
 }
 
 export interface SessionRepository {
@@ -107,7 +121,11 @@ export type SecurityEventType =
   | 'password_change'
   | 'password_reset'
   | 'password_reset_requested'
-  | 'sessions_revoked';
+  | 'sessions_revoked'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'email_changed'
+  | 'login_refused_unverified';
 
 export interface SecurityEvent {
   type: SecurityEventType;
@@ -156,14 +174,27 @@ export interface OutboxRepository {
   find(id: number): Promise<QueuedMail | undefined>;
 }
 
-export interface ResetTokenRepository {
-  insert(token: { user_id: number; token_hash: string; expires_at: number; created_at: number }): Promise<void>;
+export interface OneTimeTokenRow {
+  user_id: number;
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  token_hash: string;
+  expires_at: number;
+  created_at: number;
+}
+
+/** Single-use tokens sent by mail; `Extra` is what a kind of token records besides. */
+export interface OneTimeTokenRepository<Extra extends object = object> {
+  insert(token: OneTimeTokenRow & Extra): Promise<void>;
   /** The unused, unexpired token with this hash. */
-  findUsable(tokenHash: string, nowMs: number): Promise<{ id: number; user_id: number } | undefined>;
+  findUsable(tokenHash: string, nowMs: number): Promise<({ id: number; user_id: number } & Extra) | undefined>;
   /** Marks the token used, in one step, only if it still is usable: false when another request used it first. */
   consume(id: number, nowMs: number): Promise<boolean>;
   deleteAllOfUser(userId: number): Promise<void>;
 }
+
+export type ResetTokenRepository = OneTimeTokenRepository;
+/** A verification token records the address it was sent to. */
+export type VerificationTokenRepository = OneTimeTokenRepository<{ email: string }>;
 
 export interface Repositories {
   users: UserRepository;
@@ -172,6 +203,7 @@ export interface Repositories {
   securityEvents: SecurityEventRepository;
   outbox: OutboxRepository;
   resetTokens: ResetTokenRepository;
+  verificationTokens: VerificationTokenRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

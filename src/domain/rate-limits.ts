@@ -25,6 +25,8 @@ export interface RateLimitSettings {
   /** Password-reset requests per email and per client address, an hour. */
   resetRequestsPerEmail: RateLimitRule;
   resetRequestsPerAddress: RateLimitRule;
+  /** Verification links per account, an hour. */
+  verificationRequestsPerUser: RateLimitRule;
 }
 
 export interface RateLimitValues {
@@ -36,6 +38,7 @@ export interface RateLimitValues {
   passwordChangeMaxFailuresPerUser: number;
   passwordResetRequestsPerEmail: number;
   passwordResetRequestsPerAddress: number;
+  emailVerificationRequestsPerUser: number;
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
@@ -53,6 +56,7 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
     resetRequestsPerEmail: hourlyRule('reset_request_email', values.passwordResetRequestsPerEmail),
     resetRequestsPerAddress: hourlyRule('reset_request_address', values.passwordResetRequestsPerAddress),
+    verificationRequestsPerUser: hourlyRule('verification_request_user', values.emailVerificationRequestsPerUser),
   };
 }
 

@@ -16,16 +16,23 @@ import {
   type RateLimitSettings,
 } from './rate-limits.js';
 import type { TokenSigner } from './tokens.js';
+import type { EmailVerification } from './verification.js';
 
 export interface SessionSettings {
   ttlSeconds: number;
   limits: RateLimitSettings;
+  /**
+   * Set when REQUIRE_VERIFIED_EMAIL is on: an account whose email is not
+   * verified is refused a session, and sent a new link through this.
+   */
+  requireVerifiedEmail?: EmailVerification;
   now?: () => number;
 }
 
 export class SessionService {
   private readonly ttlSeconds: number;
   private readonly limits: RateLimitSettings;
+  private readonly requireVerifiedEmail: EmailVerification | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -36,6 +43,7 @@ export class SessionService {
   ) {
     this.ttlSeconds = settings.ttlSeconds;
     this.limits = settings.limits;
+    this.requireVerifiedEmail = settings.requireVerifiedEmail;
     this.now = settings.now ?? Date.now;
   }
 
@@ -86,6 +94,12 @@ export class SessionService {
           await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
           throw new DomainError('invalid_credentials');
         }
+        if (this.requireVerifiedEmail && credentials.email_verified_at === null) {
+          // The right password, so no guess: the places are given back.
+          await this.store.securityEvents.insert(auditEntry('login_refused_unverified', credentials.id, origin));
+          await this.requireVerifiedEmail.resendAfterRefusedLogin(credentials.id, credentials.email, origin);
+          throw new DomainError('email_not_verified');
+        }
         const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;
         const { id, credential_generation: generation } = credentials;
         try {
@@ -119,7 +133,12 @@ export class SessionService {
     if (!claims) return undefined;
     const session = await this.store.sessions.findActive(claims.sessionId, this.nowSeconds());
     if (!session || session.user_id !== claims.userId) return undefined;
-    return { userId: session.user_id, role: session.role, sessionId: claims.sessionId };
+    return {
+      userId: session.user_id,
+      role: session.role,
+      sessionId: claims.sessionId,
+      emailVerified: Boolean(session.email_verified),
+    };
   }
 
   /** Ends the principal's session; false if it had already ended (a concurrent logout). */

@@ -1,6 +1,8 @@
 // Registration, profiles, password changes and the listing.
 import { DomainError } from './errors.js';
+import { emailChangedNotice } from './messages.js';
 import type {
+  AccountRecord,
   IssuedToken,
   NewUser,
   Principal,
@@ -19,6 +21,7 @@ import type { Repositories, Store } from './ports.js';
 import { withPlaces, type RateLimitSettings } from './rate-limits.js';
 import { auditEntry } from './audit.js';
 import type { SessionService } from './sessions.js';
+import type { EmailVerification } from './verification.js';
 
 export type BootstrapOutcome = 'created' | 'exists' | 'email_taken_by_non_admin' | 'user_name_taken';
 
@@ -32,15 +35,17 @@ export class UserService {
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
+    private readonly verification: EmailVerification,
     private readonly limits: Pick<RateLimitSettings, 'registrationsPerAddress' | 'passwordChangeFailuresPerUser'>,
     private readonly now: () => number = Date.now,
   ) {}
 
   /**
-   * Creates the account and its first session. `actor` is the caller, if they
-   * sent a token. Each attempt takes a place in the per-address limit before
-   * the password is hashed, and keeps it whether it creates an account or
-   * finds the email or user name taken.
+   * Creates the account and its first session, and sends a link to verify
+   * the email. `actor` is the caller, if they sent a token. Each attempt
+   * takes a place in the per-address limit before the password is hashed,
+   * and keeps it whether it creates an account or finds the email or user
+   * name taken.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
     checkNewPassword(input.password);
@@ -51,9 +56,10 @@ export class UserService {
       [[this.limits.registrationsPerAddress, origin.address]],
       this.now(),
       () =>
-        this.insertAccount({ ...input, role }, origin, actor?.userId, (repositories, id) =>
-          this.sessions.open(repositories.sessions, id, 0),
-        ),
+        this.insertAccount({ ...input, role }, origin, { actorId: actor?.userId }, async (repositories, id, email) => {
+          await this.verification.sendLink(repositories, id, email, origin);
+          return this.sessions.open(repositories.sessions, id, 0);
+        }),
       (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
     );
   }
@@ -79,28 +85,32 @@ export class UserService {
 
   /**
    * Creates an account with any role, without a session: for operators (the
-   * CLI, the bootstrap admin), who act outside the API's permission rules.
-   * Returns the new id; a taken email or user name throws DomainError('conflict').
+   * CLI, the bootstrap admin), who act outside the API's permission rules and
+   * whose word for the email is taken (it starts verified). Returns the new
+   * id; a taken email or user name throws DomainError('conflict').
    */
   async createAccount(input: NewUser, origin: RequestOrigin): Promise<number> {
     checkNewPassword(input.password);
-    return this.insertAccount({ ...input, role: input.role ?? 'user' }, origin, undefined, async (_, id) => id);
+    const account = { ...input, role: input.role ?? 'user' };
+    return this.insertAccount(account, origin, { emailTrusted: true }, async (_, id) => id);
   }
 
   /** The one way an account is made: hash, insert, audit, then `andThen` in the same transaction. */
   private async insertAccount<T>(
     input: NewUser & { role: Role },
     origin: RequestOrigin,
-    actorId: number | undefined,
-    andThen: (repositories: Repositories, id: number) => Promise<T>,
+    { actorId, emailTrusted = false }: { actorId?: number; emailTrusted?: boolean },
+    andThen: (repositories: Repositories, id: number, email: string) => Promise<T>,
   ): Promise<T> {
     const { password, ...profile } = input;
+    const email = canonicalEmail(profile.email);
     const password_hash = await this.hasher.hash(password, origin.address);
     return this.store.transaction(async (repositories) => {
-      const id = await repositories.users.insert({ ...profile, email: canonicalEmail(profile.email), password_hash });
+      const verified = emailTrusted ? { email_verified_at: this.now() } : {};
+      const id = await repositories.users.insert({ ...profile, email, password_hash, ...verified });
       const type = input.role === 'user' ? 'registration' : 'privileged_account_created';
       await repositories.securityEvents.insert(auditEntry(type, id, origin, actorId));
-      return andThen(repositories, id);
+      return andThen(repositories, id, email);
     });
   }
 
@@ -147,21 +157,42 @@ export class UserService {
     return user;
   }
 
-  /** A user changing their own email ends their other sessions, in the same transaction. */
-  async updateProfile(actor: Principal, id: number, changes: ProfileChanges): Promise<void> {
+  /** The signed-in user's own view of their account. */
+  async getAccount(principal: Principal): Promise<AccountRecord> {
+    const account = await this.store.users.findAccount(principal.userId);
+    if (!account) throw new DomainError('session_ended');
+    return account;
+  }
+
+  /**
+   * An email change, in one transaction: the new address is unverified and
+   * gets a link, the old one a notice, and pending reset and verification
+   * links end; a user changing their own email also ends their other
+   * sessions.
+   */
+  async updateProfile(actor: Principal, id: number, changes: ProfileChanges, origin: RequestOrigin): Promise<void> {
     // A plain user learns nothing about other ids: 403 before looking them up.
     if (actor.userId !== id && !mayUpdateOthers(actor)) throw new DomainError('forbidden');
     const target = await this.getProfile(id);
     if (!mayUpdateProfile(actor, target, changes)) throw new DomainError('forbidden');
     const canonical = changes.email === undefined ? changes : { ...changes, email: canonicalEmail(changes.email) };
-    const ownEmailChanges = actor.userId === id && canonical.email !== undefined && canonical.email !== target.email;
-    const update = async ({ users, sessions }: Repositories) => {
-      if (!(await users.update(id, canonical))) throw new DomainError('user_not_found');
-      if (ownEmailChanges) await sessions.deleteOthersOfUser(id, actor.sessionId);
-    };
-    // One statement needs no transaction (BEGIN and COMMIT cost the common
-    // update about 40% more CPU on SQLite's asynchronous driver).
-    await (ownEmailChanges ? this.store.transaction(update) : update(this.store));
+    if (canonical.email === undefined || canonical.email === target.email) {
+      // One statement needs no transaction (BEGIN and COMMIT cost the common
+      // update about 40% more CPU on SQLite's asynchronous driver).
+      if (!(await this.store.users.update(id, canonical))) throw new DomainError('user_not_found');
+      return;
+    }
+    const newEmail = canonical.email;
+    await this.store.transaction(async (repositories) => {
+      if (!(await repositories.users.update(id, canonical))) throw new DomainError('user_not_found');
+      await repositories.resetTokens.deleteAllOfUser(id);
+      if (actor.userId === id) await repositories.sessions.deleteOthersOfUser(id, actor.sessionId);
+      await this.verification.sendLink(repositories, id, newEmail, origin);
+      await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
+      await repositories.securityEvents.insert(
+        auditEntry('email_changed', id, origin, actor.userId === id ? undefined : actor.userId),
+      );
+    });
   }
 
   /**
@@ -184,7 +215,7 @@ export class UserService {
       this.now(),
       async () => {
         const credentials = await this.store.users.findCredentialsById(id);
-        if (!credentials) throw new Error(`user ${id} has an open session but no account`);
+        if (!credentials) throw new DomainError('session_ended');
         if (!(await this.hasher.verify(credentials.password_hash, passwords.existing, origin.address)).matches) {
           throw new DomainError('wrong_existing_password');
         }

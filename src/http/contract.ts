@@ -18,6 +18,9 @@ type Responses<O extends OperationId> = operations[O]['responses'];
 // What a handler answers itself; every other documented status comes from a thrown error.
 type SuccessStatus<O extends OperationId> = Extract<keyof Responses<O>, 200 | 201 | 202 | 503>;
 
+/** The body an operation documents for a status. */
+export type ResponseBody<O extends OperationId, S extends keyof Responses<O>> = JsonContent<Responses<O>[S]>;
+
 /** What a handler answers: a documented status and its body. Errors are thrown. */
 export type Reply<O extends OperationId> = {
   [S in SuccessStatus<O>]: { status: S; body: JsonContent<Responses<O>[S]>; headers?: Record<string, string> };

@@ -58,6 +58,9 @@ export const MESSAGES = {
   tooManyRequests: 'Too many requests',
   serviceBusy: 'Service busy, try again later',
   invalidResetToken: 'Invalid or expired reset token',
+  invalidVerificationToken: 'Invalid or expired verification token',
+  emailAlreadyVerified: 'Email address is already verified',
+  emailNotVerified: 'Email address not verified',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -78,6 +81,11 @@ const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   wrong_existing_password: { status: 400, body: { error: MESSAGES.oldPasswordIncorrect } },
   password_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
   invalid_reset_token: { status: 400, body: { error: MESSAGES.invalidResetToken } },
+  invalid_verification_token: { status: 400, body: { error: MESSAGES.invalidVerificationToken } },
+  email_already_verified: { status: 409, body: { error: MESSAGES.emailAlreadyVerified } },
+  email_not_verified: { status: 403, body: { error: MESSAGES.emailNotVerified } },
+  // Answered as the refused token it has become (see toContractError).
+  session_ended: { status: 401, body: { error: FALLBACK_TEXTS.authenticationFailed } },
 };
 
 const MAX_DETAILS = 20;
@@ -97,6 +105,9 @@ const INVALID_TOKEN_CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_tok
 /** The contract's answer to a failure, in the words of the operation it happened in. */
 export function toContractError(error: unknown, operation: Operation | undefined): ContractError | undefined {
   const texts = operation?.texts ?? FALLBACK_TEXTS;
+  if (error instanceof DomainError && error.kind === 'session_ended') {
+    return toContractError(new AuthenticationFailed({ tokenSent: true }), operation);
+  }
   if (error instanceof DomainError) {
     const mapped = DOMAIN_ERRORS[error.kind];
     const details = error.problem && [fieldProblem(`body.${error.problem.field}`, error.problem.message)];

@@ -35,6 +35,11 @@ export interface Operation {
   statuses: ReadonlySet<number>;
   /** The texts of its invalid-input (400) and failed-authentication (401) answers. */
   texts: { invalidInput: string; authenticationFailed: string };
+  /**
+   * Whether an account whose email is not verified may call it when
+   * REQUIRE_VERIFIED_EMAIL is on (`x-allowed-before-email-verification`).
+   */
+  allowedBeforeEmailVerification: boolean;
   /** The name of a metric counting this operation's outcomes (`x-outcome-metric`). */
   outcomeMetric: string | undefined;
   /** Matches a request path; parameter values come back still percent-encoded. */
@@ -71,6 +76,7 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
           authenticationFailed:
             errorTextsOf(spec, operation.responses['401'])[0] ?? settings.fallbackTexts.authenticationFailed,
         },
+        allowedBeforeEmailVerification: operation['x-allowed-before-email-verification'] === true,
         outcomeMetric: typeof operation['x-outcome-metric'] === 'string' ? operation['x-outcome-metric'] : undefined,
         match: match(expressPath, { decode: (value) => value }),
       });

@@ -25,7 +25,8 @@ export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_
 const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
 
 const ACTIVE_SESSION_SQL =
-  'select sessions.user_id, users.role from sessions inner join users on users.id = sessions.user_id ' +
+  'select sessions.user_id, users.role, users.email_verified_at is not null as email_verified ' +
+  'from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
 const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
 // Positions are dense ranks in id order: any page is an index seek.

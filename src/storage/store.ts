@@ -3,16 +3,17 @@
 // assembled from values.
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
-import type { ProfileChanges } from '../domain/model.js';
-import { knexReads, rowsOf, type HotReads } from './reads.js';
+import type { AccountRecord, ProfileChanges } from '../domain/model.js';
+import { knexReads, rowsOf, SUMMARY_COLUMNS, type HotReads } from './reads.js';
 import type {
   Credentials,
   LimitClaim,
   NewUserRow,
+  OneTimeTokenRepository,
+  OneTimeTokenRow,
   OutboxRepository,
   OutgoingMail,
   QueuedMail,
-  ResetTokenRepository,
   RateLimitRepository,
   Repositories,
   Reservation,
@@ -24,7 +25,8 @@ import type {
   UserRepository,
 } from '../domain/ports.js';
 
-const CREDENTIAL_COLUMNS = ['id', 'password_hash', 'credential_generation'] as const;
+const CREDENTIAL_COLUMNS = ['id', 'email', 'email_verified_at', 'password_hash', 'credential_generation'] as const;
+const ACCOUNT_COLUMNS = [...SUMMARY_COLUMNS, 'role', 'email_verified_at', 'created_at', 'password_changed_at'] as const;
 
 // Knex builds no `insert … select … returning` on SQLite, so this one is
 // written out. On PostgreSQL the user's row is share-locked: a password change
@@ -55,7 +57,8 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     rateLimits: rateLimitRepository(db),
     securityEvents: securityEventRepository(db),
     outbox: outboxRepository(db),
-    resetTokens: resetTokenRepository(db),
+    resetTokens: oneTimeTokenRepository(db, 'password_reset_tokens', []),
+    verificationTokens: oneTimeTokenRepository<{ email: string }>(db, 'email_verification_tokens', ['email']),
   };
 }
 
@@ -69,7 +72,14 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
         const now = Date.now();
         const [inserted] = await rejectTakenKeys(
           trx('users')
-            .insert({ ...row, user_name_key: userNameKey(row.user_name), position, created_at: now, updated_at: now })
+            .insert({
+              ...row,
+              user_name_key: userNameKey(row.user_name),
+              position,
+              created_at: now,
+              updated_at: now,
+              password_changed_at: now,
+            })
             .returning<{ id: number }[]>('id'),
         );
         return Number(inserted.id);
@@ -81,12 +91,24 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
       return reads.findProfile(id);
     },
 
+    async findAccount(id: number) {
+      const row = await db('users').select(ACCOUNT_COLUMNS).where({ id }).first<AccountRecord | undefined>();
+      return (
+        row && {
+          ...row,
+          created_at: Number(row.created_at),
+          email_verified_at: nullableNumber(row.email_verified_at),
+          password_changed_at: nullableNumber(row.password_changed_at),
+        }
+      );
+    },
+
     async findCredentialsByEmail(email: string) {
-      return db('users').select<Credentials>(CREDENTIAL_COLUMNS).where({ email }).first();
+      return credentialsOf(await db('users').select(CREDENTIAL_COLUMNS).where({ email }).first<Credentials>());
     },
 
     async findCredentialsById(id: number) {
-      return db('users').select<Credentials>(CREDENTIAL_COLUMNS).where({ id }).first();
+      return credentialsOf(await db('users').select(CREDENTIAL_COLUMNS).where({ id }).first<Credentials>());
     },
 
     async update(id: number, changes: ProfileChanges) {
@@ -95,17 +117,35 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
         if (value !== undefined) row[column] = value;
       }
       if (changes.user_name !== undefined) row.user_name_key = userNameKey(changes.user_name);
-      const updated = await rejectTakenKeys(db('users').where({ id }).update(row));
+      const verifiedAt =
+        changes.email === undefined
+          ? {}
+          : // SET sees the row as it was: a different email is not the verified one.
+            { email_verified_at: db.raw('case when email = ? then email_verified_at end', [changes.email]) };
+      const updated = await rejectTakenKeys(
+        db('users')
+          .where({ id })
+          .update({ ...row, ...verifiedAt }),
+      );
+      return updated > 0;
+    },
+
+    async markEmailVerified(id: number, email: string, nowMs: number) {
+      // An address verified before keeps the time it was first verified.
+      const updated = await db('users')
+        .where({ id, email })
+        .update({ email_verified_at: db.raw('coalesce(email_verified_at, ?)', [nowMs]) });
       return updated > 0;
     },
 
     async replacePasswordHash(id: number, passwordHash: string, { generation, sameCredential = false }) {
+      const now = Date.now();
       const updated = await db('users')
         .where({ id, credential_generation: generation })
         .update({
           password_hash: passwordHash,
-          updated_at: Date.now(),
-          ...(sameCredential ? {} : { credential_generation: generation + 1 }),
+          updated_at: now,
+          ...(sameCredential ? {} : { credential_generation: generation + 1, password_changed_at: now }),
         });
       return updated > 0;
     },
@@ -323,23 +363,30 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
   };
 }
 
-function resetTokenRepository(db: Knex | Knex.Transaction): ResetTokenRepository {
+/** A table of single-use tokens; `extraColumns` are what its kind records besides. */
+function oneTimeTokenRepository<Extra extends object = object>(
+  db: Knex | Knex.Transaction,
+  table: string,
+  extraColumns: (keyof Extra & string)[],
+): OneTimeTokenRepository<Extra> {
+  type Usable = { id: number; user_id: number } & Extra;
   return {
-    async insert(token) {
-      await db('password_reset_tokens').insert(token);
+    async insert(token: OneTimeTokenRow & Extra) {
+      await db(table).insert(token);
     },
 
     async findUsable(tokenHash: string, nowMs: number) {
-      const row = await db('password_reset_tokens')
+      const row = (await db(table)
         .where({ token_hash: tokenHash })
         .whereNull('used_at')
         .andWhere('expires_at', '>', nowMs)
-        .first<{ id: number; user_id: number } | undefined>('id', 'user_id');
-      return row && { id: Number(row.id), user_id: Number(row.user_id) };
+        .first('id', 'user_id', ...extraColumns)) as Usable | undefined;
+      if (row) Object.assign(row, { id: Number(row.id), user_id: Number(row.user_id) });
+      return row;
     },
 
     async consume(id: number, nowMs: number) {
-      const updated = await db('password_reset_tokens')
+      const updated = await db(table)
         .where({ id })
         .whereNull('used_at')
         .andWhere('expires_at', '>', nowMs)
@@ -348,7 +395,7 @@ function resetTokenRepository(db: Knex | Knex.Transaction): ResetTokenRepository
     },
 
     async deleteAllOfUser(userId: number) {
-      await db('password_reset_tokens').where({ user_id: userId }).delete();
+      await db(table).where({ user_id: userId }).delete();
     },
   };
 }
@@ -360,6 +407,15 @@ export async function nextUserPosition(trx: Knex.Transaction, by = 1): Promise<n
     .increment('value', by)
     .returning<{ value: number | string }[]>('value');
   return Number(counter.value) - by + 1;
+}
+
+// PostgreSQL's driver answers bigint columns as strings.
+function nullableNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+function credentialsOf(row: Credentials | undefined): Credentials | undefined {
+  return row && { ...row, email_verified_at: nullableNumber(row.email_verified_at) };
 }
 
 function isPostgres(db: Knex | Knex.Transaction): boolean {

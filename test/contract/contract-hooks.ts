@@ -8,6 +8,8 @@ import type { ValidateFunction } from 'ajv';
 import knex, { type Knex } from 'knex';
 import { appendFileSync } from 'node:fs';
 import { loadSpec, specAjv, type SpecDocument } from '../../src/contract/spec.js';
+import { lastOutboxId, tokenFromOutbox } from '../support/outbox.js';
+import { SUBJECTS } from '../support/smtp.js';
 import { documentedResponses, type DocumentedResponse } from './transactions.js';
 
 /** What the hooks touch of a Dredd transaction. */
@@ -27,6 +29,7 @@ const env = process.env;
 const BASE_URL = env.CONTRACT_BASE_URL!;
 const STRICT_URL = env.CONTRACT_STRICT_URL!; // USERS_LIST_REQUIRES_AUTH=true, limits of 1
 const BUSY_URL = env.CONTRACT_BUSY_URL!; // the main database, no budget for hashing
+const GATED_URL = env.CONTRACT_GATED_URL!; // the main database, REQUIRE_VERIFIED_EMAIL=true
 const spec: SpecDocument = loadSpec();
 const responses = documentedResponses(spec);
 const byName = new Map(responses.map((r) => [r.name, r]));
@@ -56,7 +59,18 @@ interface Account {
   id: number;
   token: string;
 }
-const fixtures = {} as { adminToken: string; owner: Account; other: Account; passwordChanger: Account };
+const fixtures = {} as {
+  adminToken: string;
+  owner: Account;
+  other: Account;
+  passwordChanger: Account;
+  /** Accounts whose email stays unverified (the registration link is never used). */
+  unverified: Account;
+  resender: Account;
+  resendLimited: Account;
+  /** Its registration link is used by `verifyEmail 200`. */
+  verifier: Account;
+};
 let database: Knex | undefined;
 
 async function call(
@@ -115,6 +129,10 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.owner = await registerUser('owner');
     fixtures.other = await registerUser('other');
     fixtures.passwordChanger = await registerUser('changer');
+    fixtures.unverified = await registerUser('unverified');
+    fixtures.resender = await registerUser('resender');
+    fixtures.resendLimited = await registerUser('resend_limited');
+    fixtures.verifier = await registerUser('verifier');
     // The login example's credentials belong to a real account.
     const loginExample = exampleOf('login');
     await registerUser('example', { email: loginExample.email, password: loginExample.password });
@@ -147,6 +165,11 @@ const useStrictInstance = (t: Transaction) => {
 const useBusyInstance = (t: Transaction) => {
   t.port = new URL(BUSY_URL).port;
 };
+// Sends the transaction, with an unverified account's token, to the instance requiring verified emails.
+const asUnverifiedOnGatedInstance = (t: Transaction) => {
+  t.port = new URL(GATED_URL).port;
+  setToken(t, fixtures.unverified.token);
+};
 const setPath = (t: Transaction, path: string) => {
   t.fullPath = path;
   t.request.uri = path;
@@ -174,17 +197,9 @@ const example = (t: Transaction) => exampleOf(responseOf(t)!.operationId);
 
 /** Asks the main instance for a reset link for `email` and reads its token from the outbox. */
 async function resetTokenFor(email: string): Promise<string> {
-  const [{ id: before }] = await database!('mail_outbox').max({ id: 'id' });
+  const before = await lastOutboxId(database!);
   await call('POST', '/password/forgot', { body: { email } });
-  for (let waited = 0; waited < 5000; waited += 20) {
-    const row = await database!('mail_outbox')
-      .where({ recipient: email })
-      .andWhere('id', '>', Number(before ?? 0))
-      .first<{ text_body: string } | undefined>('text_body');
-    if (row) return /token=([A-Za-z0-9_-]+)/.exec(row.text_body)![1];
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no reset mail for ${email}`);
+  return tokenFromOutbox(database!, email, SUBJECTS.reset, before);
 }
 
 // Keyed by operationId and status. Every documented response has a setup;
@@ -222,6 +237,7 @@ const setups: Record<string, Setup> = {
     setPath(t, '/users/pagination?page=0&per_page=10');
   },
   'listUsers 401': useStrictInstance,
+  'listUsers 403': asUnverifiedOnGatedInstance,
   'listUsers 500': hideUsersTable,
 
   'getUser 200': (t) => {
@@ -232,6 +248,10 @@ const setups: Record<string, Setup> = {
     setPath(t, '/users/not-a-number');
   },
   'getUser 401': dropToken,
+  'getUser 403': (t) => {
+    asUnverifiedOnGatedInstance(t);
+    setPath(t, `/users/${fixtures.unverified.id}`);
+  },
   'getUser 404': (t) => {
     setToken(t, fixtures.adminToken);
     setPath(t, '/users/999999');
@@ -320,6 +340,10 @@ const setups: Record<string, Setup> = {
   'login 401': (t) => {
     setBody(t, { ...example(t), password: 'wrong-password' });
   },
+  'login 403': (t) => {
+    t.port = new URL(GATED_URL).port;
+    setBody(t, { email: fixtures.unverified.email, password: fixtures.unverified.password });
+  },
   'login 409': (t) => {
     setBody(t, '{"email": "broken');
   },
@@ -347,6 +371,7 @@ const setups: Record<string, Setup> = {
     setToken(t, fixtures.owner.token);
   },
   'checkToken 401': dropToken,
+  'checkToken 403': asUnverifiedOnGatedInstance,
   'checkToken 500': async (t) => {
     setToken(t, fixtures.owner.token);
     await hideUsersTable(t);
@@ -379,6 +404,42 @@ const setups: Record<string, Setup> = {
   'resetPassword 503': async (t) => {
     useBusyInstance(t);
     setBody(t, { token: await resetTokenFor(fixtures.owner.email), password: 'reset-password-from-link' });
+  },
+
+  'getAccount 200': (t) => {
+    setToken(t, fixtures.owner.token);
+  },
+  'getAccount 401': dropToken,
+  'getAccount 403': asUnverifiedOnGatedInstance,
+  'getAccount 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'verifyEmail 200': async (t) => {
+    setBody(t, { token: await tokenFromOutbox(database!, fixtures.verifier.email, SUBJECTS.verification) });
+  },
+  'verifyEmail 400': () => {}, // the example's token belongs to no link
+  'verifyEmail 409': (t) => {
+    setBody(t, '{"token": ');
+  },
+  'verifyEmail 500': hideTable('email_verification_tokens'),
+
+  'resendVerificationEmail 202': (t) => {
+    setToken(t, fixtures.resender.token);
+  },
+  'resendVerificationEmail 401': dropToken,
+  'resendVerificationEmail 409': (t) => {
+    setToken(t, fixtures.adminToken); // an operator-made account starts verified
+  },
+  'resendVerificationEmail 429': async (t) => {
+    const token = fixtures.resendLimited.token;
+    for (let i = 0; i < 3; i++) await call('POST', '/email/resend', { token, expect: 202 }); // the hour's three
+    setToken(t, token);
+  },
+  'resendVerificationEmail 500': async (t) => {
+    setToken(t, fixtures.resender.token);
+    await hideTable('rate_limit_events')(t);
   },
 
   'checkLiveness 200': () => {},

@@ -194,6 +194,7 @@ describe('audit trail', () => {
     const events = await eventsOf(id);
     expect(events.map((e) => e.type)).to.deep.equal([
       'registration',
+      'email_verification_sent',
       'login_success',
       'login_failure',
       'password_change',

@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, TEST_SECRET, tally } from '../support/server.js';
-import { resetTokenIn, startSmtpServer } from '../support/smtp.js';
+import { mailsTo, startSmtpServer, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
 
 interface Answer {
   status: number;
@@ -212,12 +212,9 @@ describe(`several processes on one ${backend} database`, function () {
     const id = Number(JSON.parse(Buffer.from(body.JWT.split('.')[1], 'base64url').toString()).sub);
     return { ...user, id, token: body.JWT as string };
   };
-  const mailsTo = (email: string) => smtp.received.filter((mail) => mail.to.includes(email));
-  const waitForMails = async (email: string, count: number) => {
-    for (let waited = 0; mailsTo(email).length < count; waited += 25) {
-      if (waited > 15_000) throw new Error(`${mailsTo(email).length} of ${count} mails to ${email}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  const resetMailsTo = (email: string) => mailsTo(smtp.received, email, SUBJECTS.reset);
+  const waitForResetMails = async (email: string, count: number) => {
+    await waitForMails(smtp.received, email, SUBJECTS.reset, count);
     await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would arrive now
   };
 
@@ -245,15 +242,15 @@ describe(`several processes on one ${backend} database`, function () {
       ),
     );
     expect(tally(answers)).to.deep.equal({ 202: 3, 429: 5 });
-    await waitForMails(user.email, 3);
-    expect(mailsTo(user.email)).to.have.length(3);
+    await waitForResetMails(user.email, 3);
+    expect(resetMailsTo(user.email)).to.have.length(3);
   });
 
   it('lets a reset link work once when two processes get it at the same moment', async () => {
     const user = await registerOn(targets[0], 'resetonce');
     expect((await send(targets[1], 'POST', '/password/forgot', { body: { email: user.email } })).status).to.equal(202);
-    await waitForMails(user.email, 1);
-    const token = resetTokenIn(mailsTo(user.email)[0]);
+    await waitForResetMails(user.email, 1);
+    const token = tokenIn(resetMailsTo(user.email)[0]);
     const answers = await Promise.all(
       ['first-racing-password', 'second-racing-password'].map((password, i) =>
         send(targets[i % targets.length], 'POST', '/password/reset', { body: { token, password } }),
@@ -264,5 +261,31 @@ describe(`several processes on one ${backend} database`, function () {
     // Every session of the account ended, in every process.
     for (const target of targets)
       expect((await send(target, 'GET', '/protected', { token: user.token })).status).to.equal(401);
+  });
+
+  it('lets a verification link work once when two processes get it at the same moment', async () => {
+    const user = await registerOn(targets[0], 'verifyonce');
+    const [mail] = await waitForMails(smtp.received, user.email, SUBJECTS.verification);
+    const token = tokenIn(mail);
+    const answers = await Promise.all(
+      targets.map((target) => send(target, 'POST', '/email/verify', { body: { token } })),
+    );
+    expect(tally(answers)).to.deep.equal({ 200: 1, 400: 1 });
+    expect(answers.find((a) => a.status === 400)!.body).to.deep.equal({
+      error: 'Invalid or expired verification token',
+    });
+  });
+
+  it('limits verification links per account across the processes, and mails each exactly once', async () => {
+    const user = await registerOn(targets[0], 'resendlimit');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        send(targets[i % targets.length], 'POST', '/email/resend', { token: user.token }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 202: 3, 429: 5 });
+    await waitForMails(smtp.received, user.email, SUBJECTS.verification, 4); // the registration's, and three
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would arrive now
+    expect(mailsTo(smtp.received, user.email, SUBJECTS.verification)).to.have.length(4);
   });
 });

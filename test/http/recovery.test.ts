@@ -2,27 +2,17 @@
 // POST /password/reset uses its token once. Races are fired in parallel.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { lastOutboxId as lastIdIn, tokenFromOutbox } from '../support/outbox.js';
 import { startTestServer, tally, type TestServer } from '../support/server.js';
+import { SUBJECTS } from '../support/smtp.js';
 
 const FORGOT_ANSWER = { message: 'If an account has this email, a reset link is on its way' };
 const INVALID_TOKEN = { error: 'Invalid or expired reset token' };
 
 /** The token in the newest reset mail to `email`, once it is in the outbox. */
-async function resetTokenFor(api: TestServer, email: string, after = 0): Promise<string> {
-  for (let waited = 0; waited < 5000; waited += 20) {
-    const row = await api.service
-      .db('mail_outbox')
-      .where({ recipient: email })
-      .andWhere('id', '>', after)
-      .orderBy('id', 'desc')
-      .first();
-    if (row) return /token=([A-Za-z0-9_-]+)/.exec(row.text_body)![1];
-    await sleep(20);
-  }
-  throw new Error(`no reset mail for ${email}`);
-}
-const lastOutboxId = async (api: TestServer) =>
-  Number((await api.service.db('mail_outbox').max({ id: 'id' }))[0].id ?? 0);
+const resetTokenFor = (api: TestServer, email: string, after = 0) =>
+  tokenFromOutbox(api.service.db, email, SUBJECTS.reset, after);
+const lastOutboxId = (api: TestServer) => lastIdIn(api.service.db);
 
 describe('password reset', function () {
   this.timeout(60_000);
@@ -38,8 +28,7 @@ describe('password reset', function () {
     expect(forgot.status).to.equal(202);
     expect(forgot.body).to.deep.equal(FORGOT_ANSWER);
     const token = await resetTokenFor(api, user.email);
-    const mail = await api.service.db('mail_outbox').where({ recipient: user.email }).first();
-    expect(mail.subject).to.equal('Reset your password');
+    const mail = await api.service.db('mail_outbox').where({ recipient: user.email, subject: SUBJECTS.reset }).first();
     expect(mail.text_body).to.include(`https://app.example.com/reset?token=${token}`);
     expect(mail.html_body).to.include(`href="https://app.example.com/reset?token=${token}"`);
     // Only a hash of the token is kept.

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.js';
 import { loadSpec, specAjv } from '../../src/contract/spec.js';
-import { decodedText, resetTokenIn, startSmtpServer } from '../support/smtp.js';
+import { decodedText, startSmtpServer, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('a client generated from the spec (openapi-fetch)', () => {
@@ -125,18 +125,49 @@ describe('a client generated from the spec, recovering an account', function () 
       const user = await api.register();
       const forgot = await client.POST('/password/forgot', { body: { email: user.email } });
       expect(forgot.response.status).to.equal(202);
-      for (let waited = 0; smtp.received.length === 0; waited += 25) {
-        if (waited > 10_000) throw new Error('no mail arrived');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      expect(smtp.received[0].to).to.deep.equal([user.email]);
-      expect(decodedText(smtp.received[0])).to.include('https://app.example.com/reset?token=');
-      const token = resetTokenIn(smtp.received[0]);
+      const [mail] = await waitForMails(smtp.received, user.email, SUBJECTS.reset);
+      expect(mail.to).to.deep.equal([user.email]);
+      expect(decodedText(mail)).to.include('https://app.example.com/reset?token=');
+      const token = tokenIn(mail);
       const reset = await client.POST('/password/reset', { body: { token, password: 'recovered-password-1' } });
       expect(reset.data).to.deep.equal({ message: 'Password has been reset' });
       const login = await client.POST('/login', { body: { email: user.email, password: 'recovered-password-1' } });
       expect(login.response.status).to.equal(200);
       expect(login.data!.access_token).to.be.a('string');
+    } finally {
+      await api.close();
+      await smtp.close();
+    }
+  });
+});
+
+describe('a client generated from the spec, verifying an email', function () {
+  this.timeout(30_000);
+  it('registers, reads the link from the mail, verifies and sees it on the account', async () => {
+    const smtp = await startSmtpServer();
+    const api = await startTestServer({
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      MAIL_POLL_MS: '50',
+      VERIFY_EMAIL_URL: 'https://app.example.com/verify?token={token}',
+    });
+    try {
+      const client = createClient<paths>({ baseUrl: api.url });
+      const email = 'typed-verify@example.com';
+      const registered = await client.POST('/users', {
+        body: { email, user_name: 'typed_verify', first_name: 'Ty', last_name: 'Ped', password: 'typed-client-pw-1' },
+      });
+      expect(registered.response.status).to.equal(201);
+      const headers = { Authorization: `Bearer ${registered.data!.JWT}` };
+      const before = await client.GET('/account', { headers });
+      expect(before.data!.email_verified).to.equal(false);
+
+      const [mail] = await waitForMails(smtp.received, email, SUBJECTS.verification);
+      expect(decodedText(mail)).to.include('https://app.example.com/verify?token=');
+      const verified = await client.POST('/email/verify', { body: { token: tokenIn(mail) } });
+      expect(verified.data).to.deep.equal({ message: 'Email address verified' });
+      const after = await client.GET('/account', { headers });
+      expect(after.data).to.include({ email, email_verified: true });
+      expect(after.data!.email_verified_at).to.be.a('string');
     } finally {
       await api.close();
       await smtp.close();

@@ -36,9 +36,41 @@ export function decodedText(mail: Received): string {
     .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
-/** The reset token in a mail's link. */
-export function resetTokenIn(mail: Received): string {
+/** The subjects of the service's messages (src/domain/messages.ts). */
+export const SUBJECTS = {
+  reset: 'Reset your password',
+  verification: 'Confirm your email address',
+  emailChanged: 'Your email address was changed',
+} as const;
+
+export function subjectOf(mail: Received): string | undefined {
+  return /^Subject: (.*)$/m.exec(mail.raw)?.[1];
+}
+
+/** The messages to `email` with this subject, in the order they arrived. */
+export function mailsTo(received: Received[], email: string, subject: string): Received[] {
+  return received.filter((mail) => mail.to.includes(email) && subjectOf(mail) === subject);
+}
+
+/** Waits until `count` messages to `email` with this subject have arrived, and returns them. */
+export async function waitForMails(
+  received: Received[],
+  email: string,
+  subject: string,
+  count = 1,
+  timeoutMs = 15_000,
+): Promise<Received[]> {
+  for (let waited = 0; mailsTo(received, email, subject).length < count; waited += 25) {
+    if (waited > timeoutMs)
+      throw new Error(`${mailsTo(received, email, subject).length} of ${count} "${subject}" to ${email}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return mailsTo(received, email, subject);
+}
+
+/** The token in a mail's link. */
+export function tokenIn(mail: Received): string {
   const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(decodedText(mail))?.[1];
-  if (!token) throw new Error('no reset link in the mail');
+  if (!token) throw new Error('no link with a token in the mail');
   return token;
 }

@@ -188,7 +188,12 @@ describe('the hashing admission', () => {
 });
 
 describe('permissions', () => {
-  const as = (role: Principal['role'], userId = 1): Principal => ({ userId, role, sessionId: 's' });
+  const as = (role: Principal['role'], userId = 1): Principal => ({
+    userId,
+    role,
+    sessionId: 's',
+    emailVerified: true,
+  });
   it('lets only admins assign elevated roles', () => {
     expect(mayAssignRole(undefined, 'user')).to.equal(true);
     expect(mayAssignRole(undefined, 'admin')).to.equal(false);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { loadSpec } from '../../src/contract/spec.js';
+import { errorTextsOf, loadSpec } from '../../src/contract/spec.js';
 import { FALLBACK_TEXTS } from '../../src/http/errors.js';
 import { operationsOf, resolveOperation } from '../../src/http/operations.js';
 
@@ -90,8 +90,26 @@ describe('spec operation table', () => {
   });
 
   it('knows the statuses each operation documents, and which count outcomes', () => {
-    expect([...byId('checkToken').statuses].sort()).to.deep.equal([200, 401, 500]);
+    expect([...byId('checkToken').statuses].sort()).to.deep.equal([200, 401, 403, 500]);
     expect(byId('login').outcomeMetric).to.equal('logins');
     expect(byId('getUser').outcomeMetric).to.equal(undefined);
+  });
+
+  it('knows which operations an account may call before verifying its email', () => {
+    const allowed = operations.filter((o) => o.allowedBeforeEmailVerification).map((o) => o.id);
+    expect(allowed.sort()).to.deep.equal(['logout', 'resendVerificationEmail']);
+  });
+
+  it('documents the unverified-email 403 wherever a token may be refused for it', () => {
+    // Every operation that reads a token and is not allowed before verification, and login.
+    const gated = operations.filter(
+      (o) => (o.tokenRequirement !== 'none' && !o.allowedBeforeEmailVerification) || o.id === 'login',
+    );
+    for (const operation of gated) {
+      const response = Object.values(spec.paths)
+        .flatMap((methods) => Object.values(methods))
+        .find((o) => o.operationId === operation.id)!.responses['403'];
+      expect(errorTextsOf(spec, response), operation.id).to.include('Email address not verified');
+    }
   });
 });

@@ -100,7 +100,11 @@ describe('storage', () => {
             role: 'moderator',
           });
           expect(await store.users.findById(id + 1)).to.equal(undefined);
-          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({ user_id: id, role: 'moderator' });
+          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({
+            user_id: id,
+            role: 'moderator',
+            email_verified: 0, // SQLite's false
+          });
           expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
           expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
           expect(await store.users.count()).to.equal(1);

@@ -15,8 +15,8 @@ export function userHandlers(users: UserService): Pick<OperationHandlers, UserOp
       return { status: 200, body: await users.getProfile(params.user_id), headers: NO_STORE };
     },
 
-    async updateUser({ params, body, principal }) {
-      await users.updateProfile(signedIn(principal), params.user_id, body);
+    async updateUser({ params, body, principal, origin }) {
+      await users.updateProfile(signedIn(principal), params.user_id, body, origin);
       return { status: 200, body: { id: params.user_id } };
     },
 

@@ -7,6 +7,7 @@ import * as userPositionsAndCounters from './003_user_positions_and_counters.js'
 import * as credentialGenerations from './004_credential_generations.js';
 import * as mailOutbox from './005_mail_outbox.js';
 import * as passwordResetTokens from './006_password_reset_tokens.js';
+import * as emailVerification from './007_email_verification.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '004_credential_generations': credentialGenerations,
   '005_mail_outbox': mailOutbox,
   '006_password_reset_tokens': passwordResetTokens,
+  '007_email_verification': emailVerification,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

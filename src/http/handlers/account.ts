@@ -1,0 +1,43 @@
+import type { AccountRecord } from '../../domain/model.js';
+import type { UserService } from '../../domain/users.js';
+import type { EmailVerification } from '../../domain/verification.js';
+import type { OperationHandlers, ResponseBody } from '../contract.js';
+import { NO_STORE, signedIn } from './replies.js';
+
+type AccountOperations = 'getAccount' | 'verifyEmail' | 'resendVerificationEmail';
+
+export function accountHandlers(
+  users: UserService,
+  verification: EmailVerification,
+): Pick<OperationHandlers, AccountOperations> {
+  return {
+    async getAccount({ principal }) {
+      return { status: 200, body: accountView(await users.getAccount(signedIn(principal))), headers: NO_STORE };
+    },
+
+    async verifyEmail({ body, origin }) {
+      await verification.verify(body.token, origin);
+      return { status: 200, body: { message: 'Email address verified' } };
+    },
+
+    async resendVerificationEmail({ principal, origin }) {
+      await verification.resend(signedIn(principal), origin);
+      return { status: 202, body: { message: 'A verification link is on its way' } };
+    },
+  };
+}
+
+function accountView(account: AccountRecord): ResponseBody<'getAccount', 200> {
+  const { email_verified_at, created_at, password_changed_at, ...profile } = account;
+  return {
+    ...profile,
+    email_verified: email_verified_at !== null,
+    email_verified_at: isoOrNull(email_verified_at),
+    created_at: new Date(created_at).toISOString(),
+    password_changed_at: isoOrNull(password_changed_at),
+  };
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
