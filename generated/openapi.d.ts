@@ -112,7 +112,10 @@ export interface paths {
          *     token used for this request stays valid. Whoever changes it, a new
          *     email is unverified until its owner follows the link sent to it, the
          *     old address gets a notice, and pending reset and verification links
-         *     stop working.
+         *     stop working. The link and the notice count against the account's
+         *     `EMAIL_VERIFICATION_REQUESTS_PER_USER` an hour: past it the change
+         *     still applies but sends nothing (`POST /email/resend` asks for a link
+         *     later).
          */
         put: operations["updateUser"];
         post?: never;
@@ -256,8 +259,8 @@ export interface paths {
          *
          *     The link is `RESET_PASSWORD_URL` with `{token}` replaced by a
          *     single-use token of 256 random bits, valid for
-         *     `RESET_TOKEN_TTL_SECONDS` (default 1800); only its hash is stored,
-         *     and a newer request voids the older tokens. Requests are limited per
+         *     `RESET_TOKEN_TTL_SECONDS` (default 1800); the token table keeps only
+         *     its hash, and a newer request voids the older tokens. Requests are limited per
          *     email (`PASSWORD_RESET_REQUESTS_PER_EMAIL`, default 3 an hour) and per
          *     client address (`PASSWORD_RESET_REQUESTS_PER_ADDRESS`, default 20 an
          *     hour), counted before anything else is done: past either, `429`.
@@ -284,8 +287,11 @@ export interface paths {
          *     policy applies (`400 Incorrect field`). The token works once: an
          *     unknown, used or expired one answers `400` with `Invalid or expired
          *     reset token`, and of two requests with one token at once exactly one
-         *     succeeds. On success every session of the account ends, and no login
-         *     that checked the old password can open one any more.
+         *     succeeds. A link works only while the account still has the address
+         *     it was mailed to (an email change voids it), and using it proves that
+         *     address: the email counts as verified. On success every session of
+         *     the account ends, and no login that checked the old password can open
+         *     one any more.
          */
         post: operations["resetPassword"];
         delete?: never;
@@ -332,8 +338,8 @@ export interface paths {
          *     verification link. No bearer token is needed: the link may be opened
          *     on another device. The link is `VERIFY_EMAIL_URL` with `{token}`
          *     replaced by a single-use token of 256 random bits, valid for
-         *     `VERIFY_EMAIL_TOKEN_TTL_SECONDS` (default 86400); only its hash is
-         *     stored, and a newer link voids the older ones. It verifies only the
+         *     `VERIFY_EMAIL_TOKEN_TTL_SECONDS` (default 86400); the token table
+         *     keeps only its hash, and a newer link voids the older ones. It verifies only the
          *     address it was sent to: after an email change it no longer works. An
          *     unknown, used or expired token answers `400` with `Invalid or expired
          *     verification token`; of two requests with one token at once, exactly
@@ -361,8 +367,8 @@ export interface paths {
          *     the older ones. Allowed before the email is verified, also with
          *     `REQUIRE_VERIFIED_EMAIL=true`. No request body is needed. Limited per
          *     account (`EMAIL_VERIFICATION_REQUESTS_PER_USER`, default 3 an hour,
-         *     shared with the links a refused login sends): past it, `429`. An
-         *     email that is already verified answers `409`.
+         *     shared with the links a refused login or an email change sends):
+         *     past it, `429`. An email that is already verified answers `409`.
          */
         post: operations["resendVerificationEmail"];
         delete?: never;

@@ -66,12 +66,12 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     const verification = new EmailVerification(store, {
       verifyUrl: config.verification.verifyUrl,
       tokenTtlSeconds: config.verification.tokenTtlSeconds,
-      requestsPerUser: limits.verificationRequestsPerUser,
+      mailPerUser: limits.verificationMailPerUser,
     });
     const sessions = new SessionService(store, hasher, signer, {
       ttlSeconds: config.jwtTtlSeconds,
       limits,
-      requireVerifiedEmail: config.verification.required ? verification : undefined,
+      refuseUnverifiedWith: config.verification.required ? verification : undefined,
     });
     const users = new UserService(store, hasher, sessions, verification, limits);
     const recovery = new RecoveryService(

@@ -129,7 +129,8 @@ export const SETTINGS = {
   VERIFY_EMAIL_TOKEN_TTL_SECONDS: { default: 86_400, meaning: 'how long a verification link works' },
   EMAIL_VERIFICATION_REQUESTS_PER_USER: {
     default: 3,
-    meaning: 'verification links an account may ask for (or be sent after a refused login) an hour, then `429`',
+    meaning:
+      'verification links and email-change notices per account an hour (asked for, or sent after a refused login or an email change); past it `POST /email/resend` answers `429` and the others send nothing',
   },
   REQUIRE_VERIFIED_EMAIL: {
     default: false,

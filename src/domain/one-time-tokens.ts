@@ -2,6 +2,7 @@
 // random bits, of which only a SHA-256 is stored, so a copy of the database
 // opens no account.
 import { createHash, randomBytes } from 'node:crypto';
+import type { OneTimeTokenRepository } from './ports.js';
 
 export interface OneTimeToken {
   /** What the link carries. */
@@ -10,7 +11,30 @@ export interface OneTimeToken {
   hash: string;
 }
 
-export function newOneTimeToken(): OneTimeToken {
+/**
+ * Voids the account's older tokens of this kind and stores a new one for
+ * `email`, in the caller's transaction; returns the token, for the link.
+ */
+export async function issueOneTimeToken(
+  tokens: OneTimeTokenRepository,
+  userId: number,
+  email: string,
+  ttlSeconds: number,
+  nowMs: number,
+): Promise<string> {
+  const { token, hash } = newOneTimeToken();
+  await tokens.deleteAllOfUser(userId);
+  await tokens.insert({
+    user_id: userId,
+    email,
+    token_hash: hash,
+    expires_at: nowMs + ttlSeconds * 1000,
+    created_at: nowMs,
+  });
+  return token;
+}
+
+function newOneTimeToken(): OneTimeToken {
   const token = randomBytes(32).toString('base64url');
   return { token, hash: oneTimeTokenHash(token) };
 }

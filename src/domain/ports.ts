@@ -176,25 +176,23 @@ export interface OutboxRepository {
 
 export interface OneTimeTokenRow {
   user_id: number;
-  /** SHA-256 of the token, hex: the token itself is never stored. */
+  /** The address the link was mailed to: the token is good only while the account has it. */
+  email: string;
+  /** SHA-256 of the token, hex: the token table never holds the token itself. */
   token_hash: string;
   expires_at: number;
   created_at: number;
 }
 
-/** Single-use tokens sent by mail; `Extra` is what a kind of token records besides. */
-export interface OneTimeTokenRepository<Extra extends object = object> {
-  insert(token: OneTimeTokenRow & Extra): Promise<void>;
+/** Single-use tokens sent by mail, one table per kind (reset, verification). */
+export interface OneTimeTokenRepository {
+  insert(token: OneTimeTokenRow): Promise<void>;
   /** The unused, unexpired token with this hash. */
-  findUsable(tokenHash: string, nowMs: number): Promise<({ id: number; user_id: number } & Extra) | undefined>;
+  findUsable(tokenHash: string, nowMs: number): Promise<{ id: number; user_id: number; email: string } | undefined>;
   /** Marks the token used, in one step, only if it still is usable: false when another request used it first. */
   consume(id: number, nowMs: number): Promise<boolean>;
   deleteAllOfUser(userId: number): Promise<void>;
 }
-
-export type ResetTokenRepository = OneTimeTokenRepository;
-/** A verification token records the address it was sent to. */
-export type VerificationTokenRepository = OneTimeTokenRepository<{ email: string }>;
 
 export interface Repositories {
   users: UserRepository;
@@ -202,8 +200,8 @@ export interface Repositories {
   rateLimits: RateLimitRepository;
   securityEvents: SecurityEventRepository;
   outbox: OutboxRepository;
-  resetTokens: ResetTokenRepository;
-  verificationTokens: VerificationTokenRepository;
+  resetTokens: OneTimeTokenRepository;
+  verificationTokens: OneTimeTokenRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

@@ -25,8 +25,8 @@ export interface RateLimitSettings {
   /** Password-reset requests per email and per client address, an hour. */
   resetRequestsPerEmail: RateLimitRule;
   resetRequestsPerAddress: RateLimitRule;
-  /** Verification links per account, an hour. */
-  verificationRequestsPerUser: RateLimitRule;
+  /** Verification links and email-change notices per account, an hour. */
+  verificationMailPerUser: RateLimitRule;
 }
 
 export interface RateLimitValues {
@@ -56,7 +56,7 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
     resetRequestsPerEmail: hourlyRule('reset_request_email', values.passwordResetRequestsPerEmail),
     resetRequestsPerAddress: hourlyRule('reset_request_address', values.passwordResetRequestsPerAddress),
-    verificationRequestsPerUser: hourlyRule('verification_request_user', values.emailVerificationRequestsPerUser),
+    verificationMailPerUser: hourlyRule('verification_mail_user', values.emailVerificationRequestsPerUser),
   };
 }
 

@@ -8,7 +8,7 @@ import { DomainError } from './errors.js';
 import { resetMail } from './messages.js';
 import type { RequestOrigin } from './model.js';
 import { canonicalEmail } from './normalize.js';
-import { linkWith, newOneTimeToken, oneTimeTokenHash } from './one-time-tokens.js';
+import { issueOneTimeToken, linkWith, oneTimeTokenHash } from './one-time-tokens.js';
 import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Store } from './ports.js';
@@ -55,17 +55,11 @@ export class RecoveryService {
   private async sendResetLink(email: string, origin: RequestOrigin): Promise<void> {
     const credentials = await this.store.users.findCredentialsByEmail(email);
     if (!credentials) return;
-    const { token, hash } = newOneTimeToken();
     const now = this.now();
     const ttlSeconds = this.settings.tokenTtlSeconds;
     await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
-      await resetTokens.deleteAllOfUser(credentials.id); // a newer request voids the older ones
-      await resetTokens.insert({
-        user_id: credentials.id,
-        token_hash: hash,
-        expires_at: now + ttlSeconds * 1000,
-        created_at: now,
-      });
+      // A newer request voids the older ones.
+      const token = await issueOneTimeToken(resetTokens, credentials.id, email, ttlSeconds, now);
       await outbox.enqueue(resetMail(email, linkWith(this.settings.resetUrl, token), ttlSeconds), now);
       await securityEvents.insert(auditEntry('password_reset_requested', credentials.id, origin));
     });
@@ -74,9 +68,10 @@ export class RecoveryService {
   /**
    * Sets a new password with a reset token. Every session of the account
    * ends and the credential generation moves on, so no login in flight with
-   * the old password can open one. The link proves the owner reads mail at
-   * the account's address (an email change voids pending links), so the
-   * email counts as verified too.
+   * the old password can open one. The link works only while the account
+   * still has the address it was mailed to, which it so proves: the email
+   * counts as verified too. The account's row is taken first, as an email
+   * change takes it, so the two can't deadlock on PostgreSQL.
    */
   async resetPassword(token: string, newPassword: string, origin: RequestOrigin): Promise<void> {
     checkNewPassword(newPassword);
@@ -84,15 +79,17 @@ export class RecoveryService {
     if (!usable) throw new DomainError('invalid_reset_token');
     const passwordHash = await this.hasher.hash(newPassword, origin.address);
     await this.store.transaction(async (repositories) => {
-      if (!(await repositories.resetTokens.consume(usable.id, this.now())))
-        throw new DomainError('invalid_reset_token');
-      const credentials = await repositories.users.findCredentialsById(usable.user_id);
-      if (!credentials) throw new DomainError('invalid_reset_token'); // the account went
-      const generation = credentials.credential_generation;
-      if (!(await replaceCredential(repositories, usable.user_id, passwordHash, { generation }))) {
-        throw new DomainError('invalid_reset_token'); // the password changed this instant
+      const now = this.now();
+      // Any failure below rolls this back too.
+      if (!(await repositories.users.markEmailVerified(usable.user_id, usable.email, now))) {
+        throw new DomainError('invalid_reset_token'); // the account moved to another address, or went
       }
-      await repositories.users.markEmailVerified(usable.user_id, credentials.email, this.now());
+      if (!(await repositories.resetTokens.consume(usable.id, now))) throw new DomainError('invalid_reset_token');
+      const credentials = await repositories.users.findCredentialsById(usable.user_id);
+      const generation = credentials?.credential_generation ?? -1;
+      if (!(await replaceCredential(repositories, usable.user_id, passwordHash, { generation }))) {
+        throw new DomainError('invalid_reset_token');
+      }
       await repositories.securityEvents.insert(auditEntry('password_reset', usable.user_id, origin));
     });
   }

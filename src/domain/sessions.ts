@@ -25,14 +25,14 @@ export interface SessionSettings {
    * Set when REQUIRE_VERIFIED_EMAIL is on: an account whose email is not
    * verified is refused a session, and sent a new link through this.
    */
-  requireVerifiedEmail?: EmailVerification;
+  refuseUnverifiedWith?: EmailVerification;
   now?: () => number;
 }
 
 export class SessionService {
   private readonly ttlSeconds: number;
   private readonly limits: RateLimitSettings;
-  private readonly requireVerifiedEmail: EmailVerification | undefined;
+  private readonly refuseUnverifiedWith: EmailVerification | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -43,7 +43,7 @@ export class SessionService {
   ) {
     this.ttlSeconds = settings.ttlSeconds;
     this.limits = settings.limits;
-    this.requireVerifiedEmail = settings.requireVerifiedEmail;
+    this.refuseUnverifiedWith = settings.refuseUnverifiedWith;
     this.now = settings.now ?? Date.now;
   }
 
@@ -94,10 +94,10 @@ export class SessionService {
           await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
           throw new DomainError('invalid_credentials');
         }
-        if (this.requireVerifiedEmail && credentials.email_verified_at === null) {
-          // The right password, so no guess: the places are given back.
+        if (this.refuseUnverifiedWith && credentials.email_verified_at === null) {
+          // The right password, so no guess: `counts` below gives the places back.
           await this.store.securityEvents.insert(auditEntry('login_refused_unverified', credentials.id, origin));
-          await this.requireVerifiedEmail.resendAfterRefusedLogin(credentials.id, credentials.email, origin);
+          await this.refuseUnverifiedWith.resendAfterRefusedLogin(credentials.id, origin);
           throw new DomainError('email_not_verified');
         }
         const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;

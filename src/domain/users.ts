@@ -67,10 +67,13 @@ export class UserService {
   /**
    * Creates the first admin unless the email is taken; never overwrites an
    * account. Safe when instances race: the database settles who creates it.
+   * The operator's word for the email is taken, also for an admin made
+   * before verification existed.
    */
   async ensureAdmin(admin: Omit<NewUser, 'role'>, origin: RequestOrigin): Promise<BootstrapOutcome> {
     const email = canonicalEmail(admin.email);
     const existing = await this.existingAccountRole(email);
+    if (existing === 'admin') await this.verifyEmailAsOperator(email, origin);
     if (existing) return existing === 'admin' ? 'exists' : 'email_taken_by_non_admin';
     try {
       await this.createAccount({ ...admin, role: 'admin' }, origin);
@@ -135,6 +138,19 @@ export class UserService {
     }
   }
 
+  /** Marks the account's email verified on an operator's word. False: no such email. */
+  async verifyEmailAsOperator(email: string, origin: RequestOrigin): Promise<boolean> {
+    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
+    if (!credentials) return false;
+    if (credentials.email_verified_at !== null) return true;
+    return this.store.transaction(async ({ users, verificationTokens, securityEvents }) => {
+      if (!(await users.markEmailVerified(credentials.id, credentials.email, this.now()))) return false;
+      await verificationTokens.deleteAllOfUser(credentials.id);
+      await securityEvents.insert(auditEntry('email_verified', credentials.id, origin));
+      return true;
+    });
+  }
+
   /** Ends every session of the account (operators). Undefined: no such email; else how many ended. */
   async revokeSessions(email: string, origin: RequestOrigin): Promise<number | undefined> {
     const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
@@ -166,9 +182,10 @@ export class UserService {
 
   /**
    * An email change, in one transaction: the new address is unverified and
-   * gets a link, the old one a notice, and pending reset and verification
-   * links end; a user changing their own email also ends their other
-   * sessions.
+   * gets a link, the old one a notice (both within the account's hourly
+   * mail limit; past it the change still applies, silently), and pending
+   * reset and verification links end; a user changing their own email also
+   * ends their other sessions.
    */
   async updateProfile(actor: Principal, id: number, changes: ProfileChanges, origin: RequestOrigin): Promise<void> {
     // A plain user learns nothing about other ids: 403 before looking them up.
@@ -183,12 +200,16 @@ export class UserService {
       return;
     }
     const newEmail = canonical.email;
+    const mayMail = await this.verification.mayMail(id);
     await this.store.transaction(async (repositories) => {
       if (!(await repositories.users.update(id, canonical))) throw new DomainError('user_not_found');
       await repositories.resetTokens.deleteAllOfUser(id);
+      await repositories.verificationTokens.deleteAllOfUser(id);
       if (actor.userId === id) await repositories.sessions.deleteOthersOfUser(id, actor.sessionId);
-      await this.verification.sendLink(repositories, id, newEmail, origin);
-      await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
+      if (mayMail) {
+        await this.verification.sendLink(repositories, id, newEmail, origin);
+        await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
+      }
       await repositories.securityEvents.insert(
         auditEntry('email_changed', id, origin, actor.userId === id ? undefined : actor.userId),
       );

@@ -73,7 +73,8 @@ export const FALLBACK_TEXTS: Operation['texts'] = {
   authenticationFailed: MESSAGES.userAuthenticationFailed,
 };
 
-const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
+// session_ended is answered as the refused token it has become (toContractError).
+const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractError> = {
   forbidden: { status: 403, body: { error: MESSAGES.forbidden } },
   user_not_found: { status: 404, body: { error: MESSAGES.userNotFound } },
   conflict: { status: 409, body: { error: MESSAGES.invalidRequestBody } },
@@ -84,8 +85,6 @@ const DOMAIN_ERRORS: Record<DomainErrorKind, ContractError> = {
   invalid_verification_token: { status: 400, body: { error: MESSAGES.invalidVerificationToken } },
   email_already_verified: { status: 409, body: { error: MESSAGES.emailAlreadyVerified } },
   email_not_verified: { status: 403, body: { error: MESSAGES.emailNotVerified } },
-  // Answered as the refused token it has become (see toContractError).
-  session_ended: { status: 401, body: { error: FALLBACK_TEXTS.authenticationFailed } },
 };
 
 const MAX_DETAILS = 20;
@@ -105,10 +104,9 @@ const INVALID_TOKEN_CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_tok
 /** The contract's answer to a failure, in the words of the operation it happened in. */
 export function toContractError(error: unknown, operation: Operation | undefined): ContractError | undefined {
   const texts = operation?.texts ?? FALLBACK_TEXTS;
-  if (error instanceof DomainError && error.kind === 'session_ended') {
-    return toContractError(new AuthenticationFailed({ tokenSent: true }), operation);
-  }
   if (error instanceof DomainError) {
+    if (error.kind === 'session_ended')
+      return toContractError(new AuthenticationFailed({ tokenSent: true }), operation);
     const mapped = DOMAIN_ERRORS[error.kind];
     const details = error.problem && [fieldProblem(`body.${error.problem.field}`, error.problem.message)];
     return {

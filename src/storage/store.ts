@@ -57,8 +57,8 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     rateLimits: rateLimitRepository(db),
     securityEvents: securityEventRepository(db),
     outbox: outboxRepository(db),
-    resetTokens: oneTimeTokenRepository(db, 'password_reset_tokens', []),
-    verificationTokens: oneTimeTokenRepository<{ email: string }>(db, 'email_verification_tokens', ['email']),
+    resetTokens: oneTimeTokenRepository(db, 'password_reset_tokens'),
+    verificationTokens: oneTimeTokenRepository(db, 'email_verification_tokens'),
   };
 }
 
@@ -363,26 +363,20 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
   };
 }
 
-/** A table of single-use tokens; `extraColumns` are what its kind records besides. */
-function oneTimeTokenRepository<Extra extends object = object>(
-  db: Knex | Knex.Transaction,
-  table: string,
-  extraColumns: (keyof Extra & string)[],
-): OneTimeTokenRepository<Extra> {
-  type Usable = { id: number; user_id: number } & Extra;
+/** A table of single-use tokens (the reset and the verification tokens share one shape). */
+function oneTimeTokenRepository(db: Knex | Knex.Transaction, table: string): OneTimeTokenRepository {
   return {
-    async insert(token: OneTimeTokenRow & Extra) {
+    async insert(token: OneTimeTokenRow) {
       await db(table).insert(token);
     },
 
     async findUsable(tokenHash: string, nowMs: number) {
-      const row = (await db(table)
+      const row = await db(table)
         .where({ token_hash: tokenHash })
         .whereNull('used_at')
         .andWhere('expires_at', '>', nowMs)
-        .first('id', 'user_id', ...extraColumns)) as Usable | undefined;
-      if (row) Object.assign(row, { id: Number(row.id), user_id: Number(row.user_id) });
-      return row;
+        .first<{ id: number; user_id: number; email: string } | undefined>('id', 'user_id', 'email');
+      return row && { id: Number(row.id), user_id: Number(row.user_id), email: row.email };
     },
 
     async consume(id: number, nowMs: number) {

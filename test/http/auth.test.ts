@@ -212,6 +212,26 @@ describe('the bootstrap admin', () => {
   });
 });
 
+describe('the bootstrap admin, from before email verification', () => {
+  it("is verified at start-up on the operator's word, so REQUIRE_VERIFIED_EMAIL does not lock it out", async () => {
+    const database = await createTestDatabase();
+    try {
+      const first = await startTestServer({ DATABASE_URL: database.url });
+      await first.service.db('users').where({ email: ADMIN.email }).update({ email_verified_at: null });
+      await first.close();
+      const gated = await startTestServer({ DATABASE_URL: database.url, REQUIRE_VERIFIED_EMAIL: 'true' });
+      try {
+        const token = await gated.login(ADMIN.email, ADMIN.password);
+        expect((await gated.request('GET', '/account', { token })).body.email_verified).to.equal(true);
+      } finally {
+        await gated.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe('restarts', () => {
   it('keep users, sessions and logouts (and on SQLite, the generated secret)', async () => {
     const database = await createTestDatabase();

@@ -170,6 +170,45 @@ describe('email verification', function () {
     expect((await api.request('GET', '/account', { token: user.token })).body.email_verified).to.equal(false);
   });
 
+  it('refuses a reset link for an address the account no longer has, however the change raced it', async () => {
+    const user = await api.register();
+    await api.request('POST', '/password/forgot', { body: { email: user.email } });
+    const token = await tokenFromOutbox(api.service.db, user.email, SUBJECTS.reset);
+    // The outcome of a forgot request racing an email change: the link was
+    // mailed to the old address, and the account has another one.
+    await api.service
+      .db('users')
+      .where({ id: user.id })
+      .update({ email: `raced-${user.id}@example.com` });
+    const reset = await api.request('POST', '/password/reset', { body: { token, password: 'taken-over-password' } });
+    expect(reset.status).to.equal(400);
+    expect(reset.body).to.deep.equal({ error: 'Invalid or expired reset token' });
+    const account = (await api.request('GET', '/account', { token: user.token })).body;
+    expect(account).to.include({ email: `raced-${user.id}@example.com`, email_verified: false });
+    expect(
+      (await api.request('POST', '/login', { body: { email: account.email, password: user.password } })).status,
+    ).to.equal(200);
+  });
+
+  it('mails at most the hourly share for email changes fired in parallel, and still applies each', async () => {
+    const user = await api.register();
+    const mark = await lastOutboxId(api.service.db);
+    const addresses = [1, 2, 3, 4, 5].map((n) => `hop${n}-${user.id}@example.com`);
+    const replies = await Promise.all(
+      addresses.map((email) => api.request('PUT', `/users/update/${user.id}`, { token: user.token, body: { email } })),
+    );
+    expect(tally(replies)).to.deep.equal({ 200: 5 });
+    const mailed = await api.service
+      .db('mail_outbox')
+      .where('id', '>', mark)
+      .select<{ recipient: string; subject: string }[]>('recipient', 'subject');
+    // The registration took no place; three changes did, each with a link and a notice.
+    expect(mailed.filter((m) => m.subject === SUBJECTS.verification)).to.have.length(3);
+    expect(mailed.filter((m) => m.subject === SUBJECTS.emailChanged)).to.have.length(3);
+    const { email } = (await api.request('GET', '/account', { token: user.token })).body;
+    expect(addresses).to.include(email);
+  });
+
   it('keeps the verification when a profile change leaves the email as it was', async () => {
     const user = await api.register();
     await api.request('POST', '/email/verify', { body: { token: await verificationTokenFor(api, user.email) } });

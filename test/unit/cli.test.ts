@@ -38,6 +38,22 @@ describe('command line', function () {
     expect(weak.stderr).to.include('invalid input: /password must NOT have fewer than 8 characters');
   });
 
+  it("verifies an email on the operator's word", async () => {
+    const api = await startTestServer({ DATABASE_URL: database.url });
+    try {
+      const user = await api.register({ email: 'unverified-cli@example.com', user_name: 'unverified_cli' });
+      const verified = cli(['verify-email', '--email', 'Unverified-CLI@example.com']);
+      expect(verified.status, verified.stderr).to.equal(0);
+      expect(verified.stdout).to.include('The email Unverified-CLI@example.com is verified.');
+      expect((await api.request('GET', '/account', { token: user.token })).body.email_verified).to.equal(true);
+      const unknown = cli(['verify-email', '--email', 'nobody-cli@example.com']);
+      expect(unknown.status).to.equal(1);
+      expect(unknown.stderr).to.include('no account has the email nobody-cli@example.com');
+    } finally {
+      await api.close();
+    }
+  });
+
   it('migrates, with progress, and says when there is nothing to do', () => {
     const first = cli(['migrate']);
     expect(first.status, first.stderr).to.equal(0);

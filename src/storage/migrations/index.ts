@@ -8,6 +8,7 @@ import * as credentialGenerations from './004_credential_generations.js';
 import * as mailOutbox from './005_mail_outbox.js';
 import * as passwordResetTokens from './006_password_reset_tokens.js';
 import * as emailVerification from './007_email_verification.js';
+import * as resetTokenAddresses from './008_reset_token_addresses.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '005_mail_outbox': mailOutbox,
   '006_password_reset_tokens': passwordResetTokens,
   '007_email_verification': emailVerification,
+  '008_reset_token_addresses': resetTokenAddresses,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
