@@ -323,6 +323,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/account/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close your own account
+         * @description Deletes the signed-in user's account, after they give its password
+         *     again. The answer comes only once the account is gone: its row,
+         *     sessions, pending links and queued mail are deleted; the audit trail
+         *     keeps the account's id and the kinds of its events, without email,
+         *     name or address. The email and user name may be registered again.
+         *     The listing shows the change at once (`total_users`, and later users
+         *     move up a place).
+         *
+         *     Wrong passwords count against the same per-account limit as a
+         *     password change's (`PASSWORD_CHANGE_MAX_FAILURES_PER_USER`): past it,
+         *     `429`. The last admin can't close their account (`409`). Allowed
+         *     before the email is verified, so an account registered with a
+         *     mistyped address can be closed and made again.
+         */
+        post: operations["closeAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your sessions
+         * @description The signed-in user's open sessions, newest first (at most 100): when
+         *     each started and expires, the client address and user agent it
+         *     started from (`null` for sessions from before these were recorded),
+         *     and which one belongs to the token sent.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * End your other sessions
+         * @description Ends every session of the signed-in user except the one of the token
+         *     sent; their tokens are refused from now on, everywhere.
+         */
+        delete: operations["endOtherSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of your sessions
+         * @description Ends one session of the signed-in user (the current one too, which is
+         *     a logout). A session of another user answers `404`, as an unknown one
+         *     does: ids reveal nothing.
+         */
+        delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/email/verify": {
         parameters: {
             query?: never;
@@ -604,6 +686,44 @@ export interface components {
              */
             password_changed_at: string | null;
         };
+        AccountClosure: {
+            password: components["schemas"]["GivenPassword"];
+        };
+        AccountClosedMessage: {
+            /** @enum {string} */
+            message: "Account deleted";
+        };
+        /**
+         * Format: uuid
+         * @description A session's id (its tokens' `jti`), lower-case.
+         * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
+         */
+        SessionId: string;
+        Session: {
+            id: components["schemas"]["SessionId"];
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            /** @description The client address the session started from (see `TRUST_PROXY`). */
+            address: string | null;
+            /** @description The `User-Agent` it started with, cut to 256 characters. */
+            user_agent: string | null;
+            /** @description Whether this is the session of the token sent. */
+            current: boolean;
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
+        };
+        SessionsEnded: {
+            /**
+             * Format: int32
+             * @description How many sessions ended.
+             */
+            ended: number;
+        };
+        SessionEndedMessage: {
+            /** @enum {string} */
+            message: "Session ended";
+        };
         EmailVerification: {
             /** @description The token from the verification link. */
             token: string;
@@ -720,6 +840,18 @@ export interface components {
         EmailNotVerifiedError: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Email address not verified";
+        };
+        SessionNotFoundError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Session not found";
+        };
+        AccountClosureRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid request: Password is incorrect";
+        };
+        RemovalConflictError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid request body" | "The last admin cannot be removed";
         };
         NotPermittedError: components["schemas"]["Error"] & {
             /** @enum {string} */
@@ -1538,6 +1670,192 @@ export interface operations {
             };
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["EmailNotVerified"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    closeAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct-horse-battery"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountClosure"];
+            };
+        };
+        responses: {
+            /** @description The account is gone; every token of it is refused from now on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Account deleted"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountClosedMessage"];
+                };
+            };
+            /**
+             * @description `Incorrect field`: the password is missing or not a string.
+             *     `Invalid request: Password is incorrect`: it is not the account's
+             *     password.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountClosureRefusedError"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            /**
+             * @description `Invalid request body`: the body is not readable JSON.
+             *     `The last admin cannot be removed`: this is the only admin.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemovalConflictError"];
+                };
+            };
+            429: components["responses"]["TooManyPasswordChangeFailures"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The open sessions. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "id": "9f8e41c6-3f67-4d04-a5b3-7f6e19b14b70",
+                     *           "created_at": "2026-03-14T18:05:40.000Z",
+                     *           "expires_at": "2026-03-14T19:05:40.000Z",
+                     *           "address": "203.0.113.7",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "id": "0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00",
+                     *           "created_at": "2026-03-14T08:12:03.000Z",
+                     *           "expires_at": "2026-03-14T09:12:03.000Z",
+                     *           "address": "198.51.100.23",
+                     *           "user_agent": "MyApp/2.4 (iPhone; iOS 18.1)",
+                     *           "current": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    endOtherSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The other sessions have ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ended": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionsEnded"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id, from `GET /sessions`.
+                 * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
+                 */
+                session_id: components["schemas"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session has ended; its token is refused from now on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Session ended"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionEndedMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
+            /** @description The user has no open session with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Session not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionNotFoundError"];
+                };
+            };
             500: components["responses"]["InternalServerError"];
         };
     };

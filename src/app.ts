@@ -19,6 +19,7 @@ import { accountHandlers } from './http/handlers/account.js';
 import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
 import { recoveryHandlers } from './http/handlers/recovery.js';
+import { sessionHandlers } from './http/handlers/sessions.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseInvalidUtf8, refuseUnsafeContent } from './http/middleware/body.js';
@@ -121,6 +122,7 @@ export function buildApp(dependencies: AppDependencies): Express {
       ...userHandlers(users),
       ...accountHandlers(users, verification),
       ...authHandlers(sessions),
+      ...sessionHandlers(sessions),
       ...recoveryHandlers(recovery),
       ...healthHandlers(readiness),
     }),

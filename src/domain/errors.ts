@@ -11,7 +11,10 @@ export type DomainErrorKind =
   | 'invalid_verification_token' // unknown, used, expired, or for an address the account no longer has
   | 'email_already_verified'
   | 'email_not_verified' // REQUIRE_VERIFIED_EMAIL is on and the account's email is not verified
-  | 'session_ended'; // the token's session or account went while the request ran
+  | 'session_ended' // the token's session or account went while the request ran
+  | 'session_not_found' // not one of the caller's open sessions
+  | 'wrong_password' // the account's password, given again to confirm, is wrong
+  | 'last_admin'; // the change would leave no admin
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

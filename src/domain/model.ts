@@ -50,4 +50,6 @@ export interface IssuedToken {
 export interface RequestOrigin {
   address: string;
   requestId: string;
+  /** The client's User-Agent, cut to 256 characters, for the user's list of sessions. */
+  userAgent?: string;
 }

@@ -49,6 +49,16 @@ export interface UserRepository {
     passwordHash: string,
     change: { generation: number; sameCredential?: boolean },
   ): Promise<boolean>;
+  /**
+   * Deletes the account in the caller's transaction, only while its
+   * credential generation is `generation` (any, if undefined): its row, and
+   * with it its sessions and pending links; later users move up a position
+   * and the count drops, so the listing stays dense. Takes the users counter
+   * first, so erasures and inserts take turns. Undefined: no such account
+   * (or its password changed).
+   */
+  erase(id: number, generation?: number): Promise<ErasedAccount | undefined>;
+  countAdmins(): Promise<number>;
   /** Users ordered by id, starting after the given offset. */
   page(offset: number, limit: number): Promise<UserSummary[]>;
   count(): Promise<number>;
@@ -58,6 +68,23 @@ export interface SessionRow {
   id: string;
   user_id: number;
   expires_at: number; // Unix seconds, the token's exp
+  address: string | null;
+  user_agent: string | null;
+}
+
+/** A session as its user sees it in their list. */
+export interface SessionRecord {
+  id: string;
+  created_at: number; // Unix milliseconds
+  expires_at: number; // Unix seconds
+  address: string | null;
+  user_agent: string | null;
+}
+
+/** What erasing an account leaves the caller to clean up after it. */
+export interface ErasedAccount {
+  email: string;
+  role: Role;
 }
 
 export interface ActiveSession {
@@ -76,9 +103,14 @@ export interface SessionRepository {
   insert(session: SessionRow, generation: number): Promise<boolean>;
   /** The session with its user's current role, if it is open and unexpired at `nowSeconds`. */
   findActive(id: string, nowSeconds: number): Promise<ActiveSession | undefined>;
+  /** The user's open sessions, newest first. */
+  listOfUser(userId: number, nowSeconds: number, limit: number): Promise<SessionRecord[]>;
   /** Returns false when there was no such session. */
   delete(id: string): Promise<boolean>;
-  deleteOthersOfUser(userId: number, keepSessionId: string): Promise<void>;
+  /** Deletes the session only if it is the user's; false otherwise. */
+  deleteOfUser(id: string, userId: number): Promise<boolean>;
+  /** Returns how many sessions ended. */
+  deleteOthersOfUser(userId: number, keepSessionId: string): Promise<number>;
   /** Returns how many sessions ended. */
   deleteAllOfUser(userId: number): Promise<number>;
   deleteExpired(nowSeconds: number): Promise<number>;
@@ -108,6 +140,8 @@ export interface RateLimitRepository {
   /** Gives places back (the events of a reservation). */
   release(eventIds: number[]): Promise<void>;
   deleteKey(bucket: string, key: string): Promise<void>;
+  /** Deletes every event whose key is this email, or starts with it and a space (the email-and-address keys). */
+  deleteKeysOfEmail(email: string): Promise<void>;
   deleteOlderThan(atMs: number): Promise<number>;
 }
 
@@ -125,7 +159,9 @@ export type SecurityEventType =
   | 'email_verification_sent'
   | 'email_verified'
   | 'email_changed'
-  | 'login_refused_unverified';
+  | 'login_refused_unverified'
+  | 'session_ended'
+  | 'account_deleted';
 
 export interface SecurityEvent {
   type: SecurityEventType;
@@ -137,6 +173,8 @@ export interface SecurityEvent {
 
 export interface SecurityEventRepository {
   insert(event: SecurityEvent): Promise<void>;
+  /** Removes the client addresses from the events of an account and of its acts: they keep only ids and kinds. */
+  forgetAddressesOf(userId: number): Promise<void>;
 }
 
 /** A message to send: a plain-text and an HTML part. */
@@ -169,6 +207,8 @@ export interface OutboxRepository {
   markSent(id: number, nowMs: number): Promise<void>;
   /** Gives the claim back, to be tried again from `nextAttemptAt`. */
   markFailed(id: number, nextAttemptAt: number, error: string): Promise<void>;
+  /** Deletes every message to this address, sent or not. */
+  deleteTo(recipient: string): Promise<void>;
   /** The newest messages first, for operators. */
   list(limit: number): Promise<QueuedMail[]>;
   find(id: number): Promise<QueuedMail | undefined>;

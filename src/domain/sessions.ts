@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
+import type { SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
@@ -17,6 +18,8 @@ import {
 } from './rate-limits.js';
 import type { TokenSigner } from './tokens.js';
 import type { EmailVerification } from './verification.js';
+
+const MAX_LISTED_SESSIONS = 100; // the spec's SessionList maxItems
 
 export interface SessionSettings {
   ttlSeconds: number;
@@ -52,10 +55,22 @@ export class SessionService {
    * join a transaction), only while `generation` is the user's current
    * credential generation: a login that read a password since changed fails.
    */
-  async open(sessions: SessionRepository, userId: number, generation: number): Promise<IssuedToken> {
+  async open(
+    sessions: SessionRepository,
+    userId: number,
+    generation: number,
+    origin: RequestOrigin,
+  ): Promise<IssuedToken> {
     const sessionId = randomUUID();
     const expiresAtSeconds = this.nowSeconds() + this.ttlSeconds;
-    const opened = await sessions.insert({ id: sessionId, user_id: userId, expires_at: expiresAtSeconds }, generation);
+    const session = {
+      id: sessionId,
+      user_id: userId,
+      expires_at: expiresAtSeconds,
+      address: origin.address,
+      user_agent: origin.userAgent ?? null,
+    };
+    const opened = await sessions.insert(session, generation);
     if (!opened) throw new DomainError('invalid_credentials');
     return {
       token: this.signer.sign({ userId, sessionId }, expiresAtSeconds),
@@ -108,7 +123,7 @@ export class SessionService {
             await rateLimits.deleteKey(loginFailuresPerEmailAndAddress.bucket, pairKey);
             await rateLimits.release(places.eventIds);
             await securityEvents.insert(auditEntry('login_success', id, origin));
-            return this.open(sessions, id, generation);
+            return this.open(sessions, id, generation, origin);
           });
         } catch (error) {
           // The password changed while it was being checked: it is no longer the right one.
@@ -146,6 +161,29 @@ export class SessionService {
     return this.store.transaction(async ({ sessions, securityEvents }) => {
       const ended = await sessions.delete(principal.sessionId);
       if (ended) await securityEvents.insert(auditEntry('logout', principal.userId, origin));
+      return ended;
+    });
+  }
+
+  /** The principal's open sessions, newest first, with which one is theirs. */
+  async listOwn(principal: Principal): Promise<(SessionRecord & { current: boolean })[]> {
+    const sessions = await this.store.sessions.listOfUser(principal.userId, this.nowSeconds(), MAX_LISTED_SESSIONS);
+    return sessions.map((session) => ({ ...session, current: session.id === principal.sessionId }));
+  }
+
+  /** Ends one of the principal's sessions; another user's is as unknown as a missing one. */
+  async endOwn(principal: Principal, sessionId: string, origin: RequestOrigin): Promise<void> {
+    await this.store.transaction(async ({ sessions, securityEvents }) => {
+      if (!(await sessions.deleteOfUser(sessionId, principal.userId))) throw new DomainError('session_not_found');
+      await securityEvents.insert(auditEntry('session_ended', principal.userId, origin));
+    });
+  }
+
+  /** Ends every session of the principal but the current one; returns how many. */
+  endOthers(principal: Principal, origin: RequestOrigin): Promise<number> {
+    return this.store.transaction(async ({ sessions, securityEvents }) => {
+      const ended = await sessions.deleteOthersOfUser(principal.userId, principal.sessionId);
+      await securityEvents.insert(auditEntry('sessions_revoked', principal.userId, origin));
       return ended;
     });
   }

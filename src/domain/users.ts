@@ -58,7 +58,7 @@ export class UserService {
       () =>
         this.insertAccount({ ...input, role }, origin, { actorId: actor?.userId }, async (repositories, id, email) => {
           await this.verification.sendLink(repositories, id, email, origin);
-          return this.sessions.open(repositories.sessions, id, 0);
+          return this.sessions.open(repositories.sessions, id, 0, origin);
         }),
       (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
     );
@@ -252,6 +252,53 @@ export class UserService {
       },
       (error) => error instanceof DomainError && error.kind === 'wrong_existing_password',
     );
+  }
+
+  /**
+   * Deletes the signed-in user's account once they give its password again.
+   * Wrong passwords take places in the per-account limit of password
+   * changes (a stolen token must not allow unlimited guessing).
+   */
+  async closeAccount(actor: Principal, password: string, origin: RequestOrigin): Promise<void> {
+    await withPlaces(
+      this.store.rateLimits,
+      [[this.limits.passwordChangeFailuresPerUser, String(actor.userId)]],
+      this.now(),
+      async () => {
+        const credentials = await this.store.users.findCredentialsById(actor.userId);
+        if (!credentials) throw new DomainError('session_ended');
+        if (!(await this.hasher.verify(credentials.password_hash, password, origin.address)).matches) {
+          throw new DomainError('wrong_password');
+        }
+        await this.erase(actor.userId, origin, { generation: credentials.credential_generation });
+      },
+      (error) => error instanceof DomainError && error.kind === 'wrong_password',
+    );
+  }
+
+  /**
+   * Erasure, in one transaction: the account's row with its sessions and
+   * pending links, the mail queued to it and the limits' events keyed by
+   * its email go; its audit events keep ids and kinds, without addresses.
+   * The last admin stays.
+   */
+  private async erase(
+    id: number,
+    origin: RequestOrigin,
+    { generation, actorId }: { generation?: number; actorId?: number },
+  ): Promise<void> {
+    await this.store.transaction(async ({ users, outbox, rateLimits, securityEvents }) => {
+      const erased = await users.erase(id, generation);
+      if (!erased) {
+        // Gone already (a parallel erasure), or its password changed since it was checked.
+        throw new DomainError((await users.findCredentialsById(id)) ? 'wrong_password' : 'session_ended');
+      }
+      if (erased.role === 'admin' && (await users.countAdmins()) === 0) throw new DomainError('last_admin');
+      await outbox.deleteTo(erased.email);
+      await rateLimits.deleteKeysOfEmail(erased.email);
+      await securityEvents.forgetAddressesOf(id);
+      await securityEvents.insert({ ...auditEntry('account_deleted', id, origin, actorId), address: null });
+    });
   }
 
   async list(page: number, perPage: number): Promise<UserPage> {

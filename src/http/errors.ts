@@ -61,6 +61,9 @@ export const MESSAGES = {
   invalidVerificationToken: 'Invalid or expired verification token',
   emailAlreadyVerified: 'Email address is already verified',
   emailNotVerified: 'Email address not verified',
+  sessionNotFound: 'Session not found',
+  passwordIncorrect: 'Invalid request: Password is incorrect',
+  lastAdmin: 'The last admin cannot be removed',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -85,6 +88,9 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   invalid_verification_token: { status: 400, body: { error: MESSAGES.invalidVerificationToken } },
   email_already_verified: { status: 409, body: { error: MESSAGES.emailAlreadyVerified } },
   email_not_verified: { status: 403, body: { error: MESSAGES.emailNotVerified } },
+  session_not_found: { status: 404, body: { error: MESSAGES.sessionNotFound } },
+  wrong_password: { status: 400, body: { error: MESSAGES.passwordIncorrect } },
+  last_admin: { status: 409, body: { error: MESSAGES.lastAdmin } },
 };
 
 const MAX_DETAILS = 20;

@@ -19,12 +19,19 @@ export function dispatch(handlers: OperationHandlers): RequestHandler {
       query: req.query,
       body: req.body as unknown,
       principal: req.principal,
-      origin: { address: clientAddress(req), requestId: req.requestId },
+      origin: { address: clientAddress(req), requestId: req.requestId, userAgent: userAgentOf(req) },
     } as unknown as OperationRequest<OperationId>;
     const reply = await handler(request);
     if (reply.headers) res.set(reply.headers);
     res.status(reply.status).json(reply.body);
   };
+}
+
+// Kept for the user's list of sessions: printable characters, at most 256.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f]/g;
+function userAgentOf(req: Request): string | undefined {
+  const header = req.headers['user-agent'];
+  return header === undefined ? undefined : header.replace(UNPRINTABLE, '').slice(0, 256);
 }
 
 /**

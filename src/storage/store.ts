@@ -3,7 +3,7 @@
 // assembled from values.
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
-import type { AccountRecord, ProfileChanges } from '../domain/model.js';
+import type { AccountRecord, ProfileChanges, Role } from '../domain/model.js';
 import { knexReads, rowsOf, SUMMARY_COLUMNS, type HotReads } from './reads.js';
 import type {
   Credentials,
@@ -19,6 +19,7 @@ import type {
   Reservation,
   SecurityEvent,
   SecurityEventRepository,
+  SessionRecord,
   SessionRepository,
   SessionRow,
   Store,
@@ -34,8 +35,9 @@ const ACCOUNT_COLUMNS = [...SUMMARY_COLUMNS, 'role', 'email_verified_at', 'creat
 // see the new generation, so it can't slip in behind the change's delete.
 // SQLite has one writer at a time, so the question can't arise there.
 const insertSessionIfGenerationSql = (onPostgres: boolean) =>
-  'insert into sessions (id, user_id, expires_at, created_at) ' +
-  'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint) from users ' +
+  'insert into sessions (id, user_id, expires_at, created_at, address, user_agent) ' +
+  'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint), cast(? as varchar(64)), cast(? as varchar(256)) ' +
+  'from users ' +
   `where id = ? and credential_generation = ?${onPostgres ? ' for share' : ''} returning id`;
 
 /**
@@ -150,6 +152,38 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
       return updated > 0;
     },
 
+    async erase(id: number, generation?: number) {
+      const eraseCounted = async (trx: Knex.Transaction) => {
+        // The counter first, as inserts take it: erasures and inserts take
+        // turns, so positions stay dense and the count exact.
+        await trx('counters').where({ name: 'users' }).decrement('value', 1);
+        const row = await trx('users')
+          .where({ id, ...(generation === undefined ? {} : { credential_generation: generation }) })
+          .first<{ email: string; role: Role; position: number | string } | undefined>('email', 'role', 'position');
+        if (!row) {
+          await trx('counters').where({ name: 'users' }).increment('value', 1);
+          return undefined;
+        }
+        await trx('users').where({ id }).delete();
+        // Later users move up one place. In two steps, through negative
+        // values, because the unique index on position is checked row by
+        // row (PostgreSQL, SQLite): a step straight down would collide.
+        await trx('users')
+          .where('position', '>', Number(row.position))
+          .update({ position: trx.raw('-(position - 1)') });
+        await trx('users')
+          .where('position', '<', 0)
+          .update({ position: trx.raw('-position') });
+        return { email: row.email, role: row.role };
+      };
+      return isTransaction(db) ? eraseCounted(db) : db.transaction(eraseCounted);
+    },
+
+    async countAdmins() {
+      const [row] = await db('users').where({ role: 'admin' }).count<{ n: number | string }[]>({ n: '*' });
+      return Number(row.n);
+    },
+
     async page(offset: number, limit: number) {
       return reads.page(offset, limit);
     },
@@ -166,7 +200,15 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
     async insert(session: SessionRow, generation: number) {
       // One statement: the row exists only if the generation was current when it was written.
       const inserted = rowsOf<{ id: string }>(
-        await db.raw(insertIfGenerationSql, [session.id, session.expires_at, Date.now(), session.user_id, generation]),
+        await db.raw(insertIfGenerationSql, [
+          session.id,
+          session.expires_at,
+          Date.now(),
+          session.address,
+          session.user_agent,
+          session.user_id,
+          generation,
+        ]),
       );
       return inserted.length > 0;
     },
@@ -175,12 +217,29 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
       return reads.findActiveSession(id, nowSeconds);
     },
 
+    async listOfUser(userId: number, nowSeconds: number, limit: number) {
+      const rows = await db('sessions')
+        .where({ user_id: userId })
+        .andWhere('expires_at', '>', nowSeconds)
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(limit)
+        .select<SessionRecord[]>('id', 'created_at', 'expires_at', 'address', 'user_agent');
+      return rows.map((row) => ({ ...row, created_at: Number(row.created_at), expires_at: Number(row.expires_at) }));
+    },
+
     async delete(id: string) {
       return (await db('sessions').where({ id }).delete()) > 0;
     },
 
+    async deleteOfUser(id: string, userId: number) {
+      return (await db('sessions').where({ id, user_id: userId }).delete()) > 0;
+    },
+
     async deleteOthersOfUser(userId: number, keepSessionId: string) {
-      await db('sessions').where({ user_id: userId }).andWhereNot({ id: keepSessionId }).delete();
+      return db('sessions').where({ user_id: userId }).andWhereNot({ id: keepSessionId }).delete();
     },
 
     async deleteAllOfUser(userId: number) {
@@ -255,6 +314,15 @@ function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
       await db('rate_limit_events').where({ bucket, key }).delete();
     },
 
+    async deleteKeysOfEmail(email: string) {
+      const withAddress = `${email} `;
+      await db('rate_limit_events')
+        .where({ key: email })
+        // substr, not LIKE: an email may hold % and _.
+        .orWhereRaw('substr(key, 1, ?) = ?', [withAddress.length, withAddress])
+        .delete();
+    },
+
     async deleteOlderThan(atMs: number) {
       return db('rate_limit_events').where('occurred_at', '<=', atMs).delete();
     },
@@ -280,6 +348,10 @@ function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepo
   return {
     async insert(event: SecurityEvent) {
       await db('security_events').insert({ ...event, occurred_at: Date.now() });
+    },
+
+    async forgetAddressesOf(userId: number) {
+      await db('security_events').where({ user_id: userId }).orWhere({ actor_id: userId }).update({ address: null });
     },
   };
 }
@@ -344,6 +416,10 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
 
     async markSent(id: number, nowMs: number) {
       await db('mail_outbox').where({ id }).update({ sent_at: nowMs, claimed_until: null, last_error: null });
+    },
+
+    async deleteTo(recipient: string) {
+      await db('mail_outbox').where({ recipient }).delete();
     },
 
     async markFailed(id: number, nextAttemptAt: number, error: string) {

@@ -70,6 +70,8 @@ const fixtures = {} as {
   resendLimited: Account;
   /** Its registration link is used by `verifyEmail 200`. */
   verifier: Account;
+  /** Closed by `closeAccount 200`. */
+  closer: Account;
 };
 let database: Knex | undefined;
 
@@ -95,7 +97,9 @@ async function call(
   if (!expected) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return JSON.parse(text);
 }
-const subjectOf = (token: string) => Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub);
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { sub: string; jti: string };
+const subjectOf = (token: string) => Number(claimsOf(token).sub);
 async function registerUser(tag: string, overrides: Record<string, string> = {}): Promise<Account> {
   const user = {
     email: `${tag}@example.com`,
@@ -133,6 +137,7 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.resender = await registerUser('resender');
     fixtures.resendLimited = await registerUser('resend_limited');
     fixtures.verifier = await registerUser('verifier');
+    fixtures.closer = await registerUser('closer');
     // The login example's credentials belong to a real account.
     const loginExample = exampleOf('login');
     await registerUser('example', { email: loginExample.email, password: loginExample.password });
@@ -412,6 +417,86 @@ const setups: Record<string, Setup> = {
   'getAccount 401': dropToken,
   'getAccount 403': asUnverifiedOnGatedInstance,
   'getAccount 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'closeAccount 200': (t) => {
+    setToken(t, fixtures.closer.token);
+    setBody(t, { password: fixtures.closer.password });
+  },
+  'closeAccount 400': (t) => {
+    setToken(t, fixtures.owner.token);
+    setBody(t, { password: 'not-the-password' });
+  },
+  'closeAccount 401': dropToken,
+  'closeAccount 409': (t) => {
+    setToken(t, fixtures.adminToken); // the only admin
+    setBody(t, { password: env.ADMIN_PASSWORD });
+  },
+  'closeAccount 429': async (t) => {
+    useStrictInstance(t);
+    const { access_token } = await call('POST', '/login', {
+      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      baseUrl: STRICT_URL,
+    });
+    const wrong = { password: 'not-the-password' };
+    // The one wrong password allowed (unless the password change's 429 took it: the limit is shared).
+    await fetch(`${STRICT_URL}/account/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` },
+      body: JSON.stringify(wrong),
+    });
+    setToken(t, access_token);
+    setBody(t, wrong);
+  },
+  'closeAccount 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+  'closeAccount 503': (t) => {
+    useBusyInstance(t);
+    setToken(t, fixtures.owner.token);
+  },
+
+  'listSessions 200': (t) => {
+    setToken(t, fixtures.owner.token);
+  },
+  'listSessions 401': dropToken,
+  'listSessions 403': asUnverifiedOnGatedInstance,
+  'listSessions 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'endOtherSessions 200': (t) => {
+    setToken(t, fixtures.owner.token);
+  },
+  'endOtherSessions 401': dropToken,
+  'endOtherSessions 403': asUnverifiedOnGatedInstance,
+  'endOtherSessions 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    await hideUsersTable(t);
+  },
+
+  'endSession 200': async (t) => {
+    const { access_token } = await call('POST', '/login', {
+      body: { email: fixtures.owner.email, password: fixtures.owner.password },
+    });
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/sessions/${claimsOf(access_token).jti}`);
+  },
+  'endSession 400': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, '/sessions/not-a-session-id');
+  },
+  'endSession 401': dropToken,
+  'endSession 403': asUnverifiedOnGatedInstance,
+  'endSession 404': (t) => {
+    setToken(t, fixtures.owner.token);
+    setPath(t, `/sessions/${claimsOf(fixtures.other.token).jti}`); // another user's
+  },
+  'endSession 500': async (t) => {
     setToken(t, fixtures.owner.token);
     await hideUsersTable(t);
   },

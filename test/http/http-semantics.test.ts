@@ -94,7 +94,7 @@ describe('HTTP semantics', () => {
     expect(JSON.parse(get.body)).to.deep.equal({ error: 'Not found' });
     const options = await rawRequest(api.url, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(options.status).to.equal(204);
-    expect(options.head).to.match(/\r\nallow: GET, HEAD, OPTIONS, POST, PUT\r\n/i);
+    expect(options.head).to.match(/\r\nallow: DELETE, GET, HEAD, OPTIONS, POST, PUT\r\n/i);
   });
 
   it('ignores unknown query parameters where the operation documents no 400, and refuses them elsewhere', async () => {

@@ -263,6 +263,28 @@ describe(`several processes on one ${backend} database`, function () {
       expect((await send(target, 'GET', '/protected', { token: user.token })).status).to.equal(401);
   });
 
+  it('closes an account once across the processes, and leaves no working token from logins racing it', async () => {
+    const user = await registerOn(targets[0], 'closeracer');
+    const close = (target: string) =>
+      send(target, 'POST', '/account/delete', { token: user.token, body: { password: user.password } });
+    const login = (target: string) =>
+      send(target, 'POST', '/login', { body: { email: user.email, password: user.password } });
+    const [first, second, ...logins] = await Promise.all([
+      close(targets[0]),
+      close(targets[1]),
+      ...Array.from({ length: 4 }, (_, i) => login(targets[i % targets.length])), // the strict login limit is 5
+    ]);
+    expect(tally([first, second])).to.deep.equal({ 200: 1, 401: 1 });
+    for (const answer of logins) expect([200, 401]).to.include(answer.status);
+    for (const answer of logins.filter((a) => a.status === 200)) {
+      for (const target of targets) {
+        const check = await send(target, 'GET', '/protected', { token: answer.body.access_token });
+        expect(check.status).to.equal(401);
+      }
+    }
+    expect((await login(targets[1])).status).to.equal(401);
+  });
+
   it('lets a verification link work once when two processes get it at the same moment', async () => {
     const user = await registerOn(targets[0], 'verifyonce');
     const [mail] = await waitForMails(smtp.received, user.email, SUBJECTS.verification);

@@ -86,10 +86,25 @@ describe('storage', () => {
           role: 'moderator',
           password_hash: 'x',
         });
-        expect(await viaKnex.sessions.insert({ id: 'open', user_id: id, expires_at: 2_000 }, 0)).to.equal(true);
-        expect(await viaKnex.sessions.insert({ id: 'expired', user_id: id, expires_at: 1_000 }, 0)).to.equal(true);
+        expect(
+          await viaKnex.sessions.insert(
+            { id: 'open', user_id: id, expires_at: 2_000, address: null, user_agent: null },
+            0,
+          ),
+        ).to.equal(true);
+        expect(
+          await viaKnex.sessions.insert(
+            { id: 'expired', user_id: id, expires_at: 1_000, address: null, user_agent: null },
+            0,
+          ),
+        ).to.equal(true);
         // A session is opened only from the current credential generation.
-        expect(await viaKnex.sessions.insert({ id: 'stale', user_id: id, expires_at: 2_000 }, 1)).to.equal(false);
+        expect(
+          await viaKnex.sessions.insert(
+            { id: 'stale', user_id: id, expires_at: 2_000, address: null, user_agent: null },
+            1,
+          ),
+        ).to.equal(false);
         for (const store of [viaKnex, viaHotReads]) {
           expect(await store.users.findById(id)).to.deep.equal({
             id,

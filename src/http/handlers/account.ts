@@ -4,7 +4,7 @@ import type { EmailVerification } from '../../domain/verification.js';
 import type { OperationHandlers, ResponseBody } from '../contract.js';
 import { NO_STORE, signedIn } from './replies.js';
 
-type AccountOperations = 'getAccount' | 'verifyEmail' | 'resendVerificationEmail';
+type AccountOperations = 'getAccount' | 'closeAccount' | 'verifyEmail' | 'resendVerificationEmail';
 
 export function accountHandlers(
   users: UserService,
@@ -13,6 +13,11 @@ export function accountHandlers(
   return {
     async getAccount({ principal }) {
       return { status: 200, body: accountView(await users.getAccount(signedIn(principal))), headers: NO_STORE };
+    },
+
+    async closeAccount({ body, principal, origin }) {
+      await users.closeAccount(signedIn(principal), body.password, origin);
+      return { status: 200, body: { message: 'Account deleted' } };
     },
 
     async verifyEmail({ body, origin }) {

@@ -9,6 +9,7 @@ import * as mailOutbox from './005_mail_outbox.js';
 import * as passwordResetTokens from './006_password_reset_tokens.js';
 import * as emailVerification from './007_email_verification.js';
 import * as resetTokenAddresses from './008_reset_token_addresses.js';
+import * as sessionOrigins from './009_session_origins.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '006_password_reset_tokens': passwordResetTokens,
   '007_email_verification': emailVerification,
   '008_reset_token_addresses': resetTokenAddresses,
+  '009_session_origins': sessionOrigins,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
