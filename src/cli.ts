@@ -24,6 +24,9 @@ Commands:
       Sets a new password (read like the above) and ends every session of the account.
   revoke-sessions --email EMAIL
       Ends every session of the account: its tokens stop working at once.
+  delete-user --email EMAIL
+      Deletes the account as closing it does: its sessions, links and queued
+      mail go, the audit trail keeps ids and kinds only. Not the last admin.
   verify-email --email EMAIL
       Marks the account's email verified on your word (with
       REQUIRE_VERIFIED_EMAIL, lets it in without the link).
@@ -74,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
       return withDomain(config, (domain) => showOutbox(domain, values.id));
     case 'revoke-sessions':
       return withDomain(config, (domain) => revokeSessions(domain, required(values.email, '--email')));
+    case 'delete-user':
+      return withDomain(config, (domain) => deleteUser(domain, required(values.email, '--email')));
     case 'verify-email':
       return withDomain(config, (domain) => verifyEmail(domain, required(values.email, '--email')));
     default:
@@ -149,6 +154,17 @@ async function revokeSessions(domain: Domain, email: string): Promise<void> {
 }
 
 const OUTBOX_LISTING = 20;
+
+async function deleteUser(domain: Domain, email: string): Promise<void> {
+  const deleted = await domain.users.deleteAccount(email, OPERATOR()).catch((error: unknown) => {
+    if (error instanceof DomainError && error.kind === 'last_admin') {
+      throw new Error(`${email} is the last admin: make another admin first`);
+    }
+    throw error;
+  });
+  if (!deleted) throw new Error(`no account has the email ${email}`);
+  console.log(`Deleted the account of ${email}.`);
+}
 
 async function verifyEmail(domain: Domain, email: string): Promise<void> {
   if (!(await domain.users.verifyEmailAsOperator(email, OPERATOR())))

@@ -29,8 +29,20 @@ const ACTIVE_SESSION_SQL =
   'from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
 const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
-// Positions are dense ranks in id order: any page is an index seek.
-const PAGE_SQL = `select ${SUMMARY_COLUMNS.join(', ')} from users where position > ? and position <= ? order by position`;
+/**
+ * Users are counted in blocks of this many positions (migration 010):
+ * positions grow in id order and deletions leave gaps, so a page finds the
+ * block holding its first user by the count of users before each block (an
+ * index seek), then walks at most this many positions into it.
+ */
+export const USER_BLOCK_SIZE = 128;
+// coalesce: with no users there are no blocks.
+const BLOCK_OF_OFFSET = 'coalesce((select %s from user_blocks where before <= ? order by before desc limit 1), 0)';
+// One statement, so the page and the block counts it uses are one snapshot.
+const PAGE_SQL =
+  `select ${SUMMARY_COLUMNS.join(', ')} from users ` +
+  `where position >= ${BLOCK_OF_OFFSET.replace('%s', `block * ${USER_BLOCK_SIZE}`)} ` +
+  `order by position limit ? offset (? - ${BLOCK_OF_OFFSET.replace('%s', 'before')})`;
 const USER_COUNT_SQL = "select value from counters where name = 'users'";
 
 /** The hot reads; a value or a promise of one, as the driver gives it. */
@@ -48,7 +60,7 @@ export function knexReads(db: Knex | Knex.Transaction): HotReads {
   return {
     findActiveSession: async (id, nowSeconds) => (await rows<ActiveSession>(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0],
     findProfile: async (id) => (await rows<User>(PROFILE_BY_ID_SQL, [id]))[0],
-    page: (offset, limit) => rows<UserSummary>(PAGE_SQL, [offset, offset + limit]),
+    page: (offset, limit) => rows<UserSummary>(PAGE_SQL, [offset, limit, offset, offset]),
     countUsers: async () => Number((await rows<{ value: number | string }>(USER_COUNT_SQL))[0].value),
     close: () => {},
   };
@@ -79,12 +91,12 @@ export function openHotReads(config: DatabaseConfig, db: Knex): HotReads {
 function preparedReads(connection: Database.Database): HotReads {
   const activeSession = connection.prepare<[string, number], ActiveSession>(ACTIVE_SESSION_SQL);
   const profileById = connection.prepare<[number], User>(PROFILE_BY_ID_SQL);
-  const page = connection.prepare<[number, number], UserSummary>(PAGE_SQL);
+  const page = connection.prepare<[number, number, number, number], UserSummary>(PAGE_SQL);
   const userCount = connection.prepare<[], { value: number }>(USER_COUNT_SQL);
   return {
     findActiveSession: (id, nowSeconds) => activeSession.get(id, nowSeconds),
     findProfile: (id) => profileById.get(id),
-    page: (offset, limit) => page.all(offset, offset + limit),
+    page: (offset, limit) => page.all(offset, limit, offset, offset),
     countUsers: () => userCount.get()!.value,
     close: () => connection.close(),
   };

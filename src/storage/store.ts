@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
 import type { AccountRecord, ProfileChanges, Role } from '../domain/model.js';
-import { knexReads, rowsOf, SUMMARY_COLUMNS, type HotReads } from './reads.js';
+import { knexReads, rowsOf, SUMMARY_COLUMNS, USER_BLOCK_SIZE, type HotReads } from './reads.js';
 import type {
   Credentials,
   LimitClaim,
@@ -67,7 +67,7 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
 function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepository {
   return {
     async insert(row: NewUserRow) {
-      // The counter row is taken first: it serializes inserts, so ids and
+      // The counter rows are taken first: they serialize inserts, so ids and
       // positions grow in the same order, and a failed insert rolls both back.
       const insertCounted = async (trx: Knex.Transaction) => {
         const position = await nextUserPosition(trx);
@@ -154,8 +154,8 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
 
     async erase(id: number, generation?: number) {
       const eraseCounted = async (trx: Knex.Transaction) => {
-        // The counter first, as inserts take it: erasures and inserts take
-        // turns, so positions stay dense and the count exact.
+        // The count first, as inserts take it: erasures and inserts take
+        // turns, so the count and the blocks stay exact.
         await trx('counters').where({ name: 'users' }).decrement('value', 1);
         const row = await trx('users')
           .where({ id, ...(generation === undefined ? {} : { credential_generation: generation }) })
@@ -165,15 +165,11 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
           return undefined;
         }
         await trx('users').where({ id }).delete();
-        // Later users move up one place. In two steps, through negative
-        // values, because the unique index on position is checked row by
-        // row (PostgreSQL, SQLite): a step straight down would collide.
-        await trx('users')
-          .where('position', '>', Number(row.position))
-          .update({ position: trx.raw('-(position - 1)') });
-        await trx('users')
-          .where('position', '<', 0)
-          .update({ position: trx.raw('-position') });
+        // The position stays a gap: one user fewer in its block and before every later one.
+        const block = Math.floor(Number(row.position) / USER_BLOCK_SIZE);
+        await trx('user_blocks').where({ block }).decrement('live', 1);
+        await trx('user_blocks').where({ block, live: 0 }).delete();
+        await trx('user_blocks').where('block', '>', block).decrement('before', 1);
         return { email: row.email, role: row.role };
       };
       return isTransaction(db) ? eraseCounted(db) : db.transaction(eraseCounted);
@@ -470,13 +466,35 @@ function oneTimeTokenRepository(db: Knex | Knex.Transaction, table: string): One
   };
 }
 
-/** Counts one more user (in the caller's transaction) and returns its position. */
+/**
+ * Counts `by` more users (in the caller's transaction) and returns the first
+ * of their positions, which follow every position given before. The count
+ * is taken first, as erasures take it.
+ */
 export async function nextUserPosition(trx: Knex.Transaction, by = 1): Promise<number> {
-  const [counter] = await trx('counters')
-    .where({ name: 'users' })
-    .increment('value', by)
-    .returning<{ value: number | string }[]>('value');
-  return Number(counter.value) - by + 1;
+  const bump = async (name: string) => {
+    const [counter] = await trx('counters')
+      .where({ name })
+      .increment('value', by)
+      .returning<{ value: number | string }[]>('value');
+    return Number(counter.value);
+  };
+  const usersBefore = (await bump('users')) - by;
+  const first = (await bump('user_positions')) - by + 1;
+  // The new positions are past every user, so a new block has all of them before it.
+  let before = usersBefore;
+  for (let position = first; position < first + by;) {
+    const block = Math.floor(position / USER_BLOCK_SIZE);
+    const inBlock = Math.min(first + by, (block + 1) * USER_BLOCK_SIZE) - position;
+    await trx.raw(
+      'insert into user_blocks (block, live, before) values (?, ?, ?) ' +
+        'on conflict (block) do update set live = user_blocks.live + excluded.live',
+      [block, inBlock, before],
+    );
+    before += inBlock;
+    position += inBlock;
+  }
+  return first;
 }
 
 // PostgreSQL's driver answers bigint columns as strings.

@@ -17,8 +17,8 @@ export interface TestDatabase {
 }
 
 let counter = 0;
-const DROP_ATTEMPTS = 10;
-const DROP_RETRY_DELAY_MS = 300;
+const DROP_ATTEMPTS = 40; // an autovacuum after a big run (the delete bench) can take seconds
+const DROP_RETRY_DELAY_MS = 500;
 
 /**
  * A new, empty database. On SQLite, a file, as the service runs by default

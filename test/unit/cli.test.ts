@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startTestServer, TEST_SECRET } from '../support/server.js';
+import { ADMIN, startTestServer, TEST_SECRET } from '../support/server.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
@@ -51,6 +51,33 @@ describe('command line', function () {
       expect(unknown.stderr).to.include('no account has the email nobody-cli@example.com');
     } finally {
       await api.close();
+    }
+  });
+
+  it('deletes an account, but not the last admin', async () => {
+    const own = await createTestDatabase();
+    const api = await startTestServer({ DATABASE_URL: own.url }); // its only admin: ADMIN
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+        env: { ...process.env, DATABASE_URL: own.url, JWT_SECRET: TEST_SECRET, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    try {
+      const user = await api.register({ email: 'doomed-cli@example.com', user_name: 'doomed_cli' });
+      const deleted = run(['delete-user', '--email', 'Doomed-CLI@example.com']);
+      expect(deleted.status, deleted.stderr).to.equal(0);
+      expect(deleted.stdout).to.include('Deleted the account of Doomed-CLI@example.com.');
+      expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(401);
+      expect(run(['delete-user', '--email', 'doomed-cli@example.com']).stderr).to.include(
+        'no account has the email doomed-cli@example.com',
+      );
+      const refused = run(['delete-user', '--email', ADMIN.email]);
+      expect(refused.status).to.equal(1);
+      expect(refused.stderr).to.include(`${ADMIN.email} is the last admin: make another admin first`);
+    } finally {
+      await api.close();
+      await own.drop();
     }
   });
 

@@ -70,6 +70,62 @@ describe('storage', () => {
     });
   });
 
+  it('pages exactly through deletions that leave gaps, an emptied block among them (migration 010)', async function () {
+    this.timeout(60_000);
+    await withDatabase(async (db) => {
+      await migrateToLatest(db);
+      const store = createStore(db);
+      const ids: number[] = [];
+      for (let batch = 0; batch < 5; batch++) {
+        // Several inserts at once: positions and blocks must come out whole.
+        ids.push(
+          ...(await Promise.all(
+            Array.from({ length: 80 }, (_, i) => {
+              const n = batch * 80 + i;
+              return store.users.insert({
+                email: `g${n}@example.com`,
+                user_name: `g_${n}`,
+                first_name: 'G',
+                last_name: 'H',
+                role: 'user',
+                password_hash: 'x',
+              });
+            }),
+          )),
+        );
+      }
+      const byPosition = async () =>
+        (await db('users').orderBy('position').select('id', 'position')).map((r) => ({
+          id: Number(r.id),
+          position: Number(r.position),
+        }));
+      // Every user of block 1 (positions 128 to 255), and a scatter of others.
+      const doomed = (await byPosition())
+        .filter(({ position }) => (position >= 128 && position < 256) || position % 7 === 3)
+        .map(({ id }) => id);
+      await Promise.all(doomed.map((id) => store.transaction(({ users }) => users.erase(id))));
+      const left = (await byPosition()).map(({ id }) => id);
+      expect(left).to.have.length(ids.length - doomed.length);
+      expect(await store.users.count()).to.equal(left.length);
+      for (let offset = 0; offset <= left.length + 3; offset += 3) {
+        for (const limit of [1, 10, 100]) {
+          const page = (await store.users.page(offset, limit)).map((u) => u.id);
+          expect(page, `offset ${offset}, limit ${limit}`).to.deep.equal(left.slice(offset, offset + limit));
+        }
+      }
+      // New users go after every gap.
+      const newest = await store.users.insert({
+        email: 'after-gaps@example.com',
+        user_name: 'after_gaps',
+        first_name: 'A',
+        last_name: 'G',
+        role: 'user',
+        password_hash: 'x',
+      });
+      expect((await store.users.page(left.length, 5)).map((u) => u.id)).to.deep.equal([newest]);
+    });
+  });
+
   it('answers the hot reads (session, profile, page, count) like Knex does, and sees what Knex commits at once', async function () {
     await withDatabase(async (db, config) => {
       await migrateToLatest(db);

@@ -10,6 +10,7 @@ import * as passwordResetTokens from './006_password_reset_tokens.js';
 import * as emailVerification from './007_email_verification.js';
 import * as resetTokenAddresses from './008_reset_token_addresses.js';
 import * as sessionOrigins from './009_session_origins.js';
+import * as userBlocks from './010_user_blocks.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '007_email_verification': emailVerification,
   '008_reset_token_addresses': resetTokenAddresses,
   '009_session_origins': sessionOrigins,
+  '010_user_blocks': userBlocks,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
