@@ -405,6 +405,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an account
+         * @description Deletes the account as closing it does (see `POST /account/delete`):
+         *     erasure, answered once it is done. The last admin can't be deleted.
+         */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change a user's role
+         * @description Sets the role. It applies from the user's very next request, with the
+         *     tokens they already hold. The last admin can't be demoted (`409`);
+         *     two admins demoting each other at once leave one admin.
+         */
+        put: operations["setUserRole"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable an account
+         * @description Every session of the account ends at once, and its login answers
+         *     `403 Account disabled` (with the right password; a wrong one stays
+         *     `401`) until it is enabled again. The credential generation moves
+         *     on, so no login already checking the password can open a session.
+         *     Disabling a disabled account changes nothing. The last admin can't be
+         *     disabled.
+         */
+        post: operations["disableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable an account
+         * @description Lets a disabled account log in again. Enabling an enabled account changes nothing.
+         */
+        post: operations["enableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign a user out everywhere
+         * @description Ends every session of the account; its tokens are refused from now on.
+         */
+        delete: operations["endUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/email/verify": {
         parameters: {
             query?: never;
@@ -693,6 +801,17 @@ export interface components {
             /** @enum {string} */
             message: "Account deleted";
         };
+        RoleChange: {
+            role: components["schemas"]["Role"];
+        };
+        UserRole: {
+            id: components["schemas"]["UserId"];
+            role: components["schemas"]["Role"];
+        };
+        AccountStateMessage: {
+            /** @enum {string} */
+            message: "Account disabled" | "Account enabled";
+        };
         /**
          * Format: uuid
          * @description A session's id (its tokens' `jti`), lower-case.
@@ -853,6 +972,14 @@ export interface components {
             /** @enum {string} */
             error?: "Invalid request body" | "The last admin cannot be removed";
         };
+        LastAdminError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "The last admin cannot be removed";
+        };
+        LoginRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Account disabled" | "Email address not verified";
+        };
         NotPermittedError: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Forbidden" | "Email address not verified";
@@ -955,6 +1082,32 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["EmailNotVerifiedError"];
+            };
+        };
+        /** @description This is the only admin left; make another admin first. */
+        LastAdmin: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "The last admin cannot be removed"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LastAdminError"];
+            };
+        };
+        /**
+         * @description `The last admin cannot be removed`: this is the only admin left.
+         *     `Invalid request body`: the body is not readable JSON.
+         */
+        LastAdminOrUnreadable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RemovalConflictError"];
             };
         };
         /** @description No user has this id. */
@@ -1467,22 +1620,20 @@ export interface operations {
                 };
             };
             /**
-             * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the password is right, but
-             *     the account's email is not verified. No session is opened; a new
-             *     verification link is sent (within the limit of
-             *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`).
+             * @description The password is right, but no session is opened.
+             *     `Account disabled`: an admin has disabled the account.
+             *     `Email address not verified`: only with
+             *     `REQUIRE_VERIFIED_EMAIL=true`, the account's email is not verified;
+             *     a new verification link is sent (within the limit of
+             *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`). A wrong password answers
+             *     `401` either way, so neither state is shown to a guesser.
              */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "error": "Email address not verified"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["EmailNotVerifiedError"];
+                    "application/json": components["schemas"]["LoginRefusedError"];
                 };
             };
             409: components["responses"]["InvalidRequestBody"];
@@ -1856,6 +2007,199 @@ export interface operations {
                     "application/json": components["schemas"]["SessionNotFoundError"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account is gone. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Account deleted"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountClosedMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
+            409: components["responses"]["LastAdmin"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    setUserRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "role": "moderator"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            /** @description The role is set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 2,
+                     *       "role": "moderator"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserRole"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
+            409: components["responses"]["LastAdminOrUnreadable"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    disableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account is disabled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Account disabled"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountStateMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
+            409: components["responses"]["LastAdmin"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    enableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account is enabled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Account enabled"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountStateMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    endUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions have ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ended": 3
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionsEnded"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
             500: components["responses"]["InternalServerError"];
         };
     };

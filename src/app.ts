@@ -2,7 +2,7 @@
 // the order the contract checks things:
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
 //   → parameter and body validation against openapi.yaml (400)
-//   → unverified email (403, with REQUIRE_VERIFIED_EMAIL)
+//   → unverified email (403, with REQUIRE_VERIFIED_EMAIL) → required role (403)
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
@@ -12,6 +12,9 @@ import type { RecoveryService } from './domain/recovery.js';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import type { EmailVerification } from './domain/verification.js';
+import type { Administration } from './domain/administration.js';
+import { adminHandlers } from './http/handlers/admin.js';
+import { requireRole } from './http/middleware/required-role.js';
 import { documentationRoutes } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
 import { errorHandler } from './http/errors.js';
@@ -49,6 +52,7 @@ export interface AppDependencies {
   sessions: SessionService;
   recovery: RecoveryService;
   verification: EmailVerification;
+  administration: Administration;
   readiness: ReadinessProbe;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
@@ -70,8 +74,8 @@ export interface AppDependencies {
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
-  const { users, sessions, recovery, verification, readiness, draining, metrics, spec, operations, logger, settings } =
-    dependencies;
+  const { users, sessions, recovery, verification, administration, readiness, draining, metrics } = dependencies;
+  const { spec, operations, logger, settings } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -117,12 +121,14 @@ export function buildApp(dependencies: AppDependencies): Express {
     }),
   );
   if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
+  app.use(requireRole);
   app.use(
     dispatch({
       ...userHandlers(users),
       ...accountHandlers(users, verification),
       ...authHandlers(sessions),
       ...sessionHandlers(sessions),
+      ...adminHandlers(administration),
       ...recoveryHandlers(recovery),
       ...healthHandlers(readiness),
     }),

@@ -24,6 +24,11 @@ Commands:
       Sets a new password (read like the above) and ends every session of the account.
   revoke-sessions --email EMAIL
       Ends every session of the account: its tokens stop working at once.
+  disable-user --email EMAIL / enable-user --email EMAIL
+      Disables the account (its sessions end, its login answers 403) or
+      enables it again. Not the last admin.
+  set-role --email EMAIL --role user|moderator|admin
+      Changes the role; it applies from the user's next request. Not the last admin.
   delete-user --email EMAIL
       Deletes the account as closing it does: its sessions, links and queued
       mail go, the audit trail keeps ids and kinds only. Not the last admin.
@@ -79,6 +84,34 @@ async function main(argv: string[]): Promise<void> {
       return withDomain(config, (domain) => revokeSessions(domain, required(values.email, '--email')));
     case 'delete-user':
       return withDomain(config, (domain) => deleteUser(domain, required(values.email, '--email')));
+    case 'disable-user':
+    case 'enable-user': {
+      const email = required(values.email, '--email');
+      const disabling = command === 'disable-user';
+      return withDomain(config, (domain) =>
+        onAccount(
+          domain,
+          email,
+          (id) =>
+            disabling
+              ? domain.administration.disable(undefined, id, OPERATOR())
+              : domain.administration.enable(undefined, id, OPERATOR()),
+          `${disabling ? 'Disabled' : 'Enabled'} the account of ${email}.`,
+        ),
+      );
+    }
+    case 'set-role': {
+      const email = required(values.email, '--email');
+      const role = roleOf(required(values.role, '--role'));
+      return withDomain(config, (domain) =>
+        onAccount(
+          domain,
+          email,
+          (id) => domain.administration.setRole(undefined, id, role, OPERATOR()),
+          `${email} is now ${role === 'admin' ? 'an' : 'a'} ${role}.`,
+        ),
+      );
+    }
     case 'verify-email':
       return withDomain(config, (domain) => verifyEmail(domain, required(values.email, '--email')));
     default:
@@ -115,9 +148,13 @@ async function withDomain(config: Config, work: (domain: Domain) => Promise<void
   }
 }
 
+function roleOf(value: string): Role {
+  if (!ROLES.includes(value as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  return value as Role;
+}
+
 async function createUser(domain: Domain, values: Record<string, string | boolean | undefined>): Promise<void> {
-  const role = (values.role ?? 'user') as Role;
-  if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  const role = roleOf(String(values.role ?? 'user'));
   const password = await readPassword();
   const account = normalizeProfile({
     email: required(values.email, '--email'),
@@ -155,15 +192,36 @@ async function revokeSessions(domain: Domain, email: string): Promise<void> {
 
 const OUTBOX_LISTING = 20;
 
-async function deleteUser(domain: Domain, email: string): Promise<void> {
-  const deleted = await domain.users.deleteAccount(email, OPERATOR()).catch((error: unknown) => {
+/** Runs an admin task on the account with this email, in the operator's words. */
+async function onAccount(
+  domain: Domain,
+  email: string,
+  task: (id: number) => Promise<unknown>,
+  done: string,
+): Promise<void> {
+  const id = await domain.administration.idOf(email);
+  try {
+    if (id === undefined) throw new DomainError('user_not_found');
+    await task(id);
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === 'user_not_found') {
+      throw new Error(`no account has the email ${email}`);
+    }
     if (error instanceof DomainError && error.kind === 'last_admin') {
       throw new Error(`${email} is the last admin: make another admin first`);
     }
     throw error;
-  });
-  if (!deleted) throw new Error(`no account has the email ${email}`);
-  console.log(`Deleted the account of ${email}.`);
+  }
+  console.log(done);
+}
+
+function deleteUser(domain: Domain, email: string): Promise<void> {
+  return onAccount(
+    domain,
+    email,
+    (id) => domain.administration.delete(undefined, id, OPERATOR()),
+    `Deleted the account of ${email}.`,
+  );
 }
 
 async function verifyEmail(domain: Domain, email: string): Promise<void> {

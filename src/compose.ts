@@ -14,6 +14,7 @@ import { SessionService } from './domain/sessions.js';
 import { TokenSigner } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
 import { EmailVerification } from './domain/verification.js';
+import { Administration } from './domain/administration.js';
 import { describeSafely } from './logger.js';
 import { FALLBACK_TEXTS } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
@@ -36,6 +37,7 @@ export interface Domain {
   sessions: SessionService;
   recovery: RecoveryService;
   verification: EmailVerification;
+  administration: Administration;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
   outbox: OutboxRepository;
   close(): Promise<void>;
@@ -85,7 +87,8 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       (error) => logger.warn({ failure: describeSafely(error) }, 'password reset request failed after it was answered'),
     );
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
-    return { db, spec, users, sessions, recovery, verification, outbox: store.outbox, close };
+    const administration = new Administration(store);
+    return { db, spec, users, sessions, recovery, verification, administration, outbox: store.outbox, close };
   } catch (error) {
     await close();
     throw error;
@@ -95,7 +98,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { db, spec, users, sessions, recovery, verification } = domain;
+  const { db, spec, users, sessions, recovery, verification, administration } = domain;
   const pruneExpired = () =>
     sessions
       .pruneExpired()
@@ -116,6 +119,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     sessions,
     recovery,
     verification,
+    administration,
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
     draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),

@@ -14,7 +14,8 @@ export type DomainErrorKind =
   | 'session_ended' // the token's session or account went while the request ran
   | 'session_not_found' // not one of the caller's open sessions
   | 'wrong_password' // the account's password, given again to confirm, is wrong
-  | 'last_admin'; // the change would leave no admin
+  | 'last_admin' // the change would leave no (enabled) admin
+  | 'account_disabled'; // an admin has disabled the account
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

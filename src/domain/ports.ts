@@ -17,6 +17,8 @@ export interface Credentials {
   id: number;
   email: string;
   email_verified_at: number | null;
+  /** Set while an admin has disabled the account. */
+  disabled_at: number | null;
   password_hash: string;
   /** Changes with every new password (or reset): sessions are only opened from the current one. */
   credential_generation: number;
@@ -58,7 +60,23 @@ export interface UserRepository {
    * (or its password changed).
    */
   erase(id: number, generation?: number): Promise<ErasedAccount | undefined>;
+  /** Enabled admins. */
   countAdmins(): Promise<number>;
+  /**
+   * Takes the users counter in the caller's transaction, as inserts and
+   * erasures do: changes that must see every admin (the last one stays) take turns.
+   */
+  lockAccounts(): Promise<void>;
+  /** False when no user has this id. */
+  setRole(id: number, role: Role): Promise<boolean>;
+  /**
+   * Disables the account and moves its credential generation on, so no login
+   * in flight opens a session; a disabled one stays as it was. False when no
+   * user has this id.
+   */
+  disable(id: number, nowMs: number): Promise<boolean>;
+  /** False when no user has this id. */
+  enable(id: number): Promise<boolean>;
   /** Users ordered by id, starting after the given offset. */
   page(offset: number, limit: number): Promise<UserSummary[]>;
   count(): Promise<number>;
@@ -161,7 +179,11 @@ export type SecurityEventType =
   | 'email_changed'
   | 'login_refused_unverified'
   | 'session_ended'
-  | 'account_deleted';
+  | 'account_deleted'
+  | 'role_changed'
+  | 'account_disabled'
+  | 'account_enabled'
+  | 'login_refused_disabled';
 
 export interface SecurityEvent {
   type: SecurityEventType;

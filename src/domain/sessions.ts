@@ -109,6 +109,11 @@ export class SessionService {
           await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
           throw new DomainError('invalid_credentials');
         }
+        if (credentials.disabled_at !== null) {
+          // The right password, so no guess: `counts` below gives the places back.
+          await this.store.securityEvents.insert(auditEntry('login_refused_disabled', credentials.id, origin));
+          throw new DomainError('account_disabled');
+        }
         if (this.refuseUnverifiedWith && credentials.email_verified_at === null) {
           // The right password, so no guess: `counts` below gives the places back.
           await this.store.securityEvents.insert(auditEntry('login_refused_unverified', credentials.id, origin));

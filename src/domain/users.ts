@@ -1,5 +1,6 @@
 // Registration, profiles, password changes and the listing.
 import { DomainError } from './errors.js';
+import { eraseAccount } from './erasure.js';
 import { emailChangedNotice } from './messages.js';
 import type {
   AccountRecord,
@@ -270,48 +271,17 @@ export class UserService {
         if (!(await this.hasher.verify(credentials.password_hash, password, origin.address)).matches) {
           throw new DomainError('wrong_password');
         }
-        await this.erase(actor.userId, origin, { generation: credentials.credential_generation });
+        const generation = credentials.credential_generation;
+        await this.store.transaction(async (repositories) => {
+          if (!(await eraseAccount(repositories, actor.userId, origin, { generation }))) {
+            // Gone already (a parallel close), or its password changed since it was checked.
+            const stillThere = await repositories.users.findCredentialsById(actor.userId);
+            throw new DomainError(stillThere ? 'wrong_password' : 'session_ended');
+          }
+        });
       },
       (error) => error instanceof DomainError && error.kind === 'wrong_password',
     );
-  }
-
-  /** Deletes an account as `closeAccount` does, without its password (operators). False: no such email. */
-  async deleteAccount(email: string, origin: RequestOrigin): Promise<boolean> {
-    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
-    if (!credentials) return false;
-    try {
-      await this.erase(credentials.id, origin, {});
-      return true;
-    } catch (error) {
-      if (error instanceof DomainError && error.kind === 'session_ended') return false; // deleted meanwhile
-      throw error;
-    }
-  }
-
-  /**
-   * Erasure, in one transaction: the account's row with its sessions and
-   * pending links, the mail queued to it and the limits' events keyed by
-   * its email go; its audit events keep ids and kinds, without addresses.
-   * The last admin stays.
-   */
-  private async erase(
-    id: number,
-    origin: RequestOrigin,
-    { generation, actorId }: { generation?: number; actorId?: number },
-  ): Promise<void> {
-    await this.store.transaction(async ({ users, outbox, rateLimits, securityEvents }) => {
-      const erased = await users.erase(id, generation);
-      if (!erased) {
-        // Gone already (a parallel erasure), or its password changed since it was checked.
-        throw new DomainError((await users.findCredentialsById(id)) ? 'wrong_password' : 'session_ended');
-      }
-      if (erased.role === 'admin' && (await users.countAdmins()) === 0) throw new DomainError('last_admin');
-      await outbox.deleteTo(erased.email);
-      await rateLimits.deleteKeysOfEmail(erased.email);
-      await securityEvents.forgetAddressesOf(id);
-      await securityEvents.insert({ ...auditEntry('account_deleted', id, origin, actorId), address: null });
-    });
   }
 
   async list(page: number, perPage: number): Promise<UserPage> {

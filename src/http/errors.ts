@@ -64,6 +64,7 @@ export const MESSAGES = {
   sessionNotFound: 'Session not found',
   passwordIncorrect: 'Invalid request: Password is incorrect',
   lastAdmin: 'The last admin cannot be removed',
+  accountDisabled: 'Account disabled',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -91,6 +92,7 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   session_not_found: { status: 404, body: { error: MESSAGES.sessionNotFound } },
   wrong_password: { status: 400, body: { error: MESSAGES.passwordIncorrect } },
   last_admin: { status: 409, body: { error: MESSAGES.lastAdmin } },
+  account_disabled: { status: 403, body: { error: MESSAGES.accountDisabled } },
 };
 
 const MAX_DETAILS = 20;

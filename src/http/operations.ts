@@ -13,6 +13,7 @@ import {
   type SpecNode,
   type SpecOperation,
 } from '../contract/spec.js';
+import { ROLES, type Role } from '../domain/model.js';
 
 /** A path or query parameter whose schema is an integer. */
 export interface IntegerParameter {
@@ -40,6 +41,8 @@ export interface Operation {
    * REQUIRE_VERIFIED_EMAIL is on (`x-allowed-before-email-verification`).
    */
   allowedBeforeEmailVerification: boolean;
+  /** The role a caller must have (`x-required-role`), checked after validation; undefined: none. */
+  requiredRole: Role | undefined;
   /** The name of a metric counting this operation's outcomes (`x-outcome-metric`). */
   outcomeMetric: string | undefined;
   /** Matches a request path; parameter values come back still percent-encoded. */
@@ -77,6 +80,7 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
             errorTextsOf(spec, operation.responses['401'])[0] ?? settings.fallbackTexts.authenticationFailed,
         },
         allowedBeforeEmailVerification: operation['x-allowed-before-email-verification'] === true,
+        requiredRole: requiredRoleOf(operation),
         outcomeMetric: typeof operation['x-outcome-metric'] === 'string' ? operation['x-outcome-metric'] : undefined,
         match: match(expressPath, { decode: (value) => value }),
       });
@@ -85,6 +89,15 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
   // A fixed path wins over a template that would also match it
   // (/users/pagination before /users/{user_id}), as OpenAPI says.
   return operations.sort((a, b) => templateCount(a) - templateCount(b));
+}
+
+function requiredRoleOf(operation: SpecOperation): Role | undefined {
+  const role = operation['x-required-role'];
+  if (role === undefined) return undefined;
+  if (typeof role !== 'string' || !ROLES.includes(role as Role)) {
+    throw new Error(`${operation.operationId}: x-required-role must be one of ${ROLES.join(', ')}`);
+  }
+  return role as Role;
 }
 
 function integerParametersOf(spec: SpecDocument, operation: SpecOperation): IntegerParameter[] {

@@ -26,7 +26,14 @@ import type {
   UserRepository,
 } from '../domain/ports.js';
 
-const CREDENTIAL_COLUMNS = ['id', 'email', 'email_verified_at', 'password_hash', 'credential_generation'] as const;
+const CREDENTIAL_COLUMNS = [
+  'id',
+  'email',
+  'email_verified_at',
+  'disabled_at',
+  'password_hash',
+  'credential_generation',
+] as const;
 const ACCOUNT_COLUMNS = [...SUMMARY_COLUMNS, 'role', 'email_verified_at', 'created_at', 'password_changed_at'] as const;
 
 // Knex builds no `insert … select … returning` on SQLite, so this one is
@@ -38,7 +45,7 @@ const insertSessionIfGenerationSql = (onPostgres: boolean) =>
   'insert into sessions (id, user_id, expires_at, created_at, address, user_agent) ' +
   'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint), cast(? as varchar(64)), cast(? as varchar(256)) ' +
   'from users ' +
-  `where id = ? and credential_generation = ?${onPostgres ? ' for share' : ''} returning id`;
+  `where id = ? and credential_generation = ? and disabled_at is null${onPostgres ? ' for share' : ''} returning id`;
 
 /**
  * The repositories on `db`, with the hot reads through `reads` (see
@@ -48,9 +55,22 @@ const insertSessionIfGenerationSql = (onPostgres: boolean) =>
 export function createStore(db: Knex, reads: HotReads = knexReads(db)): Store {
   return {
     ...repositoriesOn(db, reads),
-    transaction: (work) => db.transaction((trx) => work(repositoriesOn(trx, knexReads(trx)))),
+    async transaction(work) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await db.transaction((trx) => work(repositoriesOn(trx, knexReads(trx))));
+        } catch (error) {
+          // PostgreSQL may end one of two transactions that wait for each
+          // other (deadlock_detected), rolled back whole: run it again. The
+          // lock orders are chosen to avoid it; this is the net under them.
+          if ((error as { code?: unknown }).code !== '40P01' || attempt === DEADLOCK_ATTEMPTS) throw error;
+        }
+      }
+    },
   };
 }
+
+const DEADLOCK_ATTEMPTS = 3;
 
 function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositories {
   return {
@@ -176,8 +196,36 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
     },
 
     async countAdmins() {
-      const [row] = await db('users').where({ role: 'admin' }).count<{ n: number | string }[]>({ n: '*' });
+      const [row] = await db('users')
+        .where({ role: 'admin' })
+        .whereNull('disabled_at')
+        .count<{ n: number | string }[]>({ n: '*' });
       return Number(row.n);
+    },
+
+    async lockAccounts() {
+      await db('counters')
+        .where({ name: 'users' })
+        .update({ value: db.ref('value') });
+    },
+
+    async setRole(id: number, role: Role) {
+      return (await db('users').where({ id }).update({ role, updated_at: Date.now() })) > 0;
+    },
+
+    async disable(id: number, nowMs: number) {
+      const updated = await db('users')
+        .where({ id })
+        .update({
+          disabled_at: db.raw('coalesce(disabled_at, ?)', [nowMs]),
+          credential_generation: db.raw('credential_generation + 1'),
+          updated_at: nowMs,
+        });
+      return updated > 0;
+    },
+
+    async enable(id: number) {
+      return (await db('users').where({ id }).update({ disabled_at: null, updated_at: Date.now() })) > 0;
     },
 
     async page(offset: number, limit: number) {
@@ -503,7 +551,13 @@ function nullableNumber(value: number | string | null): number | null {
 }
 
 function credentialsOf(row: Credentials | undefined): Credentials | undefined {
-  return row && { ...row, email_verified_at: nullableNumber(row.email_verified_at) };
+  return (
+    row && {
+      ...row,
+      email_verified_at: nullableNumber(row.email_verified_at),
+      disabled_at: nullableNumber(row.disabled_at),
+    }
+  );
 }
 
 function isPostgres(db: Knex | Knex.Transaction): boolean {

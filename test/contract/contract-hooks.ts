@@ -72,6 +72,9 @@ const fixtures = {} as {
   verifier: Account;
   /** Closed by `closeAccount 200`. */
   closer: Account;
+  /** Deleted by `deleteUser 200`; given a role, disabled, enabled and signed out by the others. */
+  doomed: Account;
+  managed: Account;
 };
 let database: Knex | undefined;
 
@@ -138,6 +141,8 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.resendLimited = await registerUser('resend_limited');
     fixtures.verifier = await registerUser('verifier');
     fixtures.closer = await registerUser('closer');
+    fixtures.doomed = await registerUser('doomed');
+    fixtures.managed = await registerUser('managed');
     // The login example's credentials belong to a real account.
     const loginExample = exampleOf('login');
     await registerUser('example', { email: loginExample.email, password: loginExample.password });
@@ -501,6 +506,8 @@ const setups: Record<string, Setup> = {
     await hideUsersTable(t);
   },
 
+  ...adminSetups(),
+
   'verifyEmail 200': async (t) => {
     setBody(t, { token: await tokenFromOutbox(database!, fixtures.verifier.email, SUBJECTS.verification) });
   },
@@ -532,6 +539,61 @@ const setups: Record<string, Setup> = {
   // Knex's migration table gone: the migrations can't be confirmed.
   'checkReadiness 503': hideTable('knex_migrations'),
 };
+
+/**
+ * The admin operations share their refusals: a bad id (400), no token (401),
+ * a plain user's token (403), no such user (404), the users table gone
+ * (500); their 200s act on fixtures, their 409s on the only admin.
+ */
+function adminSetups(): Record<string, Setup> {
+  const adminOperations: [string, string, Record<string, unknown>?][] = [
+    ['deleteUser', ''],
+    ['setUserRole', '/role', { role: 'moderator' }],
+    ['disableUser', '/disable'],
+    ['enableUser', '/enable'],
+    ['endUserSessions', '/sessions'],
+  ];
+  const entries: [string, Setup][] = [];
+  for (const [operationId, suffix, body] of adminOperations) {
+    const on = (t: Transaction, id: number | string, token = fixtures.adminToken) => {
+      setToken(t, token);
+      setPath(t, `/admin/users/${id}${suffix}`);
+      if (body) setBody(t, body);
+    };
+    entries.push(
+      [`${operationId} 200`, (t) => on(t, operationId === 'deleteUser' ? fixtures.doomed.id : fixtures.managed.id)],
+      [`${operationId} 400`, (t) => on(t, 'not-a-number')],
+      [
+        `${operationId} 401`,
+        (t) => {
+          on(t, fixtures.managed.id);
+          dropToken(t);
+        },
+      ],
+      [`${operationId} 403`, (t) => on(t, fixtures.managed.id, fixtures.owner.token)],
+      [`${operationId} 404`, (t) => on(t, 999999)],
+      [
+        `${operationId} 500`,
+        async (t) => {
+          on(t, fixtures.managed.id);
+          await hideUsersTable(t);
+        },
+      ],
+    );
+  }
+  // The only admin can't be deleted, demoted or disabled.
+  const onlyAdmin = (suffix: string, body?: unknown) => (t: Transaction) => {
+    setToken(t, fixtures.adminToken);
+    setPath(t, `/admin/users/${subjectOf(fixtures.adminToken)}${suffix}`);
+    if (body) setBody(t, body);
+  };
+  entries.push(
+    ['deleteUser 409', onlyAdmin('')],
+    ['setUserRole 409', onlyAdmin('/role', { role: 'user' })],
+    ['disableUser 409', onlyAdmin('/disable')],
+  );
+  return Object.fromEntries(entries);
+}
 
 export async function beforeEach(transaction: Transaction, done: Done): Promise<void> {
   try {

@@ -285,6 +285,48 @@ describe(`several processes on one ${backend} database`, function () {
     expect((await login(targets[1])).status).to.equal(401);
   });
 
+  it('leaves one admin when admins in different processes demote each other at the same moment', async () => {
+    const { access_token: adminToken } = (
+      await send(targets[0], 'POST', '/login', { body: { email: ADMIN.email, password: ADMIN.password } })
+    ).body as { access_token: string };
+    const second = await send(targets[0], 'POST', '/users', {
+      token: adminToken,
+      address: '198.51.100.200',
+      body: {
+        email: 'second-admin@example.com',
+        user_name: 'second_admin',
+        first_name: 'S',
+        last_name: 'A',
+        password: 'long-enough-pw',
+        role: 'admin',
+      },
+    });
+    const secondToken = second.body.JWT as string;
+    const idOf = (token: string) => Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub);
+    const answers = await Promise.all([
+      send(targets[0], 'PUT', `/admin/users/${idOf(secondToken)}/role`, { token: adminToken, body: { role: 'user' } }),
+      send(targets[1], 'PUT', `/admin/users/${idOf(adminToken)}/role`, { token: secondToken, body: { role: 'user' } }),
+    ]);
+    expect(answers.map((a) => a.status).sort()).to.satisfy(
+      (statuses: number[]) => statuses[0] === 200 && [403, 409].includes(statuses[1]),
+    );
+    const survivor = answers[0].status === 200 ? adminToken : secondToken;
+    // The survivor is the only admin: demoting itself is refused, in either process.
+    for (const target of targets) {
+      const self = await send(target, 'PUT', `/admin/users/${idOf(survivor)}/role`, {
+        token: survivor,
+        body: { role: 'user' },
+      });
+      expect(self.status).to.equal(409);
+    }
+    if (survivor !== adminToken) {
+      await send(targets[0], 'PUT', `/admin/users/${idOf(adminToken)}/role`, {
+        token: survivor,
+        body: { role: 'admin' },
+      });
+    }
+  });
+
   it('lets a verification link work once when two processes get it at the same moment', async () => {
     const user = await registerOn(targets[0], 'verifyonce');
     const [mail] = await waitForMails(smtp.received, user.email, SUBJECTS.verification);

@@ -54,7 +54,7 @@ describe('command line', function () {
     }
   });
 
-  it('deletes an account, but not the last admin', async () => {
+  it('deletes, disables, enables and sets roles of accounts, but never the last admin', async () => {
     const own = await createTestDatabase();
     const api = await startTestServer({ DATABASE_URL: own.url }); // its only admin: ADMIN
     const run = (args: string[]) =>
@@ -72,6 +72,19 @@ describe('command line', function () {
       expect(run(['delete-user', '--email', 'doomed-cli@example.com']).stderr).to.include(
         'no account has the email doomed-cli@example.com',
       );
+      const other = await api.register({ email: 'managed-cli@example.com', user_name: 'managed_cli' });
+      const disabled = run(['disable-user', '--email', other.email]);
+      expect(disabled.stdout, disabled.stderr).to.include(`Disabled the account of ${other.email}.`);
+      expect((await api.request('GET', '/protected', { token: other.token })).status).to.equal(401);
+      const login = () => api.request('POST', '/login', { body: { email: other.email, password: other.password } });
+      expect((await login()).body).to.deep.equal({ error: 'Account disabled' });
+      expect(run(['enable-user', '--email', other.email]).stdout).to.include(`Enabled the account of ${other.email}.`);
+      expect((await login()).status).to.equal(200);
+      const promoted = run(['set-role', '--email', other.email, '--role', 'moderator']);
+      expect(promoted.stdout, promoted.stderr).to.include(`${other.email} is now a moderator.`);
+      expect(run(['set-role', '--email', other.email, '--role', 'boss']).status).to.equal(2);
+      expect(run(['set-role', '--email', ADMIN.email, '--role', 'user']).stderr).to.include('is the last admin');
+      expect(run(['disable-user', '--email', ADMIN.email]).stderr).to.include('is the last admin');
       const refused = run(['delete-user', '--email', ADMIN.email]);
       expect(refused.status).to.equal(1);
       expect(refused.stderr).to.include(`${ADMIN.email} is the last admin: make another admin first`);

@@ -11,6 +11,7 @@ import * as emailVerification from './007_email_verification.js';
 import * as resetTokenAddresses from './008_reset_token_addresses.js';
 import * as sessionOrigins from './009_session_origins.js';
 import * as userBlocks from './010_user_blocks.js';
+import * as disabledAccounts from './011_disabled_accounts.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '008_reset_token_addresses': resetTokenAddresses,
   '009_session_origins': sessionOrigins,
   '010_user_blocks': userBlocks,
+  '011_disabled_accounts': disabledAccounts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
