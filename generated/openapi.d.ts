@@ -405,6 +405,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find users
+         * @description Users whose email or user name is `q` (`match=exact`) or starts with
+         *     it (`match=prefix`, the default), without regard to case, ordered by
+         *     id and paged like the listing: `total_users` counts every match, and
+         *     a page past the end is an empty list. Unlike the public listing, each
+         *     user shows their role, whether their email is verified and whether
+         *     they are disabled.
+         */
+        get: operations["searchUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the audit trail
+         * @description Security events, newest first, optionally only those of one account
+         *     (`user_id`: the account acted on) and of one kind (`type`), paged.
+         *     `actor_id` is the admin or operator-made account that acted, when
+         *     not the account's owner. Events of a deleted account keep its id and
+         *     their kinds, without addresses.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{user_id}": {
         parameters: {
             query?: never;
@@ -800,6 +849,60 @@ export interface components {
         AccountClosedMessage: {
             /** @enum {string} */
             message: "Account deleted";
+        };
+        /**
+         * @description The kind of a security event.
+         * @example login_failure
+         * @enum {string}
+         */
+        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled";
+        AuditEvent: {
+            /** Format: int64 */
+            id: number;
+            type: components["schemas"]["SecurityEventType"];
+            /**
+             * Format: int32
+             * @description The account acted on; `null` for a failed login with an email no account has.
+             */
+            user_id: number | null;
+            /**
+             * Format: int32
+             * @description Who acted, when not the account's owner (an admin).
+             */
+            actor_id: number | null;
+            /** @description The client address; `null` once the account is deleted, and for operators (`cli`). */
+            address: string | null;
+            request_id: string | null;
+            occurred_at: components["schemas"]["Timestamp"];
+        };
+        AuditPage: {
+            events: components["schemas"]["AuditEvent"][];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            per_page: number;
+            /** Format: int64 */
+            total: number;
+        };
+        AdminUserView: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+            email_verified: boolean;
+            disabled: boolean;
+            created_at: components["schemas"]["Timestamp"];
+        };
+        UserSearchPage: {
+            users: components["schemas"]["AdminUserView"][];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            per_page: number;
+            /** Format: int64 */
+            total_users: number;
         };
         RoleChange: {
             role: components["schemas"]["Role"];
@@ -2007,6 +2110,136 @@ export interface operations {
                     "application/json": components["schemas"]["SessionNotFoundError"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    searchUsers: {
+        parameters: {
+            query: {
+                /**
+                 * @description An email or user name, or the start of one (trimmed; case does not matter).
+                 * @example jane
+                 */
+                q: string;
+                /**
+                 * @description `prefix` (the default): starts with `q`; `exact`: is `q`.
+                 * @example prefix
+                 */
+                match?: "prefix" | "exact";
+                /**
+                 * @description The page number, from 1.
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100.
+                 * @example 10
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of matching users. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "users": [
+                     *         {
+                     *           "id": 1,
+                     *           "email": "jane.doe@example.com",
+                     *           "user_name": "jane.doe",
+                     *           "first_name": "Jane",
+                     *           "last_name": "Doe",
+                     *           "role": "user",
+                     *           "email_verified": true,
+                     *           "disabled": false,
+                     *           "created_at": "2026-01-02T09:28:12.000Z"
+                     *         }
+                     *       ],
+                     *       "page": 1,
+                     *       "per_page": 10,
+                     *       "total_users": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserSearchPage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only the events of this account.
+                 * @example 1
+                 */
+                user_id?: components["schemas"]["UserId"];
+                /**
+                 * @description Only events of this kind.
+                 * @example login_failure
+                 */
+                type?: components["schemas"]["SecurityEventType"];
+                /**
+                 * @description The page number, from 1.
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100.
+                 * @example 10
+                 */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "id": 42,
+                     *           "type": "login_failure",
+                     *           "user_id": 1,
+                     *           "actor_id": null,
+                     *           "address": "203.0.113.7",
+                     *           "request_id": "9f8e41c6-3f67-4d04-a5b3-7f6e19b14b70",
+                     *           "occurred_at": "2026-03-14T18:05:40.000Z"
+                     *         }
+                     *       ],
+                     *       "page": 1,
+                     *       "per_page": 10,
+                     *       "total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
             500: components["responses"]["InternalServerError"];
         };
     };

@@ -8,7 +8,12 @@ import { DomainError } from './errors.js';
 import { eraseAccount } from './erasure.js';
 import type { Principal, RequestOrigin, Role } from './model.js';
 import { canonicalEmail } from './normalize.js';
-import type { Repositories, Store } from './ports.js';
+import type { Repositories, SecurityEventType, Store } from './ports.js';
+
+/** Emails are stored lower-case and user names compared by a lower-case key. */
+function searchKey(text: string): string {
+  return text.normalize('NFKC').trim().toLowerCase();
+}
 
 /** Who acts: a signed-in admin, or an operator (undefined) outside the API's rules. */
 type Actor = Principal | undefined;
@@ -18,6 +23,16 @@ export class Administration {
     private readonly store: Store,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Users whose email or user name is `text` or starts with it, as admins see them. */
+  async search(text: string, match: 'exact' | 'prefix', page: number, perPage: number) {
+    return this.store.users.search(searchKey(text), match, (page - 1) * perPage, perPage);
+  }
+
+  /** The audit trail, newest first. */
+  async auditTrail(filter: { userId?: number; type?: SecurityEventType }, page: number, perPage: number) {
+    return this.store.securityEvents.list(filter, (page - 1) * perPage, perPage);
+  }
 
   /** The id of the account with this email, for operators who name accounts by email. */
   async idOf(email: string): Promise<number | undefined> {

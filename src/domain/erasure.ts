@@ -18,12 +18,15 @@ export async function eraseAccount(
   origin: RequestOrigin,
   { generation, actorId }: { generation?: number; actorId?: number },
 ): Promise<boolean> {
+  // The lock order: the users counter (as registrations and admin changes
+  // take it; on SQLite a write first, since a transaction that has read
+  // can't start writing once another connection wrote), then the limits'
+  // events (a login holds them while it waits for the account's row, so
+  // taking that row first could deadlock with one on PostgreSQL), then the
+  // row. All rolled back if nothing is erased.
+  await users.lockAccounts();
   const account = await users.findCredentialsById(id);
   if (!account) return false;
-  // Before the account's row: a login holds its limit events while it waits
-  // for that row (to open a session), so taking them in the other order
-  // could deadlock with one on PostgreSQL. Rolled back with the rest if
-  // nothing is erased.
   await rateLimits.deleteKeysOfEmail(account.email);
   const erased = await users.erase(id, generation);
   if (!erased) return false;

@@ -15,6 +15,13 @@ export interface User extends UserSummary {
   role: Role;
 }
 
+/** A user as admins find them; times in Unix milliseconds. */
+export interface AdminUserRecord extends User {
+  email_verified_at: number | null;
+  disabled_at: number | null;
+  created_at: number;
+}
+
 /** A user's own view of their account; times in Unix milliseconds. */
 export interface AccountRecord extends User {
   email_verified_at: number | null;

@@ -1,6 +1,6 @@
 // What the domain needs from storage. src/storage implements these; the domain
 // never imports Knex.
-import type { AccountRecord, ProfileChanges, Role, User, UserSummary } from './model.js';
+import type { AccountRecord, AdminUserRecord, ProfileChanges, Role, User, UserSummary } from './model.js';
 
 export interface NewUserRow {
   email: string;
@@ -77,6 +77,16 @@ export interface UserRepository {
   disable(id: number, nowMs: number): Promise<boolean>;
   /** False when no user has this id. */
   enable(id: number): Promise<boolean>;
+  /**
+   * Users whose email or user-name key is `text` (exact) or starts with it
+   * (prefix), ordered by id, with how many match. `text` is lower-case.
+   */
+  search(
+    text: string,
+    match: 'exact' | 'prefix',
+    offset: number,
+    limit: number,
+  ): Promise<{ users: AdminUserRecord[]; total: number }>;
   /** Users ordered by id, starting after the given offset. */
   page(offset: number, limit: number): Promise<UserSummary[]>;
   count(): Promise<number>;
@@ -163,27 +173,30 @@ export interface RateLimitRepository {
   deleteOlderThan(atMs: number): Promise<number>;
 }
 
-export type SecurityEventType =
-  | 'registration'
-  | 'privileged_account_created'
-  | 'login_success'
-  | 'login_failure'
-  | 'lockout'
-  | 'logout'
-  | 'password_change'
-  | 'password_reset'
-  | 'password_reset_requested'
-  | 'sessions_revoked'
-  | 'email_verification_sent'
-  | 'email_verified'
-  | 'email_changed'
-  | 'login_refused_unverified'
-  | 'session_ended'
-  | 'account_deleted'
-  | 'role_changed'
-  | 'account_disabled'
-  | 'account_enabled'
-  | 'login_refused_disabled';
+/** The kinds of audit events; the spec's SecurityEventType lists the same (a test compares them). */
+export const SECURITY_EVENT_TYPES = [
+  'registration',
+  'privileged_account_created',
+  'login_success',
+  'login_failure',
+  'lockout',
+  'logout',
+  'password_change',
+  'password_reset',
+  'password_reset_requested',
+  'sessions_revoked',
+  'email_verification_sent',
+  'email_verified',
+  'email_changed',
+  'login_refused_unverified',
+  'session_ended',
+  'account_deleted',
+  'role_changed',
+  'account_disabled',
+  'account_enabled',
+  'login_refused_disabled',
+] as const;
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
 export interface SecurityEvent {
   type: SecurityEventType;
@@ -193,8 +206,20 @@ export interface SecurityEvent {
   request_id: string | null;
 }
 
+/** An audit event as admins read it; `occurred_at` in Unix milliseconds. */
+export interface SecurityEventRecord extends Required<SecurityEvent> {
+  id: number;
+  occurred_at: number;
+}
+
 export interface SecurityEventRepository {
   insert(event: SecurityEvent): Promise<void>;
+  /** Newest first, optionally of one account and one kind, with how many match. */
+  list(
+    filter: { userId?: number; type?: SecurityEventType },
+    offset: number,
+    limit: number,
+  ): Promise<{ events: SecurityEventRecord[]; total: number }>;
   /** Removes the client addresses from the events of an account and of its acts: they keep only ids and kinds. */
   forgetAddressesOf(userId: number): Promise<void>;
 }

@@ -22,7 +22,7 @@ import type { User, UserSummary } from '../domain/model.js';
 import type { ActiveSession } from '../domain/ports.js';
 
 export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
-const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
+export const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
 
 const ACTIVE_SESSION_SQL =
   'select sessions.user_id, users.role, users.email_verified_at is not null as email_verified ' +

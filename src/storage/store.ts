@@ -3,8 +3,8 @@
 // assembled from values.
 import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
-import type { AccountRecord, ProfileChanges, Role } from '../domain/model.js';
-import { knexReads, rowsOf, SUMMARY_COLUMNS, USER_BLOCK_SIZE, type HotReads } from './reads.js';
+import type { AccountRecord, AdminUserRecord, ProfileChanges, Role } from '../domain/model.js';
+import { knexReads, PROFILE_COLUMNS, rowsOf, USER_BLOCK_SIZE, type HotReads } from './reads.js';
 import type {
   Credentials,
   LimitClaim,
@@ -18,7 +18,9 @@ import type {
   Repositories,
   Reservation,
   SecurityEvent,
+  SecurityEventRecord,
   SecurityEventRepository,
+  SecurityEventType,
   SessionRecord,
   SessionRepository,
   SessionRow,
@@ -34,7 +36,7 @@ const CREDENTIAL_COLUMNS = [
   'password_hash',
   'credential_generation',
 ] as const;
-const ACCOUNT_COLUMNS = [...SUMMARY_COLUMNS, 'role', 'email_verified_at', 'created_at', 'password_changed_at'] as const;
+const ACCOUNT_COLUMNS = [...PROFILE_COLUMNS, 'email_verified_at', 'created_at', 'password_changed_at'] as const;
 
 // Knex builds no `insert … select … returning` on SQLite, so this one is
 // written out. On PostgreSQL the user's row is share-locked: a password change
@@ -60,17 +62,29 @@ export function createStore(db: Knex, reads: HotReads = knexReads(db)): Store {
         try {
           return await db.transaction((trx) => work(repositoriesOn(trx, knexReads(trx))));
         } catch (error) {
-          // PostgreSQL may end one of two transactions that wait for each
-          // other (deadlock_detected), rolled back whole: run it again. The
-          // lock orders are chosen to avoid it; this is the net under them.
-          if ((error as { code?: unknown }).code !== '40P01' || attempt === DEADLOCK_ATTEMPTS) throw error;
+          // The lock orders are chosen so that transactions don't end each
+          // other; this is the net under them. Rolled back whole, a
+          // transaction can run again.
+          if (!isLockConflict(error) || attempt === LOCK_CONFLICT_ATTEMPTS) throw error;
         }
       }
     },
   };
 }
 
-const DEADLOCK_ATTEMPTS = 3;
+const LOCK_CONFLICT_ATTEMPTS = 3;
+
+/**
+ * PostgreSQL ended this transaction as a deadlock victim (40P01); or SQLite
+ * refused it a write lock: a transaction that read before another connection
+ * wrote can't start writing (SQLITE_BUSY at once, whatever busy_timeout
+ * says). Transactions here write before they read; this catches one that
+ * doesn't.
+ */
+function isLockConflict(error: unknown): boolean {
+  const { code } = (error ?? {}) as { code?: unknown };
+  return code === '40P01' || code === 'SQLITE_BUSY';
+}
 
 function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositories {
   return {
@@ -193,6 +207,32 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
         return { email: row.email, role: row.role };
       };
       return isTransaction(db) ? eraseCounted(db) : db.transaction(eraseCounted);
+    },
+
+    async search(text: string, match: 'exact' | 'prefix', offset: number, limit: number) {
+      const pattern = `${text.replace(/[\\%_]/g, '\\$&')}%`;
+      const matching = () =>
+        db('users').where((where) => {
+          // The callback adds to the builder; it is not a query to await.
+          if (match === 'exact') void where.where({ email: text }).orWhere({ user_name_key: text });
+          else
+            void where
+              .whereRaw("email like ? escape '\\'", [pattern])
+              .orWhereRaw("user_name_key like ? escape '\\'", [pattern]);
+        });
+      const rows = await matching()
+        .orderBy('id')
+        .offset(offset)
+        .limit(limit)
+        .select<AdminUserRecord[]>([...PROFILE_COLUMNS, 'email_verified_at', 'disabled_at', 'created_at']);
+      const [{ n }] = await matching().count<{ n: number | string }[]>({ n: '*' });
+      const users = rows.map((row) => ({
+        ...row,
+        created_at: Number(row.created_at),
+        email_verified_at: nullableNumber(row.email_verified_at),
+        disabled_at: nullableNumber(row.disabled_at),
+      }));
+      return { users, total: Number(n) };
     },
 
     async countAdmins() {
@@ -392,6 +432,28 @@ function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepo
   return {
     async insert(event: SecurityEvent) {
       await db('security_events').insert({ ...event, occurred_at: Date.now() });
+    },
+
+    async list(filter: { userId?: number; type?: SecurityEventType }, offset: number, limit: number) {
+      const matching = () =>
+        db('security_events').where({
+          ...(filter.userId === undefined ? {} : { user_id: filter.userId }),
+          ...(filter.type === undefined ? {} : { type: filter.type }),
+        });
+      const rows = await matching()
+        .orderBy('id', 'desc')
+        .offset(offset)
+        .limit(limit)
+        .select<SecurityEventRecord[]>('id', 'type', 'user_id', 'actor_id', 'address', 'request_id', 'occurred_at');
+      const [{ n }] = await matching().count<{ n: number | string }[]>({ n: '*' });
+      const events = rows.map((row) => ({
+        ...row,
+        id: Number(row.id),
+        occurred_at: Number(row.occurred_at),
+        user_id: nullableNumber(row.user_id),
+        actor_id: nullableNumber(row.actor_id),
+      }));
+      return { events, total: Number(n) };
     },
 
     async forgetAddressesOf(userId: number) {

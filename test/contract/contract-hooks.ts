@@ -581,6 +581,35 @@ function adminSetups(): Record<string, Setup> {
       ],
     );
   }
+  // The two reads: an unknown match or kind is a 400; the rest as above.
+  for (const [operationId, path, invalid] of [
+    ['searchUsers', '/admin/users?q=jane', '/admin/users?q=jane&match=fuzzy'],
+    ['listAuditEvents', '/admin/audit?type=login_failure', '/admin/audit?type=no_such_kind'],
+  ] as const) {
+    const reading = (t: Transaction, at: string, token = fixtures.adminToken) => {
+      setToken(t, token);
+      setPath(t, at);
+    };
+    entries.push(
+      [`${operationId} 200`, (t) => reading(t, path)],
+      [`${operationId} 400`, (t) => reading(t, invalid)],
+      [
+        `${operationId} 401`,
+        (t) => {
+          reading(t, path);
+          dropToken(t);
+        },
+      ],
+      [`${operationId} 403`, (t) => reading(t, path, fixtures.owner.token)],
+      [
+        `${operationId} 500`,
+        async (t) => {
+          reading(t, path);
+          await hideUsersTable(t);
+        },
+      ],
+    );
+  }
   // The only admin can't be deleted, demoted or disabled.
   const onlyAdmin = (suffix: string, body?: unknown) => (t: Transaction) => {
     setToken(t, fixtures.adminToken);

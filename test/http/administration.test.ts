@@ -152,4 +152,71 @@ describe('administration', function () {
     const events = await api.service.db('security_events').where({ user_id: user.id, type: 'account_deleted' });
     expect(events.map((e: { actor_id: number }) => Number(e.actor_id))).to.deep.equal([adminId]);
   });
+
+  it('finds users by exact or prefix email and user name, case-blind, paged with an exact total', async () => {
+    const a = await api.register({ email: 'findme-a@example.com', user_name: 'alpha_find' });
+    const b = await api.register({ email: 'findme-b@example.com', user_name: 'beta_find' });
+    const c = await api.register({ email: 'other-c@example.com', user_name: 'FindMe_C' });
+    await api.register({ email: 'find%me@example.com', user_name: 'percent_find' });
+    await asAdmin('POST', `/admin/users/${b.id}/disable`);
+    const search = async (query: string) => (await asAdmin('GET', `/admin/users?${query}`)).body;
+
+    const all = await search('q=%20FINDME&per_page=2');
+    expect(all.total_users).to.equal(3);
+    expect(all.users.map((u: { id: number }) => u.id)).to.deep.equal([a.id, b.id]);
+    expect((await search('q=findme&page=2&per_page=2')).users.map((u: { id: number }) => u.id)).to.deep.equal([c.id]);
+    expect((await search('q=findme&page=3&per_page=2')).users).to.deep.equal([]);
+    const [first] = all.users;
+    expect(first).to.include({ email: 'findme-a@example.com', role: 'user', email_verified: false, disabled: false });
+    expect(all.users[1].disabled).to.equal(true);
+    expect(Date.parse(first.created_at)).to.be.a('number');
+
+    const exact = await search(`q=${encodeURIComponent('FindMe-A@Example.com')}&match=exact`);
+    expect(exact.users.map((u: { id: number }) => u.id)).to.deep.equal([a.id]);
+    expect((await search('q=findme_c&match=exact')).users.map((u: { id: number }) => u.id)).to.deep.equal([c.id]);
+    expect((await search('q=findme&match=exact')).total_users).to.equal(0);
+    // % and _ are letters here, not wildcards.
+    expect((await search(`q=${encodeURIComponent('find%')}`)).total_users).to.equal(1);
+    expect((await search(`q=${encodeURIComponent('f_nd')}`)).total_users).to.equal(0);
+
+    expect((await asAdmin('GET', '/admin/users')).status).to.equal(400);
+    expect((await asAdmin('GET', '/admin/users?q=x&match=fuzzy')).status).to.equal(400);
+    const user = await api.register();
+    expect((await api.request('GET', '/admin/users?q=find', { token: user.token })).body).to.deep.equal(FORBIDDEN);
+  });
+
+  it('reads the audit trail newest first, by account and kind, paged', async () => {
+    const user = await api.register();
+    await api.request('POST', '/login', { body: { email: user.email, password: 'wrong-one-1' } });
+    await api.request('POST', '/login', { body: { email: user.email, password: 'wrong-one-2' } });
+    await api.login(user.email, user.password);
+    const trail = async (query: string) => (await asAdmin('GET', `/admin/audit?${query}`)).body;
+
+    const mine = await trail(`user_id=${user.id}`);
+    expect(mine.events.map((e: { type: string }) => e.type)).to.deep.equal([
+      'login_success',
+      'login_failure',
+      'login_failure',
+      'email_verification_sent',
+      'registration',
+    ]);
+    expect(mine.total).to.equal(5);
+    const ids = mine.events.map((e: { id: number }) => e.id);
+    expect(ids).to.deep.equal([...ids].sort((x: number, y: number) => y - x));
+    const failures = await trail(`user_id=${user.id}&type=login_failure&per_page=1&page=2`);
+    expect(failures).to.include({ total: 2, page: 2, per_page: 1 });
+    expect(failures.events).to.have.length(1);
+    expect(failures.events[0]).to.include({
+      type: 'login_failure',
+      user_id: user.id,
+      actor_id: null,
+      address: '127.0.0.1',
+    });
+
+    await asAdmin('DELETE', `/admin/users/${user.id}`);
+    const afterwards = await trail(`user_id=${user.id}`);
+    expect(afterwards.events[0]).to.include({ type: 'account_deleted', actor_id: adminId, address: null });
+    expect(afterwards.events.every((e: { address: string | null }) => e.address === null)).to.equal(true);
+    expect((await asAdmin('GET', '/admin/audit?type=no_such_kind')).status).to.equal(400);
+  });
 });

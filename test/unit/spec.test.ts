@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { errorTextsOf, loadSpec } from '../../src/contract/spec.js';
+import { errorTextsOf, loadSpec, resolveRef, type SpecNode } from '../../src/contract/spec.js';
+import { SECURITY_EVENT_TYPES } from '../../src/domain/ports.js';
 import { FALLBACK_TEXTS } from '../../src/http/errors.js';
 import { operationsOf, resolveOperation } from '../../src/http/operations.js';
 
@@ -93,6 +94,26 @@ describe('spec operation table', () => {
     expect([...byId('checkToken').statuses].sort()).to.deep.equal([200, 401, 403, 500]);
     expect(byId('login').outcomeMetric).to.equal('logins');
     expect(byId('getUser').outcomeMetric).to.equal(undefined);
+  });
+
+  it('lists the same kinds of audit events as the domain', () => {
+    const reference: SpecNode = { $ref: '#/components/schemas/SecurityEventType' };
+    const documented = resolveRef(spec, reference).enum;
+    expect(documented).to.deep.equal([...SECURITY_EVENT_TYPES]);
+  });
+
+  it('reads the role each admin operation requires from the spec', () => {
+    const adminOnly = operations.filter((o) => o.requiredRole === 'admin').map((o) => o.id);
+    expect(adminOnly.sort()).to.deep.equal([
+      'deleteUser',
+      'disableUser',
+      'enableUser',
+      'endUserSessions',
+      'listAuditEvents',
+      'searchUsers',
+      'setUserRole',
+    ]);
+    expect(operations.filter((o) => o.requiredRole !== undefined && o.requiredRole !== 'admin')).to.deep.equal([]);
   });
 
   it('knows which operations an account may call before verifying its email', () => {
