@@ -17,6 +17,11 @@
 // 1-worker service: npm run bench -- --flood-only (or BENCH_FLOOD_ONLY=1);
 // it writes bench/results/bench-flood-*.{json,md} and leaves latest.md alone.
 //
+// The database is what a user base looks like after a while: a tenth of the
+// accounts ever made have been deleted (every tenth id, through the erasure
+// path), so positions have gaps and BENCH_USERS users remain; requests pick
+// live users only.
+//
 // BENCH_ROUNDS (3), BENCH_SECONDS (5) per measurement, BENCH_USERS (100000;
 // 1000 with --flood-only), BENCH_CONNECTIONS (32), BENCH_FLOOD_LOGINS (40 per
 // phase), BENCH_FLOOD_CONNECTIONS (32).
@@ -28,6 +33,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { openDomain } from '../src/compose.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
 import { startServerProcess } from '../test/support/process.js';
 import { SEED_PASSWORD, seedUsers } from './seed.js';
 
@@ -196,7 +204,33 @@ interface Server {
 }
 
 let registered = 0;
-const randomId = () => 1 + Math.floor(Math.random() * USERS);
+// Every tenth id is deleted before measuring; the k-th live user (from 0) has id k + floor(k / 9) + 1.
+const DELETED_EVERY = 10;
+const SEEDED = USERS + Math.floor(USERS / (DELETED_EVERY - 1));
+const randomId = () => {
+  const k = Math.floor(Math.random() * USERS);
+  return k + Math.floor(k / (DELETED_EVERY - 1)) + 1;
+};
+
+/** Seeds the users, then deletes every tenth one as an admin would: USERS remain, with gaps. */
+async function prepareDatabase(databaseUrl: string): Promise<void> {
+  console.log(`Seeding ${SEEDED.toLocaleString('en')} users…`);
+  await seedUsers(databaseUrl, SEEDED);
+  const deleting = Math.floor(SEEDED / DELETED_EVERY);
+  console.log(`Deleting every ${DELETED_EVERY}th (${deleting.toLocaleString('en')}) through the erasure path…`);
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET: 'x'.repeat(32) });
+  const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
+  try {
+    const started = Date.now();
+    const origin = { address: 'bench', requestId: 'bench' };
+    for (let id = DELETED_EVERY; id <= SEEDED; id += DELETED_EVERY) {
+      await domain.administration.delete(undefined, id, origin);
+    }
+    console.log(`  deleted in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    await domain.close();
+  }
+}
 const scenarios: Scenario[] = [
   { name: 'GET /protected', method: 'GET', path: '/protected', token: true },
   { name: 'GET /users/:id', method: 'GET', path: () => `/users/${randomId()}`, token: true },
@@ -596,8 +630,7 @@ async function floodOnly(): Promise<void> {
   let server: Server | undefined;
   const label = 'service, 1 worker';
   try {
-    console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
-    await seedUsers(databaseUrl, USERS);
+    await prepareDatabase(databaseUrl);
     console.log(`Starting the service with WEB_CONCURRENCY 1`);
     server = await startService(databaseUrl, 1);
     for (let round = 1; round <= ROUNDS; round += 1) {
@@ -656,8 +689,7 @@ async function main(): Promise<void> {
   const floodSamples: Record<string, FloodSample[]> = {}; // by server
   const servers: Server[] = [];
   try {
-    console.log(`Seeding ${USERS.toLocaleString('en')} users…`);
-    await seedUsers(databaseUrl, USERS);
+    await prepareDatabase(databaseUrl);
 
     console.log(
       'Starting the baseline (Express + validator + JWT check, no database) and the service with WEB_CONCURRENCY 1 and 2',
@@ -778,7 +810,7 @@ async function main(): Promise<void> {
   const markdown = [
     `# Benchmark, ${when}`,
     '',
-    `Node ${process.version}, ${USERS.toLocaleString('en')} users on SQLite, ${cpus().length} cores. Medians of ${ROUNDS} rounds; in each`,
+    `Node ${process.version}, ${USERS.toLocaleString('en')} users on SQLite (of ${SEEDED.toLocaleString('en')} made, every ${DELETED_EVERY}th deleted), ${cpus().length} cores. Medians of ${ROUNDS} rounds; in each`,
     `round every scenario ran on each server in turn, ${SECONDS} s after a 1 s warm-up, with ${CONNECTIONS} connections (8 for logins`,
     `and registrations), autocannon on 127.0.0.1 in the same machine, where it used ${Math.round(loadGeneratorShare * 100)}% of a core (median).`,
     'Errors and non-2xx answers are summed over the rounds. Server CPU counts all of its processes and threads.',
