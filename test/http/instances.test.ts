@@ -327,6 +327,31 @@ describe(`several processes on one ${backend} database`, function () {
     }
   });
 
+  it('disables an account in one process while logins run in the other: no working token comes out', async () => {
+    const { access_token: adminToken } = (
+      await send(targets[0], 'POST', '/login', { body: { email: ADMIN.email, password: ADMIN.password } })
+    ).body as { access_token: string };
+    const user = await registerOn(targets[0], 'disablerace');
+    const id = Number(JSON.parse(Buffer.from(user.token.split('.')[1], 'base64url').toString()).sub);
+    const login = (target: string) =>
+      send(target, 'POST', '/login', { body: { email: user.email, password: user.password } });
+    const [disabled, ...logins] = await Promise.all([
+      send(targets[0], 'POST', `/admin/users/${id}/disable`, { token: adminToken }),
+      ...Array.from({ length: 4 }, () => login(targets[1])),
+    ]);
+    expect(disabled.status).to.equal(200);
+    for (const answer of logins) expect([200, 401, 403]).to.include(answer.status);
+    for (const answer of logins.filter((a) => a.status === 200)) {
+      for (const target of targets) {
+        expect((await send(target, 'GET', '/protected', { token: answer.body.access_token })).status).to.equal(401);
+      }
+    }
+    for (const target of targets) {
+      expect((await send(target, 'GET', '/protected', { token: user.token })).status).to.equal(401);
+      expect((await login(target)).body).to.deep.equal({ error: 'Account disabled' });
+    }
+  });
+
   it('lets a verification link work once when two processes get it at the same moment', async () => {
     const user = await registerOn(targets[0], 'verifyonce');
     const [mail] = await waitForMails(smtp.received, user.email, SUBJECTS.verification);

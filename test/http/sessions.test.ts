@@ -1,7 +1,7 @@
 // The signed-in user's sessions: listing them, ending one, ending the others.
 // Races are fired in parallel.
 import { expect } from 'chai';
-import { startTestServer, tally, type TestServer } from '../support/server.js';
+import { ADMIN, startTestServer, tally, type TestServer } from '../support/server.js';
 
 const SESSION_NOT_FOUND = { error: 'Session not found' };
 const sessionIdOf = (token: string) => String(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti);
@@ -71,6 +71,20 @@ describe('your sessions', function () {
       (await api.request('DELETE', `/sessions/${sessionIdOf(user.phone)}`, { token: user.phone })).status,
     ).to.equal(200);
     expect((await api.request('GET', '/protected', { token: user.phone })).status).to.equal(401);
+  });
+
+  it('is the same for moderators and admins: their own sessions only', async () => {
+    const user = await userWithThreeSessions();
+    const adminToken = await api.login(ADMIN.email, ADMIN.password);
+    const moderator = await api.register({ role: 'moderator' }, adminToken);
+    for (const token of [moderator.token, adminToken]) {
+      const { sessions } = (await api.request('GET', '/sessions', { token })).body as { sessions: { id: string }[] };
+      expect(sessions.map((s) => s.id)).to.not.include(sessionIdOf(user.phone));
+      const refused = await api.request('DELETE', `/sessions/${sessionIdOf(user.phone)}`, { token });
+      expect(refused.status).to.equal(404);
+      expect(refused.body).to.deep.equal(SESSION_NOT_FOUND);
+    }
+    expect((await api.request('GET', '/protected', { token: user.phone })).status).to.equal(200);
   });
 
   it('ends one session once when asked twice at the same moment', async () => {
