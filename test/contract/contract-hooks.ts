@@ -191,6 +191,14 @@ const hideTable = (table: string) => async (t: Transaction) => {
   t.hiddenTable = table;
 };
 const hideUsersTable = hideTable('users');
+// The most common setups: the owner's token, with the users table there or gone.
+const asOwner = (t: Transaction) => {
+  setToken(t, fixtures.owner.token);
+};
+const asOwnerWithUsersTableGone = async (t: Transaction) => {
+  asOwner(t);
+  await hideUsersTable(t);
+};
 
 /** A copy of the request example the spec gives for an operation (by id) or a transaction's operation. */
 function exampleOf(operationId: string): Record<string, any> {
@@ -294,10 +302,7 @@ const setups: Record<string, Setup> = {
     setPath(t, `/users/update/${fixtures.owner.id}`);
     setBody(t, { email: fixtures.other.email });
   },
-  'updateUser 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'updateUser 500': asOwnerWithUsersTableGone,
 
   'updateUserPassword 200': (t) => {
     setToken(t, fixtures.passwordChanger.token);
@@ -332,10 +337,7 @@ const setups: Record<string, Setup> = {
     setPath(t, path);
     setBody(t, wrong);
   },
-  'updateUserPassword 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'updateUserPassword 500': asOwnerWithUsersTableGone,
   'updateUserPassword 503': (t) => {
     useBusyInstance(t);
     setToken(t, fixtures.owner.token);
@@ -372,20 +374,12 @@ const setups: Record<string, Setup> = {
     setToken(t, access_token);
   },
   'logout 401': dropToken,
-  'logout 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'logout 500': asOwnerWithUsersTableGone,
 
-  'checkToken 200': (t) => {
-    setToken(t, fixtures.owner.token);
-  },
+  'checkToken 200': asOwner,
   'checkToken 401': dropToken,
   'checkToken 403': asUnverifiedOnGatedInstance,
-  'checkToken 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'checkToken 500': asOwnerWithUsersTableGone,
 
   'requestPasswordReset 202': () => {},
   'requestPasswordReset 400': (t) => {
@@ -416,15 +410,10 @@ const setups: Record<string, Setup> = {
     setBody(t, { token: await resetTokenFor(fixtures.owner.email), password: 'reset-password-from-link' });
   },
 
-  'getAccount 200': (t) => {
-    setToken(t, fixtures.owner.token);
-  },
+  'getAccount 200': asOwner,
   'getAccount 401': dropToken,
   'getAccount 403': asUnverifiedOnGatedInstance,
-  'getAccount 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'getAccount 500': asOwnerWithUsersTableGone,
 
   'closeAccount 200': (t) => {
     setToken(t, fixtures.closer.token);
@@ -455,34 +444,21 @@ const setups: Record<string, Setup> = {
     setToken(t, access_token);
     setBody(t, wrong);
   },
-  'closeAccount 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'closeAccount 500': asOwnerWithUsersTableGone,
   'closeAccount 503': (t) => {
     useBusyInstance(t);
     setToken(t, fixtures.owner.token);
   },
 
-  'listSessions 200': (t) => {
-    setToken(t, fixtures.owner.token);
-  },
+  'listSessions 200': asOwner,
   'listSessions 401': dropToken,
   'listSessions 403': asUnverifiedOnGatedInstance,
-  'listSessions 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'listSessions 500': asOwnerWithUsersTableGone,
 
-  'endOtherSessions 200': (t) => {
-    setToken(t, fixtures.owner.token);
-  },
+  'endOtherSessions 200': asOwner,
   'endOtherSessions 401': dropToken,
   'endOtherSessions 403': asUnverifiedOnGatedInstance,
-  'endOtherSessions 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'endOtherSessions 500': asOwnerWithUsersTableGone,
 
   'endSession 200': async (t) => {
     const { access_token } = await call('POST', '/login', {
@@ -501,10 +477,7 @@ const setups: Record<string, Setup> = {
     setToken(t, fixtures.owner.token);
     setPath(t, `/sessions/${claimsOf(fixtures.other.token).jti}`); // another user's
   },
-  'endSession 500': async (t) => {
-    setToken(t, fixtures.owner.token);
-    await hideUsersTable(t);
-  },
+  'endSession 500': asOwnerWithUsersTableGone,
 
   ...adminSetups(),
 
