@@ -184,25 +184,29 @@ async function resetPassword(domain: Domain, email: string): Promise<void> {
   console.log(`Password of ${email} reset; every session of the account has ended.`);
 }
 
-async function revokeSessions(domain: Domain, email: string): Promise<void> {
-  const ended = await domain.users.revokeSessions(email, OPERATOR());
-  if (ended === undefined) throw new Error(`no account has the email ${email}`);
-  console.log(`Ended ${ended} session${ended === 1 ? '' : 's'} of ${email}.`);
+function revokeSessions(domain: Domain, email: string): Promise<void> {
+  return onAccount(
+    domain,
+    email,
+    (id) => domain.administration.endSessions(undefined, id, OPERATOR()),
+    (ended) => `Ended ${ended} session${ended === 1 ? '' : 's'} of ${email}.`,
+  );
 }
 
 const OUTBOX_LISTING = 20;
 
 /** Runs an admin task on the account with this email, in the operator's words. */
-async function onAccount(
+async function onAccount<T>(
   domain: Domain,
   email: string,
-  task: (id: number) => Promise<unknown>,
-  done: string,
+  task: (id: number) => Promise<T>,
+  done: string | ((result: T) => string),
 ): Promise<void> {
   const id = await domain.administration.idOf(email);
+  let result: T;
   try {
     if (id === undefined) throw new DomainError('user_not_found');
-    await task(id);
+    result = await task(id);
   } catch (error) {
     if (error instanceof DomainError && error.kind === 'user_not_found') {
       throw new Error(`no account has the email ${email}`);
@@ -212,7 +216,7 @@ async function onAccount(
     }
     throw error;
   }
-  console.log(done);
+  console.log(typeof done === 'string' ? done : done(result));
 }
 
 function deleteUser(domain: Domain, email: string): Promise<void> {

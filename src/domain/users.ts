@@ -152,17 +152,6 @@ export class UserService {
     });
   }
 
-  /** Ends every session of the account (operators). Undefined: no such email; else how many ended. */
-  async revokeSessions(email: string, origin: RequestOrigin): Promise<number | undefined> {
-    const credentials = await this.store.users.findCredentialsByEmail(canonicalEmail(email));
-    if (!credentials) return undefined;
-    return this.store.transaction(async ({ sessions, securityEvents }) => {
-      const ended = await sessions.deleteAllOfUser(credentials.id);
-      await securityEvents.insert(auditEntry('sessions_revoked', credentials.id, origin));
-      return ended;
-    });
-  }
-
   private async existingAccountRole(email: string): Promise<Role | undefined> {
     const credentials = await this.store.users.findCredentialsByEmail(email);
     return credentials && (await this.store.users.findById(credentials.id))?.role;
