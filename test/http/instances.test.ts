@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, TEST_SECRET, tally } from '../support/server.js';
-import { mailsTo, startSmtpServer, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
+import { mailsTo, startSmtpServer, subjectOf, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
 
 interface Answer {
   status: number;
@@ -350,6 +350,55 @@ describe(`several processes on one ${backend} database`, function () {
       expect((await send(target, 'GET', '/protected', { token: user.token })).status).to.equal(401);
       expect((await login(target)).body).to.deep.equal({ error: 'Account disabled' });
     }
+  });
+
+  it('limits wrong passwords when closing an account, and ends a session once, across the processes', async () => {
+    const user = await registerOn(targets[0], 'closelimit');
+    const wrongs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        send(targets[i % targets.length], 'POST', '/account/delete', {
+          token: user.token,
+          body: { password: `wrong-${i}-password` },
+        }),
+      ),
+    );
+    expect(tally(wrongs)).to.deep.equal({ 400: 5, 429: 3 });
+    const { access_token: second } = (
+      await send(targets[1], 'POST', '/login', { body: { email: user.email, password: user.password } })
+    ).body as { access_token: string };
+    const jti = String(JSON.parse(Buffer.from(second.split('.')[1], 'base64url').toString()).jti);
+    const ends = await Promise.all(
+      targets.map((target) => send(target, 'DELETE', `/sessions/${jti}`, { token: user.token })),
+    );
+    expect(tally(ends)).to.deep.equal({ 200: 1, 404: 1 });
+  });
+
+  it('caps the mail of email changes fired at both processes at once', async () => {
+    const user = await registerOn(targets[0], 'hopper');
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        send(targets[i % targets.length], 'PUT', `/users/update/${user.id}`, {
+          token: user.token,
+          body: { email: `hop${i}@example.com` },
+        }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 200: 6 });
+    // Three changes took the hour's share of mail: a link and a notice each; the rest sent nothing.
+    const hop = /^hop\d@example\.com$/;
+    const links = () =>
+      smtp.received.filter((mail) => subjectOf(mail) === SUBJECTS.verification && mail.to.some((to) => hop.test(to)));
+    const notices = () =>
+      smtp.received.filter(
+        (mail) => subjectOf(mail) === SUBJECTS.emailChanged && mail.to.some((to) => hop.test(to) || to === user.email),
+      );
+    for (let waited = 0; links().length + notices().length < 6; waited += 25) {
+      if (waited > 15_000) throw new Error("the changes' mail did not arrive");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300)); // more would arrive now
+    expect(links()).to.have.length(3);
+    expect(notices()).to.have.length(3);
   });
 
   it('lets a verification link work once when two processes get it at the same moment', async () => {
