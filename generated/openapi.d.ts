@@ -616,6 +616,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh an access token
+         * @description Exchanges a refresh token for a new access token and a new refresh
+         *     token, for the same session. Each refresh token works once: the
+         *     answer's `refresh_token` replaces it. The session's end
+         *     (`SESSION_TTL_SECONDS` after login) does not move; logging out, a
+         *     password change or reset, disabling or deleting the account end it,
+         *     and its refresh tokens with it.
+         *
+         *     Presenting a refresh token that was already exchanged means two
+         *     parties hold it, so the session is ended at once (`401`) and every
+         *     token of it refused: the thief's and the owner's alike. One exception
+         *     keeps honest clients signed in: the same client (same address and
+         *     `User-Agent`) sending it again within
+         *     `REFRESH_TOKEN_REUSE_GRACE_SECONDS` (default 10) of its exchange, as
+         *     two requests racing from one app do, gets `409 Refresh token already
+         *     used` and the session survives; that client should use the pair the
+         *     winning request returned. Of two refreshes racing with one token,
+         *     exactly one gets the new pair.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys for verifying tokens
+         * @description The JSON Web Key Set (RFC 7517) of the keys whose tokens are valid: a
+         *     service that trusts this one checks an access token's signature with
+         *     the key named by its `kid`, then `iss`, `aud` and `exp`. A new key is
+         *     listed here for `JWKS_MAX_AGE_SECONDS` before any token is signed
+         *     with it, and a replaced key stays until the last token it signed has
+         *     expired, so a verifier that caches this document no longer than
+         *     `Cache-Control` says never meets a key it doesn't know. A key retired
+         *     in an emergency leaves at once. Empty where `JWT_ALGORITHM=HS256`:
+         *     a shared secret has no public half. Served from memory (each
+         *     instance re-reads the keys every second), so it answers even while
+         *     the database is unreachable.
+         */
+        get: operations["getSigningKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -794,12 +860,20 @@ export interface components {
             id: components["schemas"]["UserId"];
         };
         /**
-         * @description A JWT (HS256) to send as `Authorization: Bearer <token>`.
+         * @description A JWT (ES256, or HS256 where configured) to send as `Authorization: Bearer <token>`.
          * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
          */
         Token: string;
+        /**
+         * @description An opaque refresh token (256 random bits, base64url): send it to
+         *     `POST /token/refresh` for the next access token. Keep it secret; the
+         *     service stores only a hash of it.
+         * @example 3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA
+         */
+        RefreshToken: string;
         RegistrationToken: {
             JWT: components["schemas"]["Token"];
+            refresh_token: components["schemas"]["RefreshToken"];
         };
         LoginResult: {
             access_token: components["schemas"]["Token"];
@@ -809,6 +883,28 @@ export interface components {
              * @example 2023-01-01T12:00:00Z
              */
             expires_at: string;
+            refresh_token: components["schemas"]["RefreshToken"];
+        };
+        TokenRefresh: {
+            refresh_token: components["schemas"]["RefreshToken"];
+        };
+        /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
+        JsonWebKey: {
+            /** @enum {string} */
+            kty: "EC";
+            /** @enum {string} */
+            crv: "P-256";
+            x: string;
+            y: string;
+            /** @description The key's id, as in the `kid` header of the tokens it signed. */
+            kid: string;
+            /** @enum {string} */
+            alg: "ES256";
+            /** @enum {string} */
+            use: "sig";
+        };
+        JsonWebKeySet: {
+            keys: components["schemas"]["JsonWebKey"][];
         };
         PasswordUpdatedMessage: {
             /** @enum {string} */
@@ -855,7 +951,7 @@ export interface components {
          * @example login_failure
          * @enum {string}
          */
-        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled";
+        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled" | "refresh_token_reused" | "signing_key_added" | "signing_key_retired";
         AuditEvent: {
             /** Format: int64 */
             id: number;
@@ -1054,6 +1150,14 @@ export interface components {
         InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Invalid or expired token";
+        };
+        RefreshRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid or expired refresh token";
+        };
+        RefreshConflictError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid request body" | "Refresh token already used";
         };
         InvalidCredentialsError: components["schemas"]["Error"] & {
             /** @enum {string} */
@@ -1392,6 +1496,11 @@ export interface components {
          *     `Bearer error="invalid_token"` when a token was sent and refused.
          */
         WWWAuthenticate: string;
+        /**
+         * @description `public, max-age=<JWKS_MAX_AGE_SECONDS>` (default 300): how long a
+         *     verifier may keep the key set.
+         */
+        PublicMaxAge: string;
         /** @description Seconds until the limit allows another try. */
         RetryAfter: number;
     };
@@ -1431,7 +1540,8 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "JWT": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIyIiwianRpIjoiOWY4ZTQxYzYtM2Y2Ny00ZDA0LWE1YjMtN2Y2ZTE5YjE0YjcwIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDM2MDB9.c2lnbmF0dXJl"
+                     *       "JWT": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIyIiwianRpIjoiOWY4ZTQxYzYtM2Y2Ny00ZDA0LWE1YjMtN2Y2ZTE5YjE0YjcwIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDM2MDB9.c2lnbmF0dXJl",
+                     *       "refresh_token": "3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA"
                      *     }
                      */
                     "application/json": components["schemas"]["RegistrationToken"];
@@ -1690,7 +1800,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A new session; `expires_at` is the token's `exp` in UTC. */
+            /**
+             * @description A new session. `expires_at` is the access token's `exp` in UTC;
+             *     `refresh_token` gets the next access token (`POST /token/refresh`).
+             */
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["NoStore"];
@@ -1700,7 +1813,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwianRpIjoiOWY4ZTQxYzYtM2Y2Ny00ZDA0LWE1YjMtN2Y2ZTE5YjE0YjcwIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDM2MDB9.c2lnbmF0dXJl",
-                     *       "expires_at": "2023-01-01T12:00:00Z"
+                     *       "expires_at": "2023-01-01T12:00:00Z",
+                     *       "refresh_token": "3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA"
                      *     }
                      */
                     "application/json": components["schemas"]["LoginResult"];
@@ -2525,6 +2639,113 @@ export interface operations {
             };
             429: components["responses"]["TooManyVerificationRequests"];
             500: components["responses"]["InternalServerError"];
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TokenRefresh"];
+            };
+        };
+        responses: {
+            /** @description A new access token and the refresh token that replaces the one sent. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IjRmMWMifQ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+                     *       "expires_at": "2023-01-01T12:15:00Z",
+                     *       "refresh_token": "9Xw1bq3ZkP0uVdN5tR8yLmC2eH7aJ4sGfQ6oKpIxYzU"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LoginResult"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            /**
+             * @description The refresh token is unknown, expired or of an ended session, or
+             *     it was already exchanged (and its session has now been ended).
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Invalid or expired refresh token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RefreshRefusedError"];
+                };
+            };
+            /**
+             * @description `Invalid request body`: the body is not readable JSON.
+             *     `Refresh token already used`: this client exchanged this refresh
+             *     token moments ago; the session goes on with the pair that
+             *     exchange returned.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefreshConflictError"];
+                };
+            };
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    getSigningKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public signing keys. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["PublicMaxAge"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "EC",
+                     *           "crv": "P-256",
+                     *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                     *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                     *           "kid": "0b3f4c1e9a7d2c58",
+                     *           "alg": "ES256",
+                     *           "use": "sig"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
         };
     };
     checkLiveness: {

@@ -45,7 +45,12 @@ async function measure(): Promise<Result> {
   try {
     console.log(`${backend}: seeding ${USERS.toLocaleString('en')} users`);
     await seedUsers(database.url, USERS, () => {});
-    const config = loadConfig({ ...process.env, DATABASE_URL: database.url, JWT_SECRET: 'x'.repeat(32) });
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: database.url,
+      JWT_SECRET: 'x'.repeat(32),
+      SIGNING_KEYS_SECRET: 'x'.repeat(32),
+    });
     const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
     try {
       const origin = { address: 'bench', requestId: 'bench' };

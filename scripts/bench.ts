@@ -1,7 +1,8 @@
 // npm run bench: seeds a throw-away SQLite database with 100,000 users, then
 // measures with autocannon on 127.0.0.1, in one run: a baseline of the same
 // stack without a database (scripts/bench-baseline.ts), and the built service
-// with WEB_CONCURRENCY 1 and 2 on the hot routes. Prints a table (median req/s,
+// with WEB_CONCURRENCY 1 and 2 on the hot routes (and with JWT_ALGORITHM=HS256
+// beside the default ES256 on the two hot reads). Prints a table (median req/s,
 // p50, p99, errors, non-2xx, server CPU per request, ratio to the baseline),
 // checks the targets, and writes JSON and Markdown under bench/results/.
 // Numbers, not assertions: these machines are shared and noisy, so the three
@@ -218,7 +219,12 @@ async function prepareDatabase(databaseUrl: string): Promise<void> {
   await seedUsers(databaseUrl, SEEDED);
   const deleting = Math.floor(SEEDED / DELETED_EVERY);
   console.log(`Deleting every ${DELETED_EVERY}th (${deleting.toLocaleString('en')}) through the erasure path…`);
-  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET: 'x'.repeat(32) });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: 'x'.repeat(32),
+    SIGNING_KEYS_SECRET: 'x'.repeat(32),
+  });
   const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
   try {
     const started = Date.now();
@@ -314,12 +320,19 @@ async function startBaseline(): Promise<Server> {
   };
 }
 
-async function startService(databaseUrl: string, workers: number): Promise<Server & { startupMs: number }> {
+/** The built service as `npm start` runs it; with HS256, only the hot reads are measured, beside the default ES256. */
+async function startService(
+  databaseUrl: string,
+  workers: number,
+  algorithm: 'ES256' | 'HS256' = 'ES256',
+): Promise<Server & { startupMs: number }> {
   const service = await startServerProcess(
     {
       NODE_ENV: 'production',
       DATABASE_URL: databaseUrl,
+      JWT_ALGORITHM: algorithm,
       JWT_SECRET: SECRET,
+      SIGNING_KEYS_SECRET: SECRET,
       REGISTRATIONS_PER_ADDRESS: '0',
       // The client address from X-Forwarded-For, for the flood scenario's two
       // addresses; autocannon sends none, so the other scenarios are as before.
@@ -338,13 +351,14 @@ async function startService(databaseUrl: string, workers: number): Promise<Serve
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'seed.user.1@example.com', password: SEED_PASSWORD }),
   });
+  const defaultAlgorithm = algorithm === 'ES256';
   return {
-    label: `service, ${workers} worker${workers === 1 ? '' : 's'}`,
+    label: `service, ${workers} worker${workers === 1 ? '' : 's'}${defaultAlgorithm ? '' : `, ${algorithm}`}`,
     url: service.url,
     pid: service.child.pid!,
     token: ((await login.json()) as { access_token: string }).access_token,
-    scenarios,
-    underLogins: true,
+    scenarios: defaultAlgorithm ? scenarios : scenarios.slice(0, 2),
+    underLogins: defaultAlgorithm,
     startupMs: service.startupMs,
     stop: () => service.stop(),
   };
@@ -692,7 +706,7 @@ async function main(): Promise<void> {
     await prepareDatabase(databaseUrl);
 
     console.log(
-      'Starting the baseline (Express + validator + JWT check, no database) and the service with WEB_CONCURRENCY 1 and 2',
+      'Starting the baseline (Express + validator + JWT check, no database), the service with WEB_CONCURRENCY 1 and 2, and with 1 and HS256',
     );
     servers.push(await startBaseline());
     for (const workers of [1, 2]) {
@@ -700,6 +714,7 @@ async function main(): Promise<void> {
       notes[`startupMs_${workers}`] = service.startupMs;
       servers.push(service);
     }
+    servers.push(await startService(databaseUrl, 1, 'HS256'));
 
     for (let round = 1; round <= ROUNDS; round += 1) {
       console.log(`Round ${round} of ${ROUNDS}`);
@@ -757,11 +772,18 @@ async function main(): Promise<void> {
   const find = (scenario: string, server: string) => rows.find((r) => r.scenario === scenario && r.server === server)!;
   const one = 'service, 1 worker';
   const two = 'service, 2 workers';
+  const sharedSecret = 'service, 1 worker, HS256';
   const residentOne = notes.residentMbPerWorker_1 as number[];
   const residentTwo = notes.residentMbPerWorker_2 as number[];
   const targets = [
     ['GET /protected ≥ 0.8 of baseline (1 worker)', find('GET /protected', one).ratio!, 0.8, '≥'],
     ['GET /users/:id ≥ 0.7 of baseline (1 worker)', find('GET /users/:id', one).ratio!, 0.7, '≥'],
+    [
+      'GET /protected with ES256 (the default) ≥ 0.9 of HS256 (1 worker)',
+      find('GET /protected', one).reqPerSec / find('GET /protected', sharedSecret).reqPerSec,
+      0.9,
+      '≥',
+    ],
     [
       '2 workers ≥ 1.6× 1 worker, GET /protected',
       find('GET /protected', two).reqPerSec / find('GET /protected', one).reqPerSec,

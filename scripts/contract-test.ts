@@ -28,6 +28,7 @@ async function startServer(env: Record<string, string>): Promise<ServerProcess> 
     {
       NODE_ENV: 'test',
       JWT_SECRET: 'contract-test-secret-0123456789abcdef-0123456789',
+      SIGNING_KEYS_SECRET: 'contract-test-secret-0123456789abcdef-0123456789',
       VALIDATE_RESPONSES: 'true',
       ...ADMIN,
       ...env,

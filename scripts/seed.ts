@@ -17,6 +17,7 @@ export async function seedUsers(databaseUrl: string | undefined, count: number, 
     ...process.env,
     DATABASE_URL: databaseUrl ?? process.env.DATABASE_URL,
     JWT_SECRET: 'x'.repeat(32),
+    SIGNING_KEYS_SECRET: 'x'.repeat(32),
   });
   const db = openDatabase(config.database);
   try {

@@ -23,6 +23,7 @@ import { authHandlers } from './http/handlers/auth.js';
 import { healthHandlers, type ReadinessProbe } from './http/handlers/health.js';
 import { recoveryHandlers } from './http/handlers/recovery.js';
 import { sessionHandlers } from './http/handlers/sessions.js';
+import { tokenHandlers, type PublishedKeys } from './http/handlers/tokens.js';
 import { userHandlers } from './http/handlers/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { normalizeBody, parseJsonBody, refuseInvalidUtf8, refuseUnsafeContent } from './http/middleware/body.js';
@@ -53,6 +54,8 @@ export interface AppDependencies {
   recovery: RecoveryService;
   verification: EmailVerification;
   administration: Administration;
+  /** The JWKS. */
+  publishedKeys: PublishedKeys;
   readiness: ReadinessProbe;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
@@ -74,7 +77,8 @@ export interface AppDependencies {
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
-  const { users, sessions, recovery, verification, administration, readiness, draining, metrics } = dependencies;
+  const { users, sessions, recovery, verification, administration, publishedKeys, readiness, draining, metrics } =
+    dependencies;
   const { spec, operations, logger, settings } = dependencies;
   const app = express();
   app.disable('x-powered-by');
@@ -128,6 +132,7 @@ export function buildApp(dependencies: AppDependencies): Express {
       ...accountHandlers(users, verification),
       ...authHandlers(sessions),
       ...sessionHandlers(sessions),
+      ...tokenHandlers(sessions, publishedKeys),
       ...adminHandlers(administration),
       ...recoveryHandlers(recovery),
       ...healthHandlers(readiness),

@@ -35,6 +35,19 @@ Commands:
   verify-email --email EMAIL
       Marks the account's email verified on your word (with
       REQUIRE_VERIFIED_EMAIL, lets it in without the link).
+  keys list
+      The token signing keys (ES256) and what each is doing: next (published,
+      signing soon), signing, verifying (tokens it signed are still valid),
+      expired, retired.
+  keys rotate
+      Adds the next key. It is published in /.well-known/jwks.json at once and
+      signs from JWKS_MAX_AGE_SECONDS (+2 s) later, when every verifier can
+      have fetched it; the old key stays published until its last token
+      expires. No restart: every instance reads the keys every second.
+  keys retire KID
+      For a leaked key: its tokens are refused within a second on every
+      instance, and it leaves the JWKS. If it was signing, a new key signs at
+      once. Sessions go on: clients get new tokens with their refresh token.
   outbox [--id N]
       Lists the newest messages of the mail outbox (without SMTP_URL, mail
       stays there), or shows one whole.
@@ -57,6 +70,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (command === 'keys') return manageKeys(loadConfig(), rest);
   const { values } = parseArgs({
     args: rest,
     strict: true,
@@ -117,6 +131,32 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+async function manageKeys(config: Config, [action, kid, ...extra]: string[]): Promise<void> {
+  const expected = action === 'retire' ? 1 : 0;
+  if (!['list', 'rotate', 'retire'].includes(action) || [kid, ...extra].filter(Boolean).length !== expected) {
+    throw new UsageError('keys takes list, rotate, or retire KID');
+  }
+  await withDomain(config, async ({ signingKeys }) => {
+    if (!signingKeys) {
+      throw new Error('JWT_ALGORITHM=HS256: tokens are signed with JWT_SECRET, and there are no keys to manage');
+    }
+    if (action === 'rotate') {
+      const key = await signingKeys.rotate(OPERATOR());
+      console.log(`Added key ${key.kid}: published now, signing from ${new Date(key.signsFrom).toISOString()}.`);
+    } else if (action === 'retire') {
+      if (!(await signingKeys.retire(kid, OPERATOR()))) throw new Error(`no key in use has the id ${kid}`);
+      console.log(`Retired key ${kid}: every instance refuses its tokens within a second.`);
+    }
+    const time = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+    for (const key of await signingKeys.list()) {
+      console.log(
+        `${key.kid}  ${key.state.padEnd(9)}  created ${time(key.createdAt)}  signs from ${time(key.signsFrom)}` +
+          (key.retiredAt === null ? '' : `  retired ${time(key.retiredAt)}`),
+      );
+    }
+  });
 }
 
 async function migrate(config: Config, unlock: boolean): Promise<void> {

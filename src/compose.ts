@@ -5,13 +5,14 @@ import type { Knex } from 'knex';
 import { buildApp } from './app.js';
 import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
-import type { OutboxRepository } from './domain/ports.js';
+import type { OutboxRepository, Store } from './domain/ports.js';
 import { normalizeProfile } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
 import { RecoveryService } from './domain/recovery.js';
 import { SessionService } from './domain/sessions.js';
-import { TokenSigner } from './domain/tokens.js';
+import { KEY_RING_REFRESH_MS, KeySecret, KeySecretMismatch, SigningKeys } from './domain/signing-keys.js';
+import { keyRingKeys, sharedSecretKeys, TokenSigner, type TokenKeys } from './domain/tokens.js';
 import { UserService } from './domain/users.js';
 import { EmailVerification } from './domain/verification.js';
 import { Administration } from './domain/administration.js';
@@ -38,6 +39,8 @@ export interface Domain {
   recovery: RecoveryService;
   verification: EmailVerification;
   administration: Administration;
+  /** The ES256 signing keys (`npm run cli -- keys`); undefined with JWT_ALGORITHM=HS256. */
+  signingKeys: SigningKeys | undefined;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
   outbox: OutboxRepository;
   close(): Promise<void>;
@@ -64,14 +67,18 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     const store = createStore(db, hotReads);
     const hasher = await createPasswordHasher(config.hashing);
     const limits = rateLimitSettings(config.rateLimits);
-    const signer = new TokenSigner(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+    const { tokens } = config;
+    const { keys, signingKeys } = await openTokenKeys(store, config);
+    const signer = new TokenSigner(keys, { issuer: tokens.issuer, audience: tokens.audience });
     const verification = new EmailVerification(store, {
       verifyUrl: config.verification.verifyUrl,
       tokenTtlSeconds: config.verification.tokenTtlSeconds,
       mailPerUser: limits.verificationMailPerUser,
     });
     const sessions = new SessionService(store, hasher, signer, {
-      ttlSeconds: config.jwtTtlSeconds,
+      accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,
+      sessionTtlSeconds: tokens.sessionTtlSeconds,
+      refreshReuseGraceSeconds: tokens.refreshReuseGraceSeconds,
       limits,
       refuseUnverifiedWith: config.verification.required ? verification : undefined,
     });
@@ -88,7 +95,18 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     );
     if (config.bootstrapAdmin) await ensureBootstrapAdmin(users, spec, config.bootstrapAdmin, logger);
     const administration = new Administration(store);
-    return { db, spec, users, sessions, recovery, verification, administration, outbox: store.outbox, close };
+    return {
+      db,
+      spec,
+      users,
+      sessions,
+      recovery,
+      verification,
+      administration,
+      signingKeys,
+      outbox: store.outbox,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -98,13 +116,21 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { db, spec, users, sessions, recovery, verification, administration } = domain;
+  const { db, spec, users, sessions, recovery, verification, administration, signingKeys } = domain;
   const pruneExpired = () =>
     sessions
       .pruneExpired()
       .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
   await pruneExpired();
   const pruneTimer = setInterval(() => void pruneExpired(), PRUNE_INTERVAL_MS).unref();
+  // Rotations and retirements by any instance or the CLI reach this one within a second.
+  const keyTimer =
+    signingKeys &&
+    setInterval(() => {
+      signingKeys.ring
+        .load()
+        .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'reading the signing keys failed'));
+    }, KEY_RING_REFRESH_MS).unref();
   const { smtpUrl, from, pollMs } = config.mail;
   const delivery = smtpUrl ? startDelivery(domain.outbox, smtpTransport(smtpUrl, from), pollMs, logger) : undefined;
 
@@ -120,6 +146,10 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     recovery,
     verification,
     administration,
+    publishedKeys: {
+      current: () => signingKeys?.ring.publicJwks() ?? [],
+      maxAgeSeconds: config.tokens.jwksMaxAgeSeconds,
+    },
     readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
     draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
@@ -141,6 +171,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     },
     async close() {
       clearInterval(pruneTimer);
+      clearInterval(keyTimer);
       await delivery?.stop();
       await domain.close();
     },
@@ -154,6 +185,26 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
 export async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
   const domain = await openDomain(config, logger);
   await domain.close();
+}
+
+/**
+ * The keys tokens are signed with. With ES256 a first key is made on a new
+ * database, and a SIGNING_KEYS_SECRET that does not open the keys stops start-up.
+ */
+async function openTokenKeys(store: Store, config: Config): Promise<{ keys: TokenKeys; signingKeys?: SigningKeys }> {
+  const { signing, accessTokenTtlSeconds, jwksMaxAgeSeconds } = config.tokens;
+  if (signing.algorithm === 'HS256') return { keys: sharedSecretKeys(signing.secret) };
+  const signingKeys = new SigningKeys(store, new KeySecret(signing.keysSecret), {
+    tokenTtlSeconds: accessTokenTtlSeconds,
+    jwksMaxAgeSeconds,
+  });
+  try {
+    await signingKeys.ensureSigningKey({ address: 'start-up', requestId: 'signing-keys' });
+  } catch (error) {
+    if (error instanceof KeySecretMismatch) throw new ConfigError(error.message);
+    throw error;
+  }
+  return { keys: keyRingKeys(signingKeys.ring), signingKeys };
 }
 
 async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {

@@ -26,6 +26,19 @@ export interface ConnectionLimits {
   maxConnections: number;
 }
 
+/** How access tokens are signed: keys in the database (ES256), or one shared secret (HS256). */
+export type TokenSigning = { algorithm: 'ES256'; keysSecret: string } | { algorithm: 'HS256'; secret: string };
+
+export interface TokenConfig {
+  signing: TokenSigning;
+  accessTokenTtlSeconds: number;
+  sessionTtlSeconds: number;
+  refreshReuseGraceSeconds: number;
+  jwksMaxAgeSeconds: number;
+  issuer: string;
+  audience: string;
+}
+
 export interface BootstrapAdmin {
   email: string;
   password: string;
@@ -37,10 +50,7 @@ export interface Config {
   host: string;
   nodeEnv: string;
   database: DatabaseConfig;
-  jwtSecret: string;
-  jwtTtlSeconds: number;
-  jwtIssuer: string;
-  jwtAudience: string;
+  tokens: TokenConfig;
   /** Origins allowed to call from a browser; empty: CORS off. */
   corsOrigins: string[];
   /** How many proxies in front may set X-Forwarded-For (0: use the socket address). */
@@ -99,10 +109,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: hostSetting(env),
     nodeEnv,
     database,
-    jwtSecret: resolveJwtSecret(env.JWT_SECRET, nodeEnv, database, warnings),
-    jwtTtlSeconds: integerSetting(env, 'JWT_TTL_SECONDS', 1, 31_536_000),
-    jwtIssuer: env.JWT_ISSUER || defaultOf('JWT_ISSUER'),
-    jwtAudience: env.JWT_AUDIENCE || defaultOf('JWT_AUDIENCE'),
+    tokens: tokenConfig(env, nodeEnv, database, warnings),
     corsOrigins: originsSetting(env, 'CORS_ORIGINS'),
     trustProxy: integerSetting(env, 'TRUST_PROXY', 0, 10),
     rateLimits: {
@@ -179,38 +186,75 @@ function databaseFrom(env: Env): DatabaseConfig {
   throw new ConfigError('DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db');
 }
 
+const TOKEN_ALGORITHMS = ['ES256', 'HS256'] as const;
+
+function tokenConfig(env: Env, nodeEnv: string, database: DatabaseConfig, warnings: string[]): TokenConfig {
+  const algorithm = oneOf(env, 'JWT_ALGORITHM', TOKEN_ALGORITHMS, defaultOf('JWT_ALGORITHM'));
+  const accessTokenTtlSeconds = integerSetting(env, 'JWT_TTL_SECONDS', 1, 31_536_000);
+  const sessionTtlSeconds = integerSetting(env, 'SESSION_TTL_SECONDS', 60, 31_536_000);
+  if (sessionTtlSeconds < accessTokenTtlSeconds) {
+    throw new ConfigError(
+      `SESSION_TTL_SECONDS (${sessionTtlSeconds}) must be at least JWT_TTL_SECONDS (${accessTokenTtlSeconds}): a session outlives its access tokens`,
+    );
+  }
+  let signing: TokenSigning;
+  if (algorithm === 'HS256') {
+    signing = { algorithm, secret: resolveSecret(env, 'JWT_SECRET', 'jwt-secret', nodeEnv, database, warnings) };
+  } else {
+    if (env.JWT_SECRET) {
+      warnings.push('JWT_SECRET is set but not used: tokens are signed with ES256 keys (JWT_ALGORITHM=HS256 uses it)');
+    }
+    signing = {
+      algorithm,
+      keysSecret: resolveSecret(env, 'SIGNING_KEYS_SECRET', 'signing-keys-secret', nodeEnv, database, warnings),
+    };
+  }
+  return {
+    signing,
+    accessTokenTtlSeconds,
+    sessionTtlSeconds,
+    refreshReuseGraceSeconds: integerSetting(env, 'REFRESH_TOKEN_REUSE_GRACE_SECONDS', 0, 300),
+    jwksMaxAgeSeconds: integerSetting(env, 'JWKS_MAX_AGE_SECONDS', 0, 86_400),
+    issuer: env.JWT_ISSUER || defaultOf('JWT_ISSUER'),
+    audience: env.JWT_AUDIENCE || defaultOf('JWT_AUDIENCE'),
+  };
+}
+
 // Outside production a missing secret is generated once and kept beside the
-// SQLite file, so tokens survive restarts; production must set one.
-function resolveJwtSecret(
-  value: string | undefined,
+// SQLite file (mode 600), so tokens survive restarts; production must set one.
+function resolveSecret(
+  env: Env,
+  name: 'JWT_SECRET' | 'SIGNING_KEYS_SECRET',
+  fileName: string,
   nodeEnv: string,
   database: DatabaseConfig,
   warnings: string[],
 ): string {
-  if (value !== undefined) {
+  const value = env[name];
+  if (value !== undefined && value !== '') {
     if (value.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+      throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters`);
     }
     return value;
   }
   if (nodeEnv === 'production') {
-    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+    throw new ConfigError(`${name} is required when NODE_ENV=production`);
   }
   if (database.client === 'postgres') {
-    throw new ConfigError('JWT_SECRET is required with PostgreSQL: every instance must sign with the same secret');
+    throw new ConfigError(`${name} is required with PostgreSQL: every instance must use the same one`);
   }
   if (database.filename === ':memory:') {
-    warnings.push('JWT_SECRET is not set: using a random secret for this process only');
+    warnings.push(`${name} is not set: using a random one for this process only`);
     return randomBytes(48).toString('base64url');
   }
-  const secretFile = resolve(dirname(database.filename), 'jwt-secret');
+  const secretFile = resolve(dirname(database.filename), fileName);
   try {
     if (!existsSync(secretFile)) {
       mkdirSync(dirname(secretFile), { recursive: true, mode: 0o700 });
       const secret = randomBytes(48).toString('base64url');
       try {
         writeFileSync(secretFile, secret, { mode: 0o600, flag: 'wx' });
-        warnings.push(`JWT_SECRET is not set: generated one and kept it in ${secretFile}`);
+        warnings.push(`${name} is not set: generated one and kept it in ${secretFile}`);
         return secret;
       } catch (error) {
         // Another process starting at the same moment wrote it first: use theirs.
@@ -226,7 +270,7 @@ function resolveJwtSecret(
     return kept;
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`JWT_SECRET is not set and ${secretFile} can't be used: ${(error as Error).message}`);
+    throw new ConfigError(`${name} is not set and ${secretFile} can't be used: ${(error as Error).message}`);
   }
 }
 

@@ -19,12 +19,41 @@ export const SETTINGS = {
     default: 'sqlite:./data/users.sqlite',
     meaning: '`sqlite:PATH` (folder created if missing), `sqlite::memory:`, or `postgres://user:pass@host:port/db`',
   },
+  JWT_ALGORITHM: {
+    default: 'ES256',
+    meaning:
+      '`ES256`: tokens are signed with keys kept in the database (made on first start, rotated with `npm run cli -- keys rotate`) and published at `/.well-known/jwks.json`, so other services can verify them. `HS256`: signed with `JWT_SECRET`, which anyone verifying needs (and could sign with)',
+  },
+  SIGNING_KEYS_SECRET: {
+    shown: 'generated',
+    meaning:
+      'with ES256, encrypts the private signing keys in the database; at least 32 characters. Unset on SQLite outside production: one is generated and kept in `signing-keys-secret` beside the database file (mode 600). Required when `NODE_ENV=production` and with PostgreSQL (all instances must share it)',
+  },
   JWT_SECRET: {
     shown: 'generated',
     meaning:
-      'HS256 signing secret, at least 32 characters. Unset on SQLite outside production: one is generated and kept in `jwt-secret` beside the database file (mode 600), so tokens survive restarts. Required when `NODE_ENV=production` and with PostgreSQL (all instances must share it).',
+      'with `JWT_ALGORITHM=HS256`, the signing secret, at least 32 characters. Unset on SQLite outside production: one is generated and kept in `jwt-secret` beside the database file (mode 600), so tokens survive restarts. Required when `NODE_ENV=production` and with PostgreSQL (all instances must share it)',
   },
-  JWT_TTL_SECONDS: { default: 3600, meaning: 'token and session lifetime' },
+  JWT_TTL_SECONDS: {
+    default: 900,
+    meaning:
+      'access token lifetime; also how long a service verifying tokens on its own keeps accepting one after its session ended',
+  },
+  SESSION_TTL_SECONDS: {
+    default: 1_209_600,
+    meaning:
+      'session lifetime from login (14 days): refresh tokens get new access tokens until then; at least `JWT_TTL_SECONDS`',
+  },
+  REFRESH_TOKEN_REUSE_GRACE_SECONDS: {
+    default: 10,
+    meaning:
+      'a refresh token sent again by the client that just used it (same address and `User-Agent`), within this, answers `409` and keeps the session; any other reuse ends the session. `0`: every reuse ends it',
+  },
+  JWKS_MAX_AGE_SECONDS: {
+    default: 300,
+    meaning:
+      '`Cache-Control: max-age` of `/.well-known/jwks.json`; a rotated key is published this long (plus 2 s) before it signs',
+  },
   ADMIN_EMAIL: {
     meaning:
       "the bootstrap admin's email: the admin is created at start-up if no account has it, and never overwritten. Set `ADMIN_EMAIL` and `ADMIN_PASSWORD` both or neither.",

@@ -15,7 +15,9 @@ export type DomainErrorKind =
   | 'session_not_found' // not one of the caller's open sessions
   | 'wrong_password' // the account's password, given again to confirm, is wrong
   | 'last_admin' // the change would leave no (enabled) admin
-  | 'account_disabled'; // an admin has disabled the account
+  | 'account_disabled' // an admin has disabled the account
+  | 'invalid_refresh_token' // unknown, of an ended session, or reused (which ends the session)
+  | 'refresh_token_already_used'; // the same client used it moments ago: the session goes on
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

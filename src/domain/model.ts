@@ -49,8 +49,11 @@ export interface Principal {
 }
 
 export interface IssuedToken {
+  /** The access token (a JWT). */
   token: string;
   expiresAt: Date;
+  /** Opaque; exchanged for the next pair by `SessionService.refresh`. */
+  refreshToken: string;
 }
 
 /** Where a request came from, for rate limits and the audit trail. */

@@ -123,6 +123,8 @@ export interface ActiveSession {
 }
 
 export interface SessionRepository {
+  /** The session's user and end (Unix seconds), if it is open at `nowSeconds`. */
+  findOpen(id: string, nowSeconds: number): Promise<{ user_id: number; expires_at: number } | undefined>;
   /**
    * Inserts the session, in one step, only while its user's credential
    * generation is still `generation`: false when the password changed (or the
@@ -195,6 +197,9 @@ export const SECURITY_EVENT_TYPES = [
   'account_disabled',
   'account_enabled',
   'login_refused_disabled',
+  'refresh_token_reused',
+  'signing_key_added',
+  'signing_key_retired',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -281,6 +286,54 @@ export interface OneTimeTokenRepository {
   deleteAllOfUser(userId: number): Promise<void>;
 }
 
+/** A key access tokens are signed with; see migration 012. Times in Unix milliseconds. */
+export interface SigningKeyRow {
+  kid: string;
+  algorithm: 'ES256';
+  /** The public key as a JWK, JSON. */
+  public_jwk: string;
+  /** The private key, encrypted with SIGNING_KEYS_SECRET (signing-keys.ts). */
+  private_key: string;
+  created_at: number;
+  signs_from: number;
+  retired_at: number | null;
+}
+
+export interface SigningKeyRepository {
+  /** Every key, oldest first. */
+  list(): Promise<SigningKeyRow[]>;
+  /** Holds the keys' lock until the transaction ends: key changes take turns. */
+  lock(): Promise<void>;
+  insert(key: SigningKeyRow): Promise<void>;
+  /** Retires the key unless it already is; false when there is no such live key. */
+  retire(kid: string, nowMs: number): Promise<boolean>;
+}
+
+export interface RefreshTokenRow {
+  /** SHA-256 of the token, hex: the table never holds the token itself. */
+  token_hash: string;
+  session_id: string;
+  created_at: number;
+}
+
+export interface UsedRefreshToken {
+  session_id: string;
+  used_at: number;
+  used_address: string | null;
+  used_user_agent: string | null;
+}
+
+export interface RefreshTokenRepository {
+  insert(token: RefreshTokenRow): Promise<void>;
+  /**
+   * Marks the token used by this client, in one step, only if it was unused:
+   * its session, or undefined when it is unknown or was used before.
+   */
+  use(tokenHash: string, nowMs: number, by: { address: string; userAgent: string | null }): Promise<string | undefined>;
+  /** The token, if it exists and was used. */
+  findUsed(tokenHash: string): Promise<UsedRefreshToken | undefined>;
+}
+
 export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
@@ -289,6 +342,8 @@ export interface Repositories {
   outbox: OutboxRepository;
   resetTokens: OneTimeTokenRepository;
   verificationTokens: OneTimeTokenRepository;
+  signingKeys: SigningKeyRepository;
+  refreshTokens: RefreshTokenRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

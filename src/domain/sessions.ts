@@ -1,14 +1,16 @@
-// Logging in and out, and turning a bearer token into a Principal. Every token
-// is one row in the sessions table: a token is accepted only while its row
-// exists, so logout and password changes take effect at once, everywhere.
-import { randomUUID } from 'node:crypto';
+// Logging in and out, refreshing, and turning a bearer token into a
+// Principal. Every session is one row in the sessions table: its access
+// tokens are accepted only while the row exists, so logout and password
+// changes take effect at once, everywhere. Its refresh tokens (one usable at
+// a time) hang off the row and go with it.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
 import type { SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
-import type { SessionRepository, Store } from './ports.js';
+import type { Repositories, Store } from './ports.js';
 import {
   emailAndAddressKey,
   longestWindowSeconds,
@@ -16,13 +18,18 @@ import {
   type RateLimitRule,
   type RateLimitSettings,
 } from './rate-limits.js';
-import type { TokenSigner } from './tokens.js';
+import type { TokenClaims, TokenSigner } from './tokens.js';
 import type { EmailVerification } from './verification.js';
 
 const MAX_LISTED_SESSIONS = 100; // the spec's SessionList maxItems
 
 export interface SessionSettings {
-  ttlSeconds: number;
+  /** How long an access token lasts. */
+  accessTokenTtlSeconds: number;
+  /** How long a session lasts from login: its refresh tokens work until then. */
+  sessionTtlSeconds: number;
+  /** How long after a refresh the same client may present its token again and get 409 instead of losing the session. */
+  refreshReuseGraceSeconds: number;
   limits: RateLimitSettings;
   /**
    * Set when REQUIRE_VERIFIED_EMAIL is on: an account whose email is not
@@ -33,7 +40,9 @@ export interface SessionSettings {
 }
 
 export class SessionService {
-  private readonly ttlSeconds: number;
+  private readonly accessTokenTtlSeconds: number;
+  private readonly sessionTtlSeconds: number;
+  private readonly refreshReuseGraceMs: number;
   private readonly limits: RateLimitSettings;
   private readonly refuseUnverifiedWith: EmailVerification | undefined;
   private readonly now: () => number;
@@ -44,37 +53,91 @@ export class SessionService {
     private readonly signer: TokenSigner,
     settings: SessionSettings,
   ) {
-    this.ttlSeconds = settings.ttlSeconds;
+    this.accessTokenTtlSeconds = settings.accessTokenTtlSeconds;
+    this.sessionTtlSeconds = settings.sessionTtlSeconds;
+    this.refreshReuseGraceMs = settings.refreshReuseGraceSeconds * 1000;
     this.limits = settings.limits;
     this.refuseUnverifiedWith = settings.refuseUnverifiedWith;
     this.now = settings.now ?? Date.now;
   }
 
   /**
-   * Opens a session for the user through the given repository (so it can
+   * Opens a session for the user through the given repositories (so it can
    * join a transaction), only while `generation` is the user's current
    * credential generation: a login that read a password since changed fails.
    */
   async open(
-    sessions: SessionRepository,
+    repositories: Repositories,
     userId: number,
     generation: number,
     origin: RequestOrigin,
   ): Promise<IssuedToken> {
     const sessionId = randomUUID();
-    const expiresAtSeconds = this.nowSeconds() + this.ttlSeconds;
+    const sessionEndsAt = this.nowSeconds() + this.sessionTtlSeconds;
     const session = {
       id: sessionId,
       user_id: userId,
-      expires_at: expiresAtSeconds,
+      expires_at: sessionEndsAt,
       address: origin.address,
       user_agent: origin.userAgent ?? null,
     };
-    const opened = await sessions.insert(session, generation);
+    const opened = await repositories.sessions.insert(session, generation);
     if (!opened) throw new DomainError('invalid_credentials');
+    return this.issue(repositories, { userId, sessionId }, sessionEndsAt);
+  }
+
+  /**
+   * The next access token and refresh token of the refresh token's session.
+   * The token is marked used in the same step that checks it was unused, so
+   * of two requests racing with one token exactly one gets the pair. A token
+   * used before means it was copied: the session ends, unless the client
+   * that used it sends it again within the grace period (two requests racing
+   * from one app), which gets `refresh_token_reused` and keeps the session.
+   */
+  async refresh(refreshToken: string, origin: RequestOrigin): Promise<IssuedToken> {
+    const tokenHash = refreshTokenHash(refreshToken);
+    const now = this.now();
+    const client = { address: origin.address, userAgent: origin.userAgent ?? null };
+    const outcome = await this.store.transaction(async (repositories) => {
+      const { refreshTokens, sessions, securityEvents } = repositories;
+      const sessionId = await refreshTokens.use(tokenHash, now, client); // a write first: the SQLite rule
+      if (sessionId !== undefined) {
+        const session = await sessions.findOpen(sessionId, Math.floor(now / 1000));
+        if (!session) return 'refused' as const;
+        return this.issue(repositories, { userId: session.user_id, sessionId }, session.expires_at);
+      }
+      const used = await refreshTokens.findUsed(tokenHash);
+      const session = used && (await sessions.findOpen(used.session_id, Math.floor(now / 1000)));
+      if (!used || !session) return 'refused' as const;
+      const sameClient = used.used_address === client.address && used.used_user_agent === client.userAgent;
+      if (sameClient && now - used.used_at <= this.refreshReuseGraceMs) return 'raced' as const;
+      if (await sessions.delete(used.session_id)) {
+        await securityEvents.insert(auditEntry('refresh_token_reused', session.user_id, origin));
+      }
+      return 'refused' as const;
+    });
+    if (outcome === 'refused') throw new DomainError('invalid_refresh_token');
+    if (outcome === 'raced') throw new DomainError('refresh_token_already_used');
+    return outcome;
+  }
+
+  /** An access token for the session and a new refresh token, whose hash is stored with it. */
+  private async issue(
+    { refreshTokens }: Repositories,
+    claims: TokenClaims,
+    sessionEndsAt: number,
+  ): Promise<IssuedToken> {
+    const refreshToken = randomBytes(32).toString('base64url');
+    await refreshTokens.insert({
+      token_hash: refreshTokenHash(refreshToken),
+      session_id: claims.sessionId,
+      created_at: this.now(),
+    });
+    const expiresAtSeconds = Math.min(this.nowSeconds() + this.accessTokenTtlSeconds, sessionEndsAt);
     return {
-      token: this.signer.sign({ userId, sessionId }, expiresAtSeconds),
+      token: this.signer.sign(claims, expiresAtSeconds),
       expiresAt: new Date(expiresAtSeconds * 1000),
+      refreshToken,
     };
   }
 
@@ -123,12 +186,13 @@ export class SessionService {
         const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;
         const { id, credential_generation: generation } = credentials;
         try {
-          return await this.store.transaction(async ({ users, sessions, rateLimits, securityEvents }) => {
+          return await this.store.transaction(async (repositories) => {
+            const { users, rateLimits, securityEvents } = repositories;
             if (upgradedHash) await users.replacePasswordHash(id, upgradedHash, { generation, sameCredential: true });
             await rateLimits.deleteKey(loginFailuresPerEmailAndAddress.bucket, pairKey);
             await rateLimits.release(places.eventIds);
             await securityEvents.insert(auditEntry('login_success', id, origin));
-            return this.open(sessions, id, generation, origin);
+            return this.open(repositories, id, generation, origin);
           });
         } catch (error) {
           // The password changed while it was being checked: it is no longer the right one.
@@ -149,7 +213,7 @@ export class SessionService {
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {
-    const claims = this.signer.verify(token);
+    const claims = await this.signer.verify(token);
     if (!claims) return undefined;
     const session = await this.store.sessions.findActive(claims.sessionId, this.nowSeconds());
     if (!session || session.user_id !== claims.userId) return undefined;
@@ -206,4 +270,9 @@ export class SessionService {
   private nowSeconds(): number {
     return Math.floor(this.now() / 1000);
   }
+}
+
+/** SHA-256 of a refresh token, hex: only this is stored. */
+function refreshTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }

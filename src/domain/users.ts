@@ -59,7 +59,7 @@ export class UserService {
       () =>
         this.insertAccount({ ...input, role }, origin, { actorId: actor?.userId }, async (repositories, id, email) => {
           await this.verification.sendLink(repositories, id, email, origin);
-          return this.sessions.open(repositories.sessions, id, 0, origin);
+          return this.sessions.open(repositories, id, 0, origin);
         }),
       (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
     );

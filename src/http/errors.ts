@@ -65,6 +65,8 @@ export const MESSAGES = {
   passwordIncorrect: 'Invalid request: Password is incorrect',
   lastAdmin: 'The last admin cannot be removed',
   accountDisabled: 'Account disabled',
+  invalidRefreshToken: 'Invalid or expired refresh token',
+  refreshTokenAlreadyUsed: 'Refresh token already used',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -93,6 +95,8 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   wrong_password: { status: 400, body: { error: MESSAGES.passwordIncorrect } },
   last_admin: { status: 409, body: { error: MESSAGES.lastAdmin } },
   account_disabled: { status: 403, body: { error: MESSAGES.accountDisabled } },
+  invalid_refresh_token: { status: 401, body: { error: MESSAGES.invalidRefreshToken } },
+  refresh_token_already_used: { status: 409, body: { error: MESSAGES.refreshTokenAlreadyUsed } },
 };
 
 const MAX_DETAILS = 20;

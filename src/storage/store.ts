@@ -15,6 +15,8 @@ import type {
   OutgoingMail,
   QueuedMail,
   RateLimitRepository,
+  RefreshTokenRepository,
+  RefreshTokenRow,
   Repositories,
   Reservation,
   SecurityEvent,
@@ -24,7 +26,10 @@ import type {
   SessionRecord,
   SessionRepository,
   SessionRow,
+  SigningKeyRepository,
+  SigningKeyRow,
   Store,
+  UsedRefreshToken,
   UserRepository,
 } from '../domain/ports.js';
 
@@ -95,6 +100,8 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     outbox: outboxRepository(db),
     resetTokens: oneTimeTokenRepository(db, 'password_reset_tokens'),
     verificationTokens: oneTimeTokenRepository(db, 'email_verification_tokens'),
+    signingKeys: signingKeyRepository(db),
+    refreshTokens: refreshTokenRepository(db),
   };
 }
 
@@ -295,6 +302,14 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
         ]),
       );
       return inserted.length > 0;
+    },
+
+    async findOpen(id: string, nowSeconds: number) {
+      const row = await db('sessions')
+        .where({ id })
+        .andWhere('expires_at', '>', nowSeconds)
+        .first<{ user_id: number; expires_at: number | string } | undefined>('user_id', 'expires_at');
+      return row && { user_id: Number(row.user_id), expires_at: Number(row.expires_at) };
     },
 
     async findActive(id: string, nowSeconds: number) {
@@ -572,6 +587,64 @@ function oneTimeTokenRepository(db: Knex | Knex.Transaction, table: string): One
 
     async deleteAllOfUser(userId: number) {
       await db(table).where({ user_id: userId }).delete();
+    },
+  };
+}
+
+function signingKeyRepository(db: Knex | Knex.Transaction): SigningKeyRepository {
+  return {
+    async list() {
+      const rows = await db('signing_keys').orderBy('signs_from').orderBy('kid').select<SigningKeyRow[]>('*');
+      return rows.map((row) => ({
+        ...row,
+        created_at: Number(row.created_at),
+        signs_from: Number(row.signs_from),
+        retired_at: nullableNumber(row.retired_at),
+      }));
+    },
+
+    async lock() {
+      await db('counters')
+        .where({ name: 'signing_keys' })
+        .update({ value: db.ref('value') });
+    },
+
+    async insert(key: SigningKeyRow) {
+      await db('signing_keys').insert(key);
+    },
+
+    async retire(kid: string, nowMs: number) {
+      return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ retired_at: nowMs })) > 0;
+    },
+  };
+}
+
+function refreshTokenRepository(db: Knex | Knex.Transaction): RefreshTokenRepository {
+  return {
+    async insert(token: RefreshTokenRow) {
+      await db('refresh_tokens').insert(token);
+    },
+
+    async use(tokenHash: string, nowMs: number, by: { address: string; userAgent: string | null }) {
+      const [row] = await db('refresh_tokens')
+        .where({ token_hash: tokenHash })
+        .whereNull('used_at')
+        .update({ used_at: nowMs, used_address: by.address, used_user_agent: by.userAgent })
+        .returning<{ session_id: string }[]>('session_id');
+      return row?.session_id;
+    },
+
+    async findUsed(tokenHash: string) {
+      const row = await db('refresh_tokens')
+        .where({ token_hash: tokenHash })
+        .whereNotNull('used_at')
+        .first<(Omit<UsedRefreshToken, 'used_at'> & { used_at: number | string }) | undefined>(
+          'session_id',
+          'used_at',
+          'used_address',
+          'used_user_agent',
+        );
+      return row && { ...row, used_at: Number(row.used_at) };
     },
   };
 }

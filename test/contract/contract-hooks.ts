@@ -77,6 +77,8 @@ const fixtures = {} as {
   managed: Account;
 };
 let database: Knex | undefined;
+/** The hooks' own requests name themselves, so a transaction can pose as the same client. */
+const HOOKS_USER_AGENT = 'contract-hooks';
 
 async function call(
   method: string,
@@ -88,7 +90,7 @@ async function call(
     expect = 'ok',
   }: { body?: unknown; token?: string; baseUrl?: string; expect?: 'ok' | number } = {},
 ): Promise<any> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': HOOKS_USER_AGENT };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(baseUrl + path, {
     method,
@@ -115,6 +117,10 @@ async function registerUser(tag: string, overrides: Record<string, string> = {})
   const { JWT } = await call('POST', '/users', { body: user });
   return { ...user, id: subjectOf(JWT), token: JWT };
 }
+
+/** A new session of the account: its login answer. */
+const loginAs = (account: Account): Promise<{ access_token: string; refresh_token: string }> =>
+  call('POST', '/login', { body: { email: account.email, password: account.password } });
 
 /** The documented response a transaction stands for, by its Dredd name. */
 const responseOf = (t: Transaction) => byName.get(t.name);
@@ -480,6 +486,27 @@ const setups: Record<string, Setup> = {
   'endSession 500': asOwnerWithUsersTableGone,
 
   ...adminSetups(),
+
+  'refreshToken 200': async (t) => {
+    setBody(t, { refresh_token: (await loginAs(fixtures.owner)).refresh_token });
+  },
+  'refreshToken 400': (t) => {
+    setBody(t, { refresh_token: 'too-short' });
+  },
+  'refreshToken 401': () => {}, // the example's refresh token belongs to no session
+  'refreshToken 409': async (t) => {
+    // The same client sends a token again moments after exchanging it (two requests racing from one app).
+    const { refresh_token } = await loginAs(fixtures.owner);
+    await call('POST', '/token/refresh', { body: { refresh_token } });
+    setBody(t, { refresh_token });
+    t.request.headers['User-Agent'] = HOOKS_USER_AGENT;
+  },
+  'refreshToken 500': async (t) => {
+    setBody(t, { refresh_token: (await loginAs(fixtures.owner)).refresh_token });
+    await hideTable('refresh_tokens')(t);
+  },
+
+  'getSigningKeys 200': () => {},
 
   'verifyEmail 200': async (t) => {
     setBody(t, { token: await tokenFromOutbox(database!, fixtures.verifier.email, SUBJECTS.verification) });

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { backend, createTestDatabase } from '../support/database.js';
 import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
 
 describe('authentication', () => {
   let api: TestServer;
@@ -18,13 +20,18 @@ describe('authentication', () => {
       const { email, password, id } = await api.register();
       const reply = await api.request('POST', '/login', { body: { email: email.toUpperCase(), password } });
       expect(reply.status).to.equal(200);
-      expect(Object.keys(reply.body).sort()).to.deep.equal(['access_token', 'expires_at']);
+      expect(Object.keys(reply.body).sort()).to.deep.equal(['access_token', 'expires_at', 'refresh_token']);
+      expect(reply.body.refresh_token).to.match(/^[A-Za-z0-9_-]{43}$/);
       expect(reply.headers.get('cache-control')).to.equal('no-store');
       const claims = claimsOf(reply.body.access_token);
       expect(Object.keys(claims).sort()).to.deep.equal(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
       expect(claims).to.include({ iss: 'user-service', aud: 'user-service' });
       expect(claims.sub).to.equal(String(id));
-      expect(claims.exp - claims.iat).to.equal(3600);
+      expect(claims.exp - claims.iat).to.equal(900);
+      const header = headerOf(reply.body.access_token);
+      expect(header).to.deep.equal({ alg: 'ES256', typ: 'JWT', kid: header.kid });
+      const published = (await api.request('GET', '/.well-known/jwks.json')).body.keys as { kid: string }[];
+      expect(published.map((key) => key.kid)).to.include(header.kid);
       expect(reply.body.expires_at).to.equal(new Date(claims.exp * 1000).toISOString().replace('.000Z', 'Z'));
       expect(reply.body.expires_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     });
@@ -65,59 +72,99 @@ describe('authentication', () => {
     });
   });
 
+  for (const algorithm of ['ES256', 'HS256'] as const) {
+    describe(`${algorithm} tokens on /protected, /logout and /users`, () => {
+      let server: TestServer;
+      let user: { id: number; token: string };
+      // Signs as the service does: with its current key (ES256) or its secret (HS256).
+      let sign: (claims: object, options?: jwt.SignOptions) => string;
+      before(async () => {
+        server = algorithm === 'ES256' ? api : await startTestServer({ JWT_ALGORITHM: 'HS256' });
+        user = await server.register();
+        const { kid, key } = server.service.signingKeys?.ring.signingKey() ?? { kid: undefined, key: TEST_SECRET };
+        sign = (claims, options = {}) =>
+          jwt.sign(claims, key, { algorithm, ...(kid ? { keyid: kid } : {}), ...options });
+      });
+      after(async () => {
+        if (server !== api) await server.close();
+      });
+
+      const forged = () => {
+        // Each crafted token differs from a valid one in one way only.
+        const { sub, jti, iss, aud } = claimsOf(user.token);
+        const exp = Math.floor(Date.now() / 1000) + 600;
+        const valid = { sub, jti, exp, iss, aud };
+        const kid = headerOf(user.token).kid as string | undefined;
+        const common = {
+          'no token': undefined,
+          'a malformed token': 'garbage',
+          'an alg:none token': jwt.sign(valid, '', { algorithm: 'none' }),
+          'an expired token': sign({ ...valid, exp: Math.floor(Date.now() / 1000) - 10 }),
+          'a token whose sub is not its session user': sign({ ...valid, sub: '1' }),
+          'a token without a session': sign({ ...valid, jti: 'no-such-session' }),
+          'a token without jti': sign({ sub, exp, iss, aud }),
+          'a token for another issuer': sign({ ...valid, iss: 'another-service' }),
+          'a token for another audience': sign({ ...valid, aud: 'another-app' }),
+          'a tampered payload': (() => {
+            const [h, , signature] = user.token.split('.');
+            const payload = Buffer.from(JSON.stringify({ ...claimsOf(user.token), sub: '1' })).toString('base64url');
+            return `${h}.${payload}.${signature}`;
+          })(),
+        };
+        if (algorithm === 'HS256') {
+          return {
+            ...common,
+            'a token signed with another secret': jwt.sign(valid, 'another-secret-another-secret-another!'),
+            'an HS512 token with the right secret': sign(valid, { algorithm: 'HS512' }),
+          };
+        }
+        const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const publicPem = server.service
+          .signingKeys!.ring.verificationKey(kid!)!
+          .export({ type: 'spki', format: 'pem' });
+        return {
+          ...common,
+          'a token signed with another key under its kid': jwt.sign(valid, stranger.privateKey, {
+            algorithm: 'ES256',
+            keyid: kid,
+          }),
+          'a token naming a key that does not exist': sign(valid, { keyid: 'no-such-key' }),
+          'a token naming no key': jwt.sign(valid, server.service.signingKeys!.ring.signingKey().key, {
+            algorithm: 'ES256',
+          }),
+          // RFC 8725 §2.1: the public key used as an HMAC secret.
+          'an HS256 token keyed with the public key': hmacToken({ alg: 'HS256', typ: 'JWT', kid }, valid, publicPem),
+        };
+      };
+
+      it('refuses every crafted or missing token with the documented 401 bodies', async () => {
+        for (const [what, token] of Object.entries(forged())) {
+          const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+          for (const [method, path, error] of [
+            ['GET', '/protected', 'Invalid or expired token'],
+            ['POST', '/logout', 'Invalid or expired token'],
+            ['GET', `/users/${user.id}`, 'Unauthorized: User authentication failed'],
+          ] as const) {
+            const reply = await server.request(method, path, { headers });
+            expect(reply.status, `${what} on ${path}`).to.equal(401);
+            expect(reply.body, `${what} on ${path}`).to.deep.equal({ error });
+          }
+        }
+        expect((await server.request('GET', '/protected', { token: user.token })).status).to.equal(200);
+      });
+
+      it('accepts the same claims re-signed correctly (so the crafted ones above fail for their one difference)', async () => {
+        const { sub, jti, iss, aud, exp } = claimsOf(user.token);
+        const resigned = sign({ sub, jti, iss, aud, exp });
+        expect((await server.request('GET', '/protected', { token: resigned })).status).to.equal(200);
+      });
+    });
+  }
+
   describe('tokens on /protected, /logout and /users', () => {
     let user: { id: number; token: string };
     before(async () => {
       user = await api.register();
-    });
-
-    const forged = () => {
-      // Each crafted token differs from a valid one in one way only.
-      const { sub, jti, iss, aud } = claimsOf(user.token);
-      const exp = Math.floor(Date.now() / 1000) + 600;
-      const sign = (claims: object, options: jwt.SignOptions = {}, secret = TEST_SECRET) =>
-        jwt.sign({ sub, jti, exp, iss, aud, ...claims }, secret, options);
-      const withoutJti = jwt.sign({ sub, exp, iss, aud }, TEST_SECRET);
-      return {
-        'no token': undefined,
-        'a malformed token': 'garbage',
-        'a token signed with another secret': sign({}, {}, 'another-secret-another-secret-another!'),
-        'an alg:none token': jwt.sign({ sub, jti, exp, iss, aud }, '', { algorithm: 'none' }),
-        'an HS512 token with the right secret': sign({}, { algorithm: 'HS512' }),
-        'an expired token': sign({ exp: Math.floor(Date.now() / 1000) - 10 }),
-        'a token whose sub is not its session user': sign({ sub: '1' }),
-        'a token without a session': sign({ jti: 'no-such-session' }),
-        'a token without jti': withoutJti,
-        'a token for another issuer': sign({ iss: 'another-service' }),
-        'a token for another audience': sign({ aud: 'another-app' }),
-        'a tampered payload': (() => {
-          const [h, , s] = user.token.split('.');
-          const payload = Buffer.from(JSON.stringify({ ...claimsOf(user.token), sub: '1' })).toString('base64url');
-          return `${h}.${payload}.${s}`;
-        })(),
-      };
-    };
-
-    it('refuses every crafted or missing token with the documented 401 bodies', async () => {
-      for (const [what, token] of Object.entries(forged())) {
-        const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
-        for (const [method, path, error] of [
-          ['GET', '/protected', 'Invalid or expired token'],
-          ['POST', '/logout', 'Invalid or expired token'],
-          ['GET', `/users/${user.id}`, 'Unauthorized: User authentication failed'],
-        ] as const) {
-          const reply = await api.request(method, path, { headers });
-          expect(reply.status, `${what} on ${path}`).to.equal(401);
-          expect(reply.body, `${what} on ${path}`).to.deep.equal({ error });
-        }
-      }
-      expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(200);
-    });
-
-    it('accepts the same claims re-signed correctly (so the crafted ones above fail for their one difference)', async () => {
-      const { sub, jti, iss, aud, exp } = claimsOf(user.token);
-      const resigned = jwt.sign({ sub, jti, iss, aud, exp }, TEST_SECRET);
-      expect((await api.request('GET', '/protected', { token: resigned })).status).to.equal(200);
     });
 
     it('refuses a token whose session has expired though the JWT has not, and prunes it', async () => {
@@ -235,8 +282,8 @@ describe('the bootstrap admin, from before email verification', () => {
 describe('restarts', () => {
   it('keep users, sessions and logouts (and on SQLite, the generated secret)', async () => {
     const database = await createTestDatabase();
-    // On SQLite no JWT_SECRET: the service generates one and keeps it beside the database.
-    const env = { DATABASE_URL: database.url, ...(backend === 'sqlite' ? { JWT_SECRET: undefined } : {}) };
+    // On SQLite no SIGNING_KEYS_SECRET: the service generates one and keeps it beside the database.
+    const env = { DATABASE_URL: database.url, ...(backend === 'sqlite' ? { SIGNING_KEYS_SECRET: undefined } : {}) };
     try {
       let api = await startTestServer(env);
       const kept = await api.register();
@@ -271,3 +318,10 @@ describe('restarts', () => {
     }
   });
 });
+
+/** A JWT with this header and payload, its signature an HMAC-SHA256 under `key`. */
+function hmacToken(header: object, payload: object, key: string | Buffer): string {
+  const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const input = `${encode(header)}.${encode(payload)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}

@@ -166,12 +166,12 @@ describe('database files', () => {
     const folder = join(parent, 'data');
     const api = await startTestServer({
       DATABASE_URL: `sqlite:${join(folder, 'users.sqlite')}`,
-      JWT_SECRET: undefined,
+      SIGNING_KEYS_SECRET: undefined,
     });
     try {
       await api.register();
       expect(statSync(folder).mode & 0o777).to.equal(0o700);
-      for (const file of ['users.sqlite', 'users.sqlite-wal', 'users.sqlite-shm', 'jwt-secret']) {
+      for (const file of ['users.sqlite', 'users.sqlite-wal', 'users.sqlite-shm', 'signing-keys-secret']) {
         expect(statSync(join(folder, file)).mode & 0o777, file).to.equal(0o600);
       }
     } finally {

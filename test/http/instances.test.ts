@@ -7,6 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, TEST_SECRET, tally } from '../support/server.js';
+import { runCli } from '../support/process.js';
 import { mailsTo, startSmtpServer, subjectOf, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
 
 interface Answer {
@@ -19,7 +20,7 @@ function send(
   baseUrl: string,
   method: string,
   path: string,
-  { body, token, address }: { body?: unknown; token?: string; address?: string } = {},
+  { body, token, address, userAgent }: { body?: unknown; token?: string; address?: string; userAgent?: string } = {},
 ) {
   return new Promise<Answer>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -31,6 +32,7 @@ function send(
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         // Each limit test has an address of its own (TRUST_PROXY=1 below).
         ...(address ? { 'x-forwarded-for': address } : {}),
+        ...(userAgent ? { 'user-agent': userAgent } : {}),
       },
     });
     req.on('response', (res) => {
@@ -50,6 +52,7 @@ describe(`several processes on one ${backend} database`, function () {
   let servers: ServerProcess[] = [];
   let targets: string[];
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+  let cliEnv: Record<string, string>;
 
   before(async () => {
     database = await createTestDatabase();
@@ -59,11 +62,14 @@ describe(`several processes on one ${backend} database`, function () {
       MAIL_POLL_MS: '50',
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,
+      SIGNING_KEYS_SECRET: TEST_SECRET,
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
       TRUST_PROXY: '1',
       REGISTRATIONS_PER_ADDRESS: '12',
+      JWKS_MAX_AGE_SECONDS: '1', // a rotated key signs 3 s after it is added
     };
+    cliEnv = { DATABASE_URL: database.url, SIGNING_KEYS_SECRET: TEST_SECRET, JWKS_MAX_AGE_SECONDS: '1' };
     if (backend === 'sqlite') {
       servers = [await startServerProcess({ ...env, WEB_CONCURRENCY: '2' })];
       targets = [servers[0].url, servers[0].url];
@@ -425,5 +431,92 @@ describe(`several processes on one ${backend} database`, function () {
     await waitForMails(smtp.received, user.email, SUBJECTS.verification, 4); // the registration's, and three
     await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would arrive now
     expect(mailsTo(smtp.received, user.email, SUBJECTS.verification)).to.have.length(4);
+  });
+
+  /** A new account's login answer from one process, its client named by `userAgent`. */
+  async function signIn(tag: string, userAgent: string) {
+    const user = {
+      email: `${tag}@example.com`,
+      user_name: tag,
+      first_name: 'R',
+      last_name: 'T',
+      password: 'long-enough-pw',
+    };
+    expect((await send(targets[0], 'POST', '/users', { body: user, address: '198.51.100.60' })).status).to.equal(201);
+    const credentials = { email: user.email, password: user.password };
+    const login = await send(targets[1], 'POST', '/login', { body: credentials, userAgent, address: '198.51.100.61' });
+    return login.body as { access_token: string; refresh_token: string };
+  }
+  const refreshOn = (target: string, refreshToken: string, userAgent: string) =>
+    send(target, 'POST', '/token/refresh', {
+      body: { refresh_token: refreshToken },
+      userAgent,
+      address: '198.51.100.61',
+    });
+
+  it('gives one refresh token one new pair across processes, and keeps the session for one client only', async () => {
+    const same = await signIn('refresh_same', 'app/1.0');
+    const sameClient = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => refreshOn(targets[i % targets.length], same.refresh_token, 'app/1.0')),
+    );
+    expect(tally(sameClient)).to.deep.equal({ 200: 1, 409: 9 });
+    const kept = sameClient.find((answer) => answer.status === 200)!.body;
+    for (const target of targets) {
+      expect((await send(target, 'GET', '/protected', { token: kept.access_token })).status).to.equal(200);
+    }
+
+    const stolen = await signIn('refresh_stolen', 'app/1.0');
+    const manyClients = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => refreshOn(targets[i % targets.length], stolen.refresh_token, `client/${i}`)),
+    );
+    expect(tally(manyClients)).to.deep.equal({ 200: 1, 401: 9 });
+    const lost = manyClients.find((answer) => answer.status === 200)!.body;
+    for (const target of targets) {
+      expect((await send(target, 'GET', '/protected', { token: lost.access_token })).status).to.equal(401);
+      expect((await refreshOn(target, lost.refresh_token, 'client/0')).status).to.equal(401);
+    }
+  });
+
+  it('reaches every process with a key rotated and retired by the CLI, without a restart', async () => {
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid as string;
+    const everyProcess = async (check: (target: string) => Promise<boolean>) => {
+      // Six answers per target: with two workers behind one port, both are asked.
+      for (const target of targets) for (let i = 0; i < 6; i += 1) if (!(await check(target))) return false;
+      return true;
+    };
+    const eventually = async (check: (target: string) => Promise<boolean>) => {
+      const deadline = Date.now() + 5000;
+      while (!(await everyProcess(check))) {
+        if (Date.now() > deadline) throw new Error('not every process got there within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const published = async (target: string) =>
+      ((await send(target, 'GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((key) => key.kid);
+
+    const before = await signIn('rotation', 'app/1.0');
+    const oldKid = kidOf(before.access_token);
+    const rotated = runCli(['keys', 'rotate'], cliEnv);
+    expect(rotated.status, rotated.stderr).to.equal(0);
+    const [, newKid, signsFrom] = /^Added key (\S+): published now, signing from (\S+)\.$/m.exec(rotated.stdout)!;
+    expect(rotated.stdout).to.match(new RegExp(`^${oldKid}\\s+signing`, 'm'));
+    await eventually(async (target) => (await published(target)).includes(newKid));
+
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(signsFrom) - Date.now() + 50));
+    const body = { email: 'rotation@example.com', password: 'long-enough-pw' };
+    await eventually(async (target) => {
+      const login = await send(target, 'POST', '/login', { body, address: '198.51.100.62' });
+      return kidOf(login.body.access_token) === newKid;
+    });
+    expect(await everyProcess(async (target) => (await published(target)).includes(oldKid))).to.equal(true);
+
+    const retired = runCli(['keys', 'retire', oldKid], cliEnv);
+    expect(retired.status, retired.stderr).to.equal(0);
+    await eventually(
+      async (target) => (await send(target, 'GET', '/protected', { token: before.access_token })).status === 401,
+    );
+    expect(await everyProcess(async (target) => !(await published(target)).includes(oldKid))).to.equal(true);
+    const renewed = await refreshOn(targets[0], before.refresh_token, 'app/1.0');
+    expect(kidOf(renewed.body.access_token)).to.equal(newKid);
   });
 });

@@ -109,6 +109,7 @@ describe('the mail outbox', function () {
               ...process.env,
               DATABASE_URL: database.url,
               JWT_SECRET: TEST_SECRET,
+              SIGNING_KEYS_SECRET: TEST_SECRET,
               ADMIN_EMAIL: '',
               ADMIN_PASSWORD: '',
             },

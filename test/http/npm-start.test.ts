@@ -33,6 +33,7 @@ describe('npm start', function () {
         HOST: '127.0.0.1',
         DATABASE_URL: database.url,
         JWT_SECRET: TEST_SECRET,
+        SIGNING_KEYS_SECRET: TEST_SECRET,
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -106,6 +106,7 @@ describe('a start-up against a database that never answers', function () {
           PORT: '0',
           DATABASE_URL: `postgres://someone:secret-password@127.0.0.1:${port}/users_db`,
           JWT_SECRET: TEST_SECRET,
+          SIGNING_KEYS_SECRET: TEST_SECRET,
           DB_CONNECT_TIMEOUT_MS: '2000',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ describe('graceful shutdown', function () {
     server = await startServerProcess({
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,
+      SIGNING_KEYS_SECRET: TEST_SECRET,
       LOG_LEVEL: 'fatal',
       LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
     });
@@ -65,6 +66,7 @@ describe('graceful shutdown', function () {
     const draining = await startServerProcess({
       DATABASE_URL: own.url,
       JWT_SECRET: TEST_SECRET,
+      SIGNING_KEYS_SECRET: TEST_SECRET,
       LOG_LEVEL: 'fatal',
       SHUTDOWN_READINESS_DELAY_SECONDS: '2',
     });

@@ -66,6 +66,32 @@ describe('a client generated from the spec (openapi-fetch)', () => {
     const after = await client.GET('/protected', auth);
     expect(after.error).to.deep.equal({ error: 'Invalid or expired token' });
   });
+
+  it('refreshes its access token, whose key the published set holds', async () => {
+    const client = createClient<paths>({ baseUrl: api.url });
+    const credentials = { email: 'refreshing@example.com', password: 'typed-password-1' };
+    await client.POST('/users', { body: { ...credentials, user_name: 'refreshing', first_name: 'R', last_name: 'T' } });
+    const login = await client.POST('/login', { body: credentials });
+
+    const refreshed = await client.POST('/token/refresh', { body: { refresh_token: login.data!.refresh_token } });
+    expect(refreshed.response.status).to.equal(200);
+    const { access_token, refresh_token, expires_at } = refreshed.data!;
+    expect(refresh_token).not.to.equal(login.data!.refresh_token);
+    expect(new Date(expires_at).getTime()).to.be.greaterThan(Date.now());
+    const checked = await client.GET('/protected', { headers: { Authorization: `Bearer ${access_token}` } });
+    expect(checked.data).to.deep.equal({ message: 'Token is valid' });
+
+    const reused = await client.POST('/token/refresh', {
+      body: { refresh_token: login.data!.refresh_token },
+      headers: { 'User-Agent': 'somewhere-else' },
+    });
+    expect(reused.response.status).to.equal(401);
+    expect(reused.error).to.deep.equal({ error: 'Invalid or expired refresh token' });
+
+    const jwks = await client.GET('/.well-known/jwks.json');
+    const kid = JSON.parse(Buffer.from(access_token.split('.')[0], 'base64url').toString()).kid as string;
+    expect(jwks.data?.keys.map((key) => key.kid)).to.include(kid);
+  });
 });
 
 describe('request schemas for a validating client', () => {

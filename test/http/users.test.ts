@@ -14,7 +14,8 @@ describe('users', () => {
     it('creates a user, answers 201 with a JWT that opens a session, no-store', async () => {
       const reply = await api.request('POST', '/users', { body: newUser('a1') });
       expect(reply.status).to.equal(201);
-      expect(Object.keys(reply.body)).to.deep.equal(['JWT']);
+      expect(Object.keys(reply.body)).to.deep.equal(['JWT', 'refresh_token']);
+      expect(reply.body.refresh_token).to.match(/^[A-Za-z0-9_-]{43}$/);
       expect(reply.headers.get('cache-control')).to.equal('no-store');
       const check = await api.request('GET', '/protected', { token: reply.body.JWT });
       expect(check.status).to.equal(200);

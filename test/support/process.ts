@@ -1,6 +1,6 @@
 // Runs the service as a real process on a free loopback port, as a deployment
 // would: for the contract tests (built code) and the multi-instance tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -69,4 +69,14 @@ export async function startServerProcess(
   }
   await stop();
   throw new Error(`server did not answer within ${STARTUP_LIMIT_MS / 1000} s`);
+}
+
+/** Runs the operator's CLI (src/cli.ts through tsx) to the end, with these settings over the environment. */
+export function runCli(args: string[], env: Record<string, string>, input = '') {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), ...args], {
+    env: { ...process.env, ...env },
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 }

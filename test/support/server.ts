@@ -69,6 +69,7 @@ export async function startTestServer(
   const config = loadConfig({
     DATABASE_URL: ownDatabase?.url,
     JWT_SECRET: TEST_SECRET,
+    SIGNING_KEYS_SECRET: TEST_SECRET,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'silent',

@@ -1,10 +1,16 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { runCli } from '../support/process.js';
 import { ADMIN, startTestServer, TEST_SECRET } from '../support/server.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
+/** The settings an operator's shell would have: the database and the secrets, no bootstrap admin. */
+const operatorEnv = (databaseUrl: string) => ({
+  DATABASE_URL: databaseUrl,
+  JWT_SECRET: TEST_SECRET,
+  SIGNING_KEYS_SECRET: TEST_SECRET,
+  ADMIN_EMAIL: '',
+  ADMIN_PASSWORD: '',
+});
 
 describe('command line', function () {
   this.timeout(60_000);
@@ -14,14 +20,7 @@ describe('command line', function () {
   });
   after(() => database.drop());
 
-  function cli(args: string[], input = '') {
-    return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' },
-      input,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-  }
+  const cli = (args: string[], input = '') => runCli(args, operatorEnv(database.url), input);
 
   it('prints its usage, and refuses unknown commands and missing options with exit code 2', () => {
     const help = cli(['help']);
@@ -57,12 +56,7 @@ describe('command line', function () {
   it('deletes, disables, enables and sets roles of accounts, but never the last admin', async () => {
     const own = await createTestDatabase();
     const api = await startTestServer({ DATABASE_URL: own.url }); // its only admin: ADMIN
-    const run = (args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
-        env: { ...process.env, DATABASE_URL: own.url, JWT_SECRET: TEST_SECRET, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+    const run = (args: string[]) => runCli(args, operatorEnv(own.url));
     try {
       const user = await api.register({ email: 'doomed-cli@example.com', user_name: 'doomed_cli' });
       const deleted = run(['delete-user', '--email', 'Doomed-CLI@example.com']);
@@ -139,5 +133,35 @@ describe('command line', function () {
     } finally {
       await api.close();
     }
+  });
+
+  it('lists, rotates and retires the signing keys', async () => {
+    const api = await startTestServer({ DATABASE_URL: database.url }); // makes the first key
+    await api.close();
+    const listed = cli(['keys', 'list']);
+    expect(listed.status, listed.stderr).to.equal(0);
+    const [, firstKid] = /^(\S+)\s+signing\s+created \S+\s+signs from \S+$/m.exec(listed.stdout) ?? [];
+    expect(firstKid).to.be.a('string');
+
+    const rotated = cli(['keys', 'rotate']);
+    expect(rotated.status, rotated.stderr).to.equal(0);
+    const [, nextKid, signsFrom] = /^Added key (\S+): published now, signing from (\S+)\.$/m.exec(rotated.stdout)!;
+    expect(Date.parse(signsFrom) - Date.now()).to.be.within(290_000, 302_000); // JWKS_MAX_AGE_SECONDS 300, + 2 s
+    expect(rotated.stdout).to.match(new RegExp(`^${nextKid}\\s+next\\s`, 'm'));
+
+    const retired = cli(['keys', 'retire', firstKid]);
+    expect(retired.status, retired.stderr).to.equal(0);
+    expect(retired.stdout).to.include(`Retired key ${firstKid}: every instance refuses its tokens within a second.`);
+    expect(retired.stdout).to.match(new RegExp(`^${firstKid}\\s+retired\\s`, 'm'));
+    // With the signing key retired and the next one not due, a new key signs at once.
+    expect(retired.stdout.match(/\ssigning\s/g)).to.have.length(1);
+
+    const again = cli(['keys', 'retire', firstKid]);
+    expect([again.status, again.stderr.trim()]).to.deep.equal([1, `Error: no key in use has the id ${firstKid}`]);
+    expect(cli(['keys', 'retire']).status).to.equal(2);
+    expect(cli(['keys', 'spin']).status).to.equal(2);
+    const shared = runCli(['keys', 'list'], { ...operatorEnv(database.url), JWT_ALGORITHM: 'HS256' });
+    expect(shared.status).to.equal(1);
+    expect(shared.stderr).to.include('JWT_ALGORITHM=HS256: tokens are signed with JWT_SECRET');
   });
 });

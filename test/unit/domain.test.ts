@@ -8,7 +8,7 @@ import { DomainError, Overloaded } from '../../src/domain/errors.js';
 import { checkNewPassword } from '../../src/domain/password-policy.js';
 import { ARGON2_OPTIONS } from '../../src/domain/passwords.js';
 import { mayAssignRole, mayUpdateProfile } from '../../src/domain/permissions.js';
-import { TokenSigner } from '../../src/domain/tokens.js';
+import { sharedSecretKeys, TokenSigner } from '../../src/domain/tokens.js';
 import type { Principal } from '../../src/domain/model.js';
 
 describe('normalization', () => {
@@ -24,42 +24,44 @@ describe('normalization', () => {
 describe('tokens', () => {
   const secret = 's'.repeat(40);
   const scope = { issuer: 'user-service', audience: 'user-service' };
-  const signer = new TokenSigner(secret, scope);
+  const signer = new TokenSigner(sharedSecretKeys(secret), scope);
   const exp = Math.floor(Date.now() / 1000) + 60;
 
-  it('round-trips the claims and signs with HS256', () => {
+  it('round-trips the claims and signs with HS256', async () => {
     const token = signer.sign({ userId: 7, sessionId: 'abc' }, exp);
-    expect(signer.verify(token)).to.deep.equal({ userId: 7, sessionId: 'abc' });
+    expect(await signer.verify(token)).to.deep.equal({ userId: 7, sessionId: 'abc' });
     expect(jwt.decode(token, { complete: true })?.header.alg).to.equal('HS256');
   });
 
-  it('refuses other algorithms, bad subjects and missing ids', () => {
+  it('refuses other algorithms, bad subjects and missing ids', async () => {
     const claims = { iss: scope.issuer, aud: scope.audience };
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret))).to.deep.equal({
+    expect(await signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret))).to.deep.equal({
       userId: 7,
       sessionId: 'a',
     });
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' }))).to.equal(
+    expect(
+      await signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp }, secret, { algorithm: 'HS384' })),
+    ).to.equal(undefined);
+    expect(await signer.verify(jwt.sign({ ...claims, sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(await signer.verify(jwt.sign({ ...claims, sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
+    expect(await signer.verify(jwt.sign({ ...claims, sub: '7', exp }, secret))).to.equal(undefined);
+    expect(await signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp: exp - 120 }, secret))).to.equal(
       undefined,
     );
-    expect(signer.verify(jwt.sign({ ...claims, sub: 'seven', jti: 'a', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ ...claims, sub: '0', jti: 'a', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', exp }, secret))).to.equal(undefined);
-    expect(signer.verify(jwt.sign({ ...claims, sub: '7', jti: 'a', exp: exp - 120 }, secret))).to.equal(undefined);
   });
 
-  it('refuses tokens for another issuer or audience, or without them', () => {
+  it('refuses tokens for another issuer or audience, or without them', async () => {
     const sign = (claims: object) => jwt.sign({ sub: '7', jti: 'a', exp, ...claims }, secret);
-    expect(signer.verify(sign({ iss: 'someone-else', aud: scope.audience }))).to.equal(undefined);
-    expect(signer.verify(sign({ iss: scope.issuer, aud: 'another-app' }))).to.equal(undefined);
-    expect(signer.verify(sign({}))).to.equal(undefined);
+    expect(await signer.verify(sign({ iss: 'someone-else', aud: scope.audience }))).to.equal(undefined);
+    expect(await signer.verify(sign({ iss: scope.issuer, aud: 'another-app' }))).to.equal(undefined);
+    expect(await signer.verify(sign({}))).to.equal(undefined);
   });
 
-  it('refuses a token without exp, or with a crit header', () => {
+  it('refuses a token without exp, or with a crit header', async () => {
     const claims = { iss: scope.issuer, aud: scope.audience, sub: '7', jti: 'a' };
-    expect(signer.verify(jwt.sign(claims, secret))).to.equal(undefined);
+    expect(await signer.verify(jwt.sign(claims, secret))).to.equal(undefined);
     const crit = jwt.sign({ ...claims, exp }, secret, { header: { alg: 'HS256', crit: ['b64'] } });
-    expect(signer.verify(crit)).to.equal(undefined);
+    expect(await signer.verify(crit)).to.equal(undefined);
   });
 });
 

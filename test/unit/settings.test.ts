@@ -26,9 +26,11 @@ describe('the settings list (src/settings.ts)', () => {
     const secret = 'a-secret-that-is-long-enough-for-hs256-0123456789';
     const read = new Set([
       ...namesRead({ DATABASE_URL: 'sqlite::memory:' }),
+      ...namesRead({ DATABASE_URL: 'sqlite::memory:', JWT_ALGORITHM: 'HS256' }),
       ...namesRead({
         DATABASE_URL: 'postgres://u:p@localhost/db',
         JWT_SECRET: secret,
+        SIGNING_KEYS_SECRET: secret,
         ADMIN_EMAIL: 'admin@example.com',
         ADMIN_PASSWORD: 'a-long-admin-password',
       }),

@@ -9,7 +9,7 @@ import { TEST_SECRET } from '../support/server.js';
 
 async function withDatabase(work: (db: ReturnType<typeof openDatabase>, config: DatabaseConfig) => Promise<void>) {
   const database = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET }).database;
+  const config = loadConfig({ DATABASE_URL: database.url, SIGNING_KEYS_SECRET: TEST_SECRET }).database;
   const db = openDatabase(config);
   try {
     await work(db, config);

@@ -1,17 +1,17 @@
 import type { SessionService } from '../../domain/sessions.js';
 import type { OperationHandlers } from '../contract.js';
 import { AuthenticationFailed } from '../errors.js';
-import { NO_STORE, signedIn } from './replies.js';
+import { isoSeconds, NO_STORE, signedIn } from './replies.js';
 
 type AuthOperations = 'login' | 'logout' | 'checkToken';
 
 export function authHandlers(sessions: SessionService): Pick<OperationHandlers, AuthOperations> {
   return {
     async login({ body, origin }) {
-      const { token, expiresAt } = await sessions.login(body.email, body.password, origin);
+      const { token, expiresAt, refreshToken } = await sessions.login(body.email, body.password, origin);
       return {
         status: 200,
-        body: { access_token: token, expires_at: isoSeconds(expiresAt) },
+        body: { access_token: token, expires_at: isoSeconds(expiresAt), refresh_token: refreshToken },
         headers: NO_STORE,
       };
     },
@@ -26,9 +26,4 @@ export function authHandlers(sessions: SessionService): Pick<OperationHandlers, 
       return { status: 200, body: { message: 'Token is valid' } };
     },
   };
-}
-
-/** `2023-01-01T12:00:00Z`: a token's exp is whole seconds, so no fraction is shown. */
-function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -9,3 +9,8 @@ export function signedIn(principal: Principal | undefined): Principal {
   if (!principal) throw new AuthenticationFailed({ tokenSent: false });
   return principal;
 }
+
+/** `2023-01-01T12:00:00Z`: a token's exp is whole seconds, so no fraction is shown. */
+export function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

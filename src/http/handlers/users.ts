@@ -7,8 +7,8 @@ type UserOperations = 'createUser' | 'getUser' | 'updateUser' | 'updateUserPassw
 export function userHandlers(users: UserService): Pick<OperationHandlers, UserOperations> {
   return {
     async createUser({ body, principal, origin }) {
-      const { token } = await users.register(body, principal, origin);
-      return { status: 201, body: { JWT: token }, headers: NO_STORE };
+      const { token, refreshToken } = await users.register(body, principal, origin);
+      return { status: 201, body: { JWT: token, refresh_token: refreshToken }, headers: NO_STORE };
     },
 
     async getUser({ params }) {

@@ -12,6 +12,7 @@ import * as resetTokenAddresses from './008_reset_token_addresses.js';
 import * as sessionOrigins from './009_session_origins.js';
 import * as userBlocks from './010_user_blocks.js';
 import * as disabledAccounts from './011_disabled_accounts.js';
+import * as signingKeysAndRefreshTokens from './012_signing_keys_and_refresh_tokens.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '009_session_origins': sessionOrigins,
   '010_user_blocks': userBlocks,
   '011_disabled_accounts': disabledAccounts,
+  '012_signing_keys_and_refresh_tokens': signingKeysAndRefreshTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

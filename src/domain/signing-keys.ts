@@ -1,0 +1,335 @@
+// The keys access tokens are signed with (ES256). They live in the database,
+// so every instance on it signs and verifies with the same ones, and each
+// instance re-reads them every second (KeyRing.load), so a rotation or a
+// retirement reaches all of them without a restart. Private keys are stored
+// encrypted with a key derived from SIGNING_KEYS_SECRET.
+//
+// A key's life: added by `keys rotate`, it is published (JWKS) at once but
+// signs only from `signs_from`, a JWKS cache lifetime later, so no verifier
+// meets a token whose key it hasn't fetched. When the next key takes over,
+// it stays published until the last token it signed has expired. `keys
+// retire` is the emergency brake: its tokens are refused at once, and when
+// it was the signing key a new one signs straight away.
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
+import { auditEntry } from './audit.js';
+import type { RequestOrigin } from './model.js';
+import type { Repositories, SigningKeyRepository, SigningKeyRow, Store } from './ports.js';
+
+/** A public key as the JWKS publishes it (RFC 7517, 7518 §6.2). */
+export interface PublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid: string;
+  alg: 'ES256';
+  use: 'sig';
+}
+
+export type KeyState = 'next' | 'signing' | 'verifying' | 'expired' | 'retired';
+
+/** A key as operators see it (`keys list`). */
+export interface KeyStatus {
+  kid: string;
+  state: KeyState;
+  createdAt: number;
+  signsFrom: number;
+  retiredAt: number | null;
+}
+
+/** A decryption failed: the secret is not the one the keys were sealed with. */
+export class KeySecretMismatch extends Error {
+  constructor(kid: string) {
+    super(`SIGNING_KEYS_SECRET does not open signing key ${kid}: set the secret the keys were made with`);
+    this.name = 'KeySecretMismatch';
+  }
+}
+
+// A token may be checked a little after its key was replaced on a clock that is behind.
+const CLOCK_LEEWAY_MS = 60_000;
+// How often each instance re-reads the keys, and at most how often a token
+// naming an unknown key makes it look again.
+export const KEY_RING_REFRESH_MS = 1000;
+
+/** Seals private keys with AES-256-GCM under a key derived from SIGNING_KEYS_SECRET; the kid is bound in. */
+export class KeySecret {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = Buffer.from(hkdfSync('sha256', secret, 'user-service', 'signing keys v1', 32));
+  }
+
+  seal(kid: string, plaintext: Buffer): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(kid));
+    const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return [iv, cipher.getAuthTag(), sealed].map((part) => part.toString('base64url')).join('.');
+  }
+
+  open(kid: string, sealed: string): Buffer {
+    const [iv, tag, ciphertext] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(kid)).setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    } catch {
+      throw new KeySecretMismatch(kid);
+    }
+  }
+}
+
+/** A new P-256 key pair, its private half sealed, signing from `signsFrom`. */
+function newSigningKey(secret: KeySecret, nowMs: number, signsFrom: number): SigningKeyRow {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = randomBytes(12).toString('base64url');
+  const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+  return {
+    kid,
+    algorithm: 'ES256',
+    public_jwk: JSON.stringify({ kty, crv, x, y }),
+    private_key: secret.seal(kid, privateKey.export({ format: 'der', type: 'pkcs8' })),
+    created_at: nowMs,
+    signs_from: signsFrom,
+    retired_at: null,
+  };
+}
+
+/**
+ * What each key is doing at `nowMs`, given how long access tokens last, and
+ * when that next changes (a key starts signing, or its last token expires).
+ */
+export function keyStates(
+  keys: readonly SigningKeyRow[],
+  nowMs: number,
+  tokenTtlMs: number,
+): { states: Map<string, KeyState>; changesAt: number } {
+  const states = new Map<string, KeyState>();
+  let changesAt = Infinity;
+  // A key stops signing when a later one starts, if that one ever signed (was not retired before its start).
+  const tookOver = (key: SigningKeyRow) => key.retired_at === null || key.retired_at > key.signs_from;
+  const ordered = [...keys].sort((a, b) => a.signs_from - b.signs_from || a.kid.localeCompare(b.kid));
+  const live = ordered.filter((key) => key.retired_at === null);
+  const signer = live.filter((key) => key.signs_from <= nowMs).at(-1);
+  for (const [index, key] of ordered.entries()) {
+    if (key.retired_at !== null) states.set(key.kid, 'retired');
+    else if (key === signer) states.set(key.kid, 'signing');
+    else if (key.signs_from > nowMs) {
+      states.set(key.kid, 'next');
+      changesAt = Math.min(changesAt, key.signs_from);
+    } else {
+      const successor = ordered.slice(index + 1).find((later) => later.signs_from <= nowMs && tookOver(later));
+      const lastTokenExpires = (successor?.signs_from ?? nowMs) + tokenTtlMs + CLOCK_LEEWAY_MS;
+      states.set(key.kid, lastTokenExpires > nowMs ? 'verifying' : 'expired');
+      if (lastTokenExpires > nowMs) changesAt = Math.min(changesAt, lastTokenExpires);
+    }
+  }
+  return { states, changesAt };
+}
+
+const PUBLISHED: ReadonlySet<KeyState> = new Set(['next', 'signing', 'verifying']);
+
+/**
+ * This instance's copy of the keys: which one signs, which verify, and the
+ * JWKS. Reloaded from the database every KEY_RING_REFRESH_MS.
+ */
+export class KeyRing {
+  private keys: SigningKeyRow[] = [];
+  private readonly publicKeys = new Map<string, KeyObject>();
+  private readonly privateKeys = new Map<string, KeyObject>();
+  private loadedAt = 0;
+  private reloading: Promise<void> | undefined;
+  private statesValidUntil = -Infinity;
+  private states = new Map<string, KeyState>();
+
+  constructor(
+    private readonly repository: SigningKeyRepository,
+    private readonly secret: KeySecret,
+    private readonly tokenTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Reads the keys again; the signing key is opened at once, so a wrong secret fails here. */
+  async load(): Promise<void> {
+    const keys = await this.repository.list();
+    for (const key of keys) {
+      if (!this.publicKeys.has(key.kid)) {
+        const jwk = JSON.parse(key.public_jwk) as JsonWebKey;
+        this.publicKeys.set(key.kid, createPublicKey({ key: jwk, format: 'jwk' }));
+      }
+    }
+    this.keys = keys;
+    this.loadedAt = this.now();
+    this.statesValidUntil = -Infinity;
+    const signer = this.signer();
+    if (signer) this.privateKeyOf(signer);
+  }
+
+  /** Loads again unless that happened within KEY_RING_REFRESH_MS (for tokens naming a key not seen yet). */
+  async loadIfStale(): Promise<void> {
+    if (this.now() - this.loadedAt < KEY_RING_REFRESH_MS) return;
+    this.reloading ??= this.load().finally(() => (this.reloading = undefined));
+    await this.reloading;
+  }
+
+  /** The key to sign with now. */
+  signingKey(): { kid: string; key: KeyObject } {
+    const signer = this.signer();
+    if (!signer) throw new Error('no signing key is in effect: run `npm run cli -- keys rotate`');
+    return { kid: signer.kid, key: this.privateKeyOf(signer) };
+  }
+
+  /** The public key for a token naming `kid`, while tokens of that key are accepted. */
+  verificationKey(kid: string): KeyObject | undefined {
+    return this.accepts(kid) ? this.publicKeys.get(kid) : undefined;
+  }
+
+  accepts(kid: string): boolean {
+    return PUBLISHED.has(this.currentStates().get(kid) ?? 'expired');
+  }
+
+  knows(kid: string): boolean {
+    return this.publicKeys.has(kid);
+  }
+
+  /** The JWKS: every key whose tokens are, or are about to be, accepted. */
+  publicJwks(): PublicJwk[] {
+    return this.keys
+      .filter((key) => this.accepts(key.kid))
+      .map((key) => ({
+        ...(JSON.parse(key.public_jwk) as Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y'>),
+        kid: key.kid,
+        alg: key.algorithm,
+        use: 'sig',
+      }));
+  }
+
+  private signer(): SigningKeyRow | undefined {
+    const states = this.currentStates();
+    return this.keys.find((key) => states.get(key.kid) === 'signing');
+  }
+
+  // Called for every token checked: worked out again only when a key's state changes.
+  private currentStates(): Map<string, KeyState> {
+    const now = this.now();
+    if (now >= this.statesValidUntil) {
+      const { states, changesAt } = keyStates(this.keys, now, this.tokenTtlMs);
+      this.states = states;
+      this.statesValidUntil = changesAt;
+    }
+    return this.states;
+  }
+
+  private privateKeyOf(key: SigningKeyRow): KeyObject {
+    let privateKey = this.privateKeys.get(key.kid);
+    if (!privateKey) {
+      privateKey = createPrivateKey({
+        key: this.secret.open(key.kid, key.private_key),
+        format: 'der',
+        type: 'pkcs8',
+      });
+      this.privateKeys.set(key.kid, privateKey);
+    }
+    return privateKey;
+  }
+}
+
+export interface SigningKeySettings {
+  /** How long access tokens last: a replaced key stays published that long. */
+  tokenTtlSeconds: number;
+  /** How long verifiers may cache the JWKS: a new key is published that long (and a little more) before it signs. */
+  jwksMaxAgeSeconds: number;
+  now?: () => number;
+}
+
+/** Making, rotating and retiring keys: one at a time, under the keys' lock. */
+export class SigningKeys {
+  readonly ring: KeyRing;
+  private readonly now: () => number;
+  private readonly publishAheadMs: number;
+  private readonly tokenTtlMs: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly secret: KeySecret,
+    settings: SigningKeySettings,
+  ) {
+    this.now = settings.now ?? Date.now;
+    this.tokenTtlMs = settings.tokenTtlSeconds * 1000;
+    // Every instance has re-read the keys, and every cached JWKS has expired, before the key signs.
+    this.publishAheadMs = settings.jwksMaxAgeSeconds * 1000 + 2 * KEY_RING_REFRESH_MS;
+    this.ring = new KeyRing(store.signingKeys, secret, this.tokenTtlMs, this.now);
+  }
+
+  /** On start-up: makes the first key if none is in effect (a new database), then loads the ring. */
+  async ensureSigningKey(origin: RequestOrigin): Promise<void> {
+    await this.changeKeys(async (repositories, keys, now) => {
+      const { states } = keyStates(keys, now, this.tokenTtlMs);
+      if ([...states.values()].includes('signing')) return;
+      await this.add(repositories, now, now, origin);
+    });
+  }
+
+  /** Adds the next key; returns it. It signs once every verifier can have fetched it. */
+  async rotate(origin: RequestOrigin): Promise<KeyStatus> {
+    const kid = await this.changeKeys(async (repositories, keys, now) => {
+      const latestStart = Math.max(now, ...keys.filter((key) => key.retired_at === null).map((key) => key.signs_from));
+      return this.add(repositories, now, latestStart + this.publishAheadMs, origin);
+    });
+    return (await this.list()).find((key) => key.kid === kid)!;
+  }
+
+  /**
+   * Retires the key: its tokens are refused from now on, by every instance
+   * within KEY_RING_REFRESH_MS. When no other key is signing, a new one
+   * signs at once. False when no live key has this kid.
+   */
+  async retire(kid: string, origin: RequestOrigin): Promise<boolean> {
+    return this.changeKeys(async (repositories, _keys, now) => {
+      if (!(await repositories.signingKeys.retire(kid, now))) return false;
+      await repositories.securityEvents.insert(auditEntry('signing_key_retired', null, origin));
+      const keys = await repositories.signingKeys.list();
+      const { states } = keyStates(keys, now, this.tokenTtlMs);
+      if (![...states.values()].includes('signing')) await this.add(repositories, now, now, origin);
+      return true;
+    });
+  }
+
+  async list(): Promise<KeyStatus[]> {
+    const keys = await this.store.signingKeys.list();
+    const { states } = keyStates(keys, this.now(), this.tokenTtlMs);
+    return keys.map((key) => ({
+      kid: key.kid,
+      state: states.get(key.kid)!,
+      createdAt: key.created_at,
+      signsFrom: key.signs_from,
+      retiredAt: key.retired_at,
+    }));
+  }
+
+  private async add(repositories: Repositories, now: number, signsFrom: number, origin: RequestOrigin) {
+    const key = newSigningKey(this.secret, now, signsFrom);
+    await repositories.signingKeys.insert(key);
+    await repositories.securityEvents.insert(auditEntry('signing_key_added', null, origin));
+    return key.kid;
+  }
+
+  private async changeKeys<T>(
+    change: (repositories: Repositories, keys: SigningKeyRow[], nowMs: number) => Promise<T>,
+  ): Promise<T> {
+    const result = await this.store.transaction(async (repositories) => {
+      await repositories.signingKeys.lock(); // a write first: the SQLite rule in store.ts
+      return change(repositories, await repositories.signingKeys.list(), this.now());
+    });
+    await this.ring.load();
+    return result;
+  }
+}
