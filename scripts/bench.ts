@@ -222,8 +222,8 @@ async function prepareDatabase(databaseUrl: string): Promise<void> {
   const config = loadConfig({
     ...process.env,
     DATABASE_URL: databaseUrl,
-    JWT_SECRET: 'x'.repeat(32),
-    SIGNING_KEYS_SECRET: 'x'.repeat(32),
+    JWT_SECRET: SECRET,
+    SIGNING_KEYS_SECRET: SECRET, // the services below must open the key made here
   });
   const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
   try {

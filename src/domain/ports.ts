@@ -332,6 +332,8 @@ export interface RefreshTokenRepository {
   use(tokenHash: string, nowMs: number, by: { address: string; userAgent: string | null }): Promise<string | undefined>;
   /** The token, if it exists and was used. */
   findUsed(tokenHash: string): Promise<UsedRefreshToken | undefined>;
+  /** Deletes the tokens of sessions that are gone; returns how many. */
+  deleteOrphaned(): Promise<number>;
 }
 
 export interface Repositories {

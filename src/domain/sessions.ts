@@ -1,8 +1,8 @@
 // Logging in and out, refreshing, and turning a bearer token into a
-// Principal. Every session is one row in the sessions table: its access
-// tokens are accepted only while the row exists, so logout and password
-// changes take effect at once, everywhere. Its refresh tokens (one usable at
-// a time) hang off the row and go with it.
+// Principal. Every session is one row in the sessions table: its access and
+// refresh tokens are accepted only while the row exists, so logout and
+// password changes take effect at once, everywhere. Refresh tokens of ended
+// sessions are pruned with the expired sessions.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
@@ -92,7 +92,8 @@ export class SessionService {
    * of two requests racing with one token exactly one gets the pair. A token
    * used before means it was copied: the session ends, unless the client
    * that used it sends it again within the grace period (two requests racing
-   * from one app), which gets `refresh_token_reused` and keeps the session.
+   * from one app), which is told `refresh_token_already_used` and keeps the
+   * session.
    */
   async refresh(refreshToken: string, origin: RequestOrigin): Promise<IssuedToken> {
     const tokenHash = refreshTokenHash(refreshToken);
@@ -261,10 +262,12 @@ export class SessionService {
     return this.store.sessions.countActive(this.nowSeconds());
   }
 
-  /** Deletes expired sessions and rate-limit events older than any window. */
+  /** Deletes expired sessions, the refresh tokens of ended ones, and rate-limit events older than any window. */
   async pruneExpired(): Promise<number> {
     await this.store.rateLimits.deleteOlderThan(this.now() - longestWindowSeconds(this.limits) * 1000);
-    return this.store.sessions.deleteExpired(this.nowSeconds());
+    const ended = await this.store.sessions.deleteExpired(this.nowSeconds());
+    await this.store.refreshTokens.deleteOrphaned();
+    return ended;
   }
 
   private nowSeconds(): number {

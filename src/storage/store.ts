@@ -646,6 +646,12 @@ function refreshTokenRepository(db: Knex | Knex.Transaction): RefreshTokenReposi
         );
       return row && { ...row, used_at: Number(row.used_at) };
     },
+
+    async deleteOrphaned() {
+      return db('refresh_tokens')
+        .whereNotExists(db('sessions').select(db.raw('1')).where('sessions.id', db.ref('refresh_tokens.session_id')))
+        .delete();
+    },
   };
 }
 

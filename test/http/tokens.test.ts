@@ -143,6 +143,20 @@ describe('refresh tokens', () => {
     expect((await refresh(api, winner.refresh_token)).status).to.equal(401);
   });
 
+  it('ends a session for good when logouts and refreshes of it race', async () => {
+    const pair = await signIn(api);
+    const [logouts, refreshes] = await Promise.all([
+      Promise.all(Array.from({ length: 4 }, () => api.request('POST', '/logout', { token: pair.access_token }))),
+      Promise.all(Array.from({ length: 4 }, () => refresh(api, pair.refresh_token))),
+    ]);
+    expect(tally(logouts)).to.deep.equal({ 200: 1, 401: 3 });
+    expect(Object.keys(tally(refreshes)).every((status) => ['200', '401', '409'].includes(status))).to.equal(true);
+    for (const won of refreshes.filter((reply) => reply.status === 200)) {
+      expect(await protectedStatus(api, (won.body as Pair).access_token)).to.equal(401);
+      expect((await refresh(api, (won.body as Pair).refresh_token)).status).to.equal(401);
+    }
+  });
+
   it('counts any reuse as theft with REFRESH_TOKEN_REUSE_GRACE_SECONDS=0', async () => {
     const strict = await startTestServer({ REFRESH_TOKEN_REUSE_GRACE_SECONDS: '0' });
     try {
@@ -159,6 +173,9 @@ describe('refresh tokens', () => {
     const pair = await signIn(api);
     await api.request('POST', '/logout', { token: pair.access_token });
     expect((await refresh(api, pair.refresh_token)).status).to.equal(401);
+    await api.service.sessions.pruneExpired(); // takes the tokens of ended sessions too
+    const sessionId = claimsOf(pair.access_token).jti;
+    expect(await api.service.db('refresh_tokens').where({ session_id: sessionId })).to.deep.equal([]);
 
     const login = async () =>
       (await api.request('POST', '/login', { body: { email: pair.email, password: pair.password } })).body as Pair;

@@ -18,10 +18,14 @@ export async function up(db: Knex): Promise<void> {
   // instances starting at once don't both make a first key.
   await db('counters').insert({ name: 'signing_keys', value: 0 });
   // Every refresh token a session was given, by hash: the newest one works
-  // once; an older one presented again is reuse, and ends the session.
+  // once; an older one presented again is reuse, and ends the session. No
+  // foreign key: a token works only while its session row exists, and the
+  // pruning removes those left behind. A cascade would make deleting a
+  // session lock its tokens after the session, the reverse of a refresh,
+  // and the two could deadlock on PostgreSQL.
   await db.schema.createTable('refresh_tokens', (table) => {
     table.string('token_hash', 64).primary(); // SHA-256, hex
-    table.string('session_id', 64).notNullable().references('id').inTable('sessions').onDelete('CASCADE');
+    table.string('session_id', 64).notNullable();
     table.bigInteger('created_at').notNullable(); // Unix milliseconds
     table.bigInteger('used_at').nullable(); // when it was exchanged for the next one
     table.string('used_address', 64).nullable(); // who exchanged it, to tell a client's own
