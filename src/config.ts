@@ -14,6 +14,8 @@ export type DatabaseConfig =
       client: 'postgres';
       connectionString: string;
       poolMax: number;
+      /** The hot reads as named prepared statements (off for a pooler that can't keep them). */
+      preparedStatements: boolean;
       statementTimeoutMs: number;
       /** How long connecting may take before the call fails. */
       connectTimeoutMs: number;
@@ -179,6 +181,7 @@ function databaseFrom(env: Env): DatabaseConfig {
       client: 'postgres',
       connectionString: url,
       poolMax: integerSetting(env, 'DB_POOL_MAX', 1, 1000),
+      preparedStatements: booleanSetting(env, 'DB_PREPARED_STATEMENTS'),
       statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_MS', 0, 3_600_000),
       connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_MS', 100, 600_000),
     };

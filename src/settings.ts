@@ -61,6 +61,11 @@ export const SETTINGS = {
   ADMIN_PASSWORD: { meaning: "the bootstrap admin's password (the password policy applies)" },
   ADMIN_USER_NAME: { default: 'admin', meaning: "the bootstrap admin's user name" },
   DB_POOL_MAX: { default: 10, meaning: 'PostgreSQL connections per process (SQLite always uses one)' },
+  DB_PREPARED_STATEMENTS: {
+    default: true,
+    meaning:
+      'PostgreSQL: run the reads behind every request (session, profile, page, count) as named prepared statements, parsed and planned once per connection. `false` behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21, or without `max_prepared_statements`)',
+  },
   DB_STATEMENT_TIMEOUT_MS: {
     default: 5000,
     meaning:

@@ -46,6 +46,8 @@ export interface Principal {
   role: Role;
   sessionId: string;
   emailVerified: boolean;
+  /** A profile read in the same statement as the session, when the operation asked for one (undefined: no such user). */
+  readAlong?: { userId: number; profile: User | undefined };
 }
 
 export interface IssuedToken {

@@ -133,6 +133,12 @@ export interface SessionRepository {
   insert(session: SessionRow, generation: number): Promise<boolean>;
   /** The session with its user's current role, if it is open and unexpired at `nowSeconds`. */
   findActive(id: string, nowSeconds: number): Promise<ActiveSession | undefined>;
+  /** The same, with the profile of user `profileId` (undefined when there is none) read in the same statement. */
+  findActiveWithProfile(
+    id: string,
+    nowSeconds: number,
+    profileId: number,
+  ): Promise<(ActiveSession & { profile: User | undefined }) | undefined>;
   /** The user's open sessions, newest first. */
   listOfUser(userId: number, nowSeconds: number, limit: number): Promise<SessionRecord[]>;
   /** Returns false when there was no such session. */

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
-import type { SessionRecord } from './ports.js';
+import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
@@ -213,17 +213,22 @@ export class SessionService {
     });
   }
 
-  async authenticate(token: string): Promise<Principal | undefined> {
+  /**
+   * The token's principal, if it is valid and its session open. With
+   * `readAlong`, that user's profile is read in the same statement as the
+   * session and carried on the principal.
+   */
+  async authenticate(token: string, readAlong?: number): Promise<Principal | undefined> {
     const claims = await this.signer.verify(token);
     if (!claims) return undefined;
-    const session = await this.store.sessions.findActive(claims.sessionId, this.nowSeconds());
+    const { sessions } = this.store;
+    if (readAlong === undefined) {
+      const session = await sessions.findActive(claims.sessionId, this.nowSeconds());
+      return session && session.user_id === claims.userId ? principalOf(session, claims) : undefined;
+    }
+    const session = await sessions.findActiveWithProfile(claims.sessionId, this.nowSeconds(), readAlong);
     if (!session || session.user_id !== claims.userId) return undefined;
-    return {
-      userId: session.user_id,
-      role: session.role,
-      sessionId: claims.sessionId,
-      emailVerified: Boolean(session.email_verified),
-    };
+    return { ...principalOf(session, claims), readAlong: { userId: readAlong, profile: session.profile } };
   }
 
   /** Ends the principal's session; false if it had already ended (a concurrent logout). */
@@ -278,4 +283,13 @@ export class SessionService {
 /** SHA-256 of a refresh token, hex: only this is stored. */
 function refreshTokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+function principalOf(session: ActiveSession, claims: TokenClaims): Principal {
+  return {
+    userId: session.user_id,
+    role: session.role,
+    sessionId: claims.sessionId,
+    emailVerified: Boolean(session.email_verified),
+  };
 }

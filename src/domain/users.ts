@@ -157,8 +157,10 @@ export class UserService {
     return credentials && (await this.store.users.findById(credentials.id))?.role;
   }
 
-  async getProfile(id: number): Promise<User> {
-    const user = await this.store.users.findById(id);
+  /** A profile; from the principal when it was read with the session, else from the database. */
+  async getProfile(id: number, principal?: Principal): Promise<User> {
+    const user =
+      principal?.readAlong?.userId === id ? principal.readAlong.profile : await this.store.users.findById(id);
     if (!user) throw new DomainError('user_not_found');
     return user;
   }

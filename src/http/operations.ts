@@ -43,6 +43,12 @@ export interface Operation {
   allowedBeforeEmailVerification: boolean;
   /** The role a caller must have (`x-required-role`), checked after validation; undefined: none. */
   requiredRole: Role | undefined;
+  /**
+   * The path parameter naming a user whose profile is read in the same
+   * statement as the token's session (`x-profile-with-session`): one round
+   * trip for the operation instead of two.
+   */
+  profileWithSession: string | undefined;
   /** The name of a metric counting this operation's outcomes (`x-outcome-metric`). */
   outcomeMetric: string | undefined;
   /** Matches a request path; parameter values come back still percent-encoded. */
@@ -81,6 +87,8 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
         },
         allowedBeforeEmailVerification: operation['x-allowed-before-email-verification'] === true,
         requiredRole: requiredRoleOf(operation),
+        profileWithSession:
+          typeof operation['x-profile-with-session'] === 'string' ? operation['x-profile-with-session'] : undefined,
         outcomeMetric: typeof operation['x-outcome-metric'] === 'string' ? operation['x-outcome-metric'] : undefined,
         match: match(expressPath, { decode: (value) => value }),
       });

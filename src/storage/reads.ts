@@ -13,8 +13,11 @@
 // asynchronous sqlite3 driver, where waiting for another writer's lock can't
 // stall the event loop.
 //
-// On PostgreSQL, in-memory SQLite and inside transactions (which must see
-// their own uncommitted writes) the same statements run through Knex.
+// On PostgreSQL they run as named prepared statements straight on the pg
+// connections of Knex's pool: each connection parses and plans a statement
+// once, and the request skips Knex's query building (bench/README.md). In
+// memory and inside transactions (which must see their own uncommitted
+// writes) the same statements run through Knex.
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { DatabaseConfig } from '../config.js';
@@ -29,6 +32,28 @@ const ACTIVE_SESSION_SQL =
   'from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
 const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
+// The session and a profile in one statement (x-profile-with-session): the profile's id first.
+const ACTIVE_SESSION_WITH_PROFILE_SQL =
+  'select sessions.user_id, users.role, users.email_verified_at is not null as email_verified, ' +
+  PROFILE_COLUMNS.map((column) => `profile.${column} as profile_${column}`).join(', ') +
+  ' from sessions inner join users on users.id = sessions.user_id ' +
+  'left join users profile on profile.id = ? ' +
+  'where sessions.id = ? and sessions.expires_at > ? limit 1';
+
+type SessionWithProfileRow = ActiveSession & {
+  [C in (typeof PROFILE_COLUMNS)[number] as `profile_${C}`]: User[C] | null;
+};
+
+/** The session's fields, and the profile when the left join found one. */
+function sessionWithProfile(row: SessionWithProfileRow | undefined): SessionWithProfile | undefined {
+  if (!row) return undefined;
+  const { user_id, role, email_verified } = row;
+  const profile =
+    row.profile_id === null
+      ? undefined
+      : (Object.fromEntries(PROFILE_COLUMNS.map((column) => [column, row[`profile_${column}`]])) as unknown as User);
+  return { user_id, role, email_verified, profile };
+}
 /**
  * Users are counted in blocks of this many positions (migration 010):
  * positions grow in id order and deletions leave gaps, so a page finds the
@@ -45,9 +70,16 @@ const PAGE_SQL =
   `order by position limit ? offset (? - ${BLOCK_OF_OFFSET.replace('%s', 'before')})`;
 const USER_COUNT_SQL = "select value from counters where name = 'users'";
 
+export type SessionWithProfile = ActiveSession & { profile: User | undefined };
+
 /** The hot reads; a value or a promise of one, as the driver gives it. */
 export interface HotReads {
   findActiveSession(id: string, nowSeconds: number): ActiveSession | undefined | Promise<ActiveSession | undefined>;
+  findActiveSessionWithProfile(
+    id: string,
+    nowSeconds: number,
+    profileId: number,
+  ): SessionWithProfile | undefined | Promise<SessionWithProfile | undefined>;
   findProfile(id: number): User | undefined | Promise<User | undefined>;
   page(offset: number, limit: number): UserSummary[] | Promise<UserSummary[]>;
   countUsers(): number | Promise<number>;
@@ -59,6 +91,10 @@ export function knexReads(db: Knex | Knex.Transaction): HotReads {
   const rows = async <T>(sql: string, values: (string | number)[] = []) => rowsOf<T>(await db.raw(sql, values));
   return {
     findActiveSession: async (id, nowSeconds) => (await rows<ActiveSession>(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0],
+    findActiveSessionWithProfile: async (id, nowSeconds, profileId) =>
+      sessionWithProfile(
+        (await rows<SessionWithProfileRow>(ACTIVE_SESSION_WITH_PROFILE_SQL, [profileId, id, nowSeconds]))[0],
+      ),
     findProfile: async (id) => (await rows<User>(PROFILE_BY_ID_SQL, [id]))[0],
     page: (offset, limit) => rows<UserSummary>(PAGE_SQL, [offset, limit, offset, offset]),
     countUsers: async () => Number((await rows<{ value: number | string }>(USER_COUNT_SQL))[0].value),
@@ -75,9 +111,10 @@ export function rowsOf<T>(result: unknown): T[] {
 // WAL index) is waited out this long, on the event loop.
 const READER_BUSY_TIMEOUT_MS = 250;
 
-/** The hot reads for this database: prepared statements on a SQLite file, Knex elsewhere. */
+/** The hot reads for this database: prepared statements on a SQLite file or PostgreSQL, Knex in memory. */
 export function openHotReads(config: DatabaseConfig, db: Knex): HotReads {
-  if (config.client !== 'sqlite' || config.filename === ':memory:') return knexReads(db);
+  if (config.client === 'postgres') return config.preparedStatements ? postgresReads(db) : knexReads(db);
+  if (config.filename === ':memory:') return knexReads(db);
   const connection = new Database(config.filename, { readonly: true, fileMustExist: true });
   try {
     connection.pragma(`busy_timeout = ${READER_BUSY_TIMEOUT_MS}`);
@@ -90,14 +127,64 @@ export function openHotReads(config: DatabaseConfig, db: Knex): HotReads {
 
 function preparedReads(connection: Database.Database): HotReads {
   const activeSession = connection.prepare<[string, number], ActiveSession>(ACTIVE_SESSION_SQL);
+  const activeSessionWithProfile = connection.prepare<[number, string, number], SessionWithProfileRow>(
+    ACTIVE_SESSION_WITH_PROFILE_SQL,
+  );
   const profileById = connection.prepare<[number], User>(PROFILE_BY_ID_SQL);
   const page = connection.prepare<[number, number, number, number], UserSummary>(PAGE_SQL);
   const userCount = connection.prepare<[], { value: number }>(USER_COUNT_SQL);
   return {
     findActiveSession: (id, nowSeconds) => activeSession.get(id, nowSeconds),
+    findActiveSessionWithProfile: (id, nowSeconds, profileId) =>
+      sessionWithProfile(activeSessionWithProfile.get(profileId, id, nowSeconds)),
     findProfile: (id) => profileById.get(id),
     page: (offset, limit) => page.all(offset, limit, offset, offset),
     countUsers: () => userCount.get()!.value,
     close: () => connection.close(),
+  };
+}
+
+/** A pg connection, as Knex's pool lends it. */
+interface PgConnection {
+  query(statement: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** Knex's client, where it lends and takes back pool connections. */
+interface PgPool {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<unknown>;
+}
+
+function postgresReads(db: Knex): HotReads {
+  const pool = db.client as PgPool;
+  // A named statement is parsed and planned once per connection; `?` becomes $1, $2, …
+  const statement = <Row, Values extends unknown[]>(name: string, sql: string) => {
+    let position = 0;
+    const text = sql.replace(/\?/g, () => `$${(position += 1)}`);
+    return async (...values: Values): Promise<Row[]> => {
+      const connection = await pool.acquireConnection();
+      try {
+        return (await connection.query({ name, text, values })).rows as Row[];
+      } finally {
+        await pool.releaseConnection(connection);
+      }
+    };
+  };
+  const activeSession = statement<ActiveSession, [string, number]>('hot_active_session', ACTIVE_SESSION_SQL);
+  const activeSessionWithProfile = statement<SessionWithProfileRow, [number, string, number]>(
+    'hot_active_session_with_profile',
+    ACTIVE_SESSION_WITH_PROFILE_SQL,
+  );
+  const profileById = statement<User, [number]>('hot_profile_by_id', PROFILE_BY_ID_SQL);
+  const page = statement<UserSummary, [number, number, number, number]>('hot_page', PAGE_SQL);
+  const userCount = statement<{ value: string }, []>('hot_user_count', USER_COUNT_SQL);
+  return {
+    findActiveSession: async (id, nowSeconds) => (await activeSession(id, nowSeconds))[0],
+    findActiveSessionWithProfile: async (id, nowSeconds, profileId) =>
+      sessionWithProfile((await activeSessionWithProfile(profileId, id, nowSeconds))[0]),
+    findProfile: async (id) => (await profileById(id))[0],
+    page: (offset, limit) => page(offset, limit, offset, offset),
+    countUsers: async () => Number((await userCount())[0].value),
+    close: () => {},
   };
 }

@@ -316,6 +316,10 @@ function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads): Sessio
       return reads.findActiveSession(id, nowSeconds);
     },
 
+    async findActiveWithProfile(id: string, nowSeconds: number, profileId: number) {
+      return reads.findActiveSessionWithProfile(id, nowSeconds, profileId);
+    },
+
     async listOfUser(userId: number, nowSeconds: number, limit: number) {
       const rows = await db('sessions')
         .where({ user_id: userId })

@@ -34,6 +34,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE=postgres needs TEST_DATABASE_URL=postgres://user:pass@host:port/db');
+  return createPostgresDatabase(adminUrl);
+}
+
+/** A new, empty PostgreSQL database, made through `adminUrl` (a role allowed to create databases). */
+export async function createPostgresDatabase(adminUrl: string): Promise<TestDatabase> {
   counter += 1;
   const name = `user_service_test_${process.pid}_${counter}_${Date.now() % 100_000}`;
   const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });

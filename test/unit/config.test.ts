@@ -100,6 +100,7 @@ describe('configuration', () => {
       client: 'postgres',
       connectionString: 'postgres://u:p@localhost:5432/db',
       poolMax: 10,
+      preparedStatements: true,
       statementTimeoutMs: 5000,
       connectTimeoutMs: 5000,
     });
@@ -109,8 +110,9 @@ describe('configuration', () => {
       DB_POOL_MAX: '25',
       DB_STATEMENT_TIMEOUT_MS: '0',
       DB_CONNECT_TIMEOUT_MS: '1500',
+      DB_PREPARED_STATEMENTS: 'false',
     }).database;
-    expect(tuned).to.include({ poolMax: 25, statementTimeoutMs: 0, connectTimeoutMs: 1500 });
+    expect(tuned).to.include({ poolMax: 25, preparedStatements: false, statementTimeoutMs: 0, connectTimeoutMs: 1500 });
     expect(loadConfig({ ...SECRETS, DATABASE_URL: 'sqlite::memory:' }).database.client).to.equal('sqlite');
   });
 

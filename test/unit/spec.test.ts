@@ -116,6 +116,11 @@ describe('spec operation table', () => {
     expect(operations.filter((o) => o.requiredRole !== undefined && o.requiredRole !== 'admin')).to.deep.equal([]);
   });
 
+  it('reads which operation fetches a profile with the session, and by which path parameter', () => {
+    const withSession = operations.filter((o) => o.profileWithSession !== undefined);
+    expect(withSession.map((o) => [o.id, o.profileWithSession])).to.deep.equal([['getUser', 'user_id']]);
+  });
+
   it('knows which operations an account may call before verifying its email', () => {
     const allowed = operations.filter((o) => o.allowedBeforeEmailVerification).map((o) => o.id);
     expect(allowed.sort()).to.deep.equal(['closeAccount', 'logout', 'resendVerificationEmail']);

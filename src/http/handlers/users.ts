@@ -11,8 +11,8 @@ export function userHandlers(users: UserService): Pick<OperationHandlers, UserOp
       return { status: 201, body: { JWT: token, refresh_token: refreshToken }, headers: NO_STORE };
     },
 
-    async getUser({ params }) {
-      return { status: 200, body: await users.getProfile(params.user_id), headers: NO_STORE };
+    async getUser({ params, principal }) {
+      return { status: 200, body: await users.getProfile(params.user_id, principal), headers: NO_STORE };
     },
 
     async updateUser({ params, body, principal, origin }) {
