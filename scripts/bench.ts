@@ -33,7 +33,7 @@
 // phase), BENCH_FLOOD_CONNECTIONS (32).
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,8 @@ interface Sample {
   non2xx: number;
   requests: number;
   serverCpuUsPerRequest: number; // all the server's processes
+  /** PostgreSQL's processes (every backend, the server's own too); NaN for SQLite, which runs inside the server. */
+  databaseCpuUsPerRequest: number;
   loadGeneratorCpuShare: number; // of one core, autocannon's own process
 }
 
@@ -121,6 +123,23 @@ function residentMb(pid: number): number[] {
 }
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** CPU seconds used so far by every PostgreSQL process on this machine (the bench's server is local). */
+function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** CPU seconds used so far by a process and its children (cluster workers), all threads. */
 function cpuSeconds(pid: number): number {
   const ticks = (p: number) => {
@@ -154,6 +173,7 @@ function cannon(url: string, scenario: Scenario, token: string, seconds: number)
 /** Runs `load` (autocannon) and reads it with the CPU the server and the load generator used meanwhile. */
 async function sampled(server: Server, load: () => Promise<autocannon.Result>): Promise<Sample> {
   const serverCpuBefore = cpuSeconds(server.pid);
+  const databaseCpuBefore = server.onPostgres ? postgresCpuSeconds() : Number.NaN;
   const ownCpuBefore = process.cpuUsage();
   const started = performance.now();
   const result = await load();
@@ -167,6 +187,7 @@ async function sampled(server: Server, load: () => Promise<autocannon.Result>): 
     non2xx: result.non2xx,
     requests: result.requests.total,
     serverCpuUsPerRequest: ((cpuSeconds(server.pid) - serverCpuBefore) * 1e6) / Math.max(1, result.requests.total),
+    databaseCpuUsPerRequest: ((postgresCpuSeconds() - databaseCpuBefore) * 1e6) / Math.max(1, result.requests.total),
     loadGeneratorCpuShare: (ownCpu.user + ownCpu.system) / elapsedUs,
   };
 }
@@ -197,6 +218,7 @@ function summarize(scenario: string, server: string, samples: Sample[]): Row {
     non2xx: sum(of('non2xx')),
     requests: sum(of('requests')),
     serverCpuUsPerRequest: median(of('serverCpuUsPerRequest')),
+    databaseCpuUsPerRequest: median(of('databaseCpuUsPerRequest')),
     loadGeneratorCpuShare: median(of('loadGeneratorCpuShare')),
   };
 }
@@ -210,6 +232,8 @@ interface Server {
   scenarios: Scenario[];
   /** Whether to measure token checks while logins run beside them. */
   underLogins: boolean;
+  /** Whether its database is the local PostgreSQL server, whose CPU is then counted too. */
+  onPostgres: boolean;
   stop(): Promise<void>;
 }
 
@@ -296,7 +320,18 @@ function markdownTable(header: string[], leftColumns: number, rows: (string | nu
 
 function table(rows: Row[]): string {
   return markdownTable(
-    ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server CPU µs/req', 'ratio to baseline'],
+    [
+      'scenario',
+      'server',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'non-2xx',
+      'server CPU µs/req',
+      'PostgreSQL CPU µs/req',
+      'ratio to baseline',
+    ],
     2,
     rows.map((r) => [
       r.scenario,
@@ -307,6 +342,7 @@ function table(rows: Row[]): string {
       r.errors,
       r.non2xx,
       Number.isNaN(r.serverCpuUsPerRequest) ? '' : Math.round(r.serverCpuUsPerRequest),
+      Number.isNaN(r.databaseCpuUsPerRequest) ? '' : Math.round(r.databaseCpuUsPerRequest),
       r.ratio === undefined ? '' : r.ratio.toFixed(2),
     ]),
   );
@@ -325,6 +361,7 @@ async function startBaseline(): Promise<Server> {
     token: jwt.sign({ sub: '1' }, SECRET, { expiresIn: 3600 }), // any HS256 token with this secret
     scenarios: scenarios.slice(0, 2),
     underLogins: false,
+    onPostgres: false,
     stop: () => baseline.stop(),
   };
 }
@@ -387,6 +424,7 @@ async function startService(
     scenarios: !defaultAlgorithm ? scenarios.slice(0, 2) : unprepared ? scenarios.slice(0, 4) : scenarios,
     // Logins under load and the flood measure the hashing admission, which the database does not change.
     underLogins: defaultAlgorithm && !database,
+    onPostgres: database === 'PostgreSQL',
     startupMs: service.startupMs,
     stop: () => service.stop(),
   };
@@ -902,6 +940,14 @@ async function main(): Promise<void> {
     `Resident memory per worker right after the run: ${residentOne.join(', ')} MB (1 worker); ${residentTwo.join(', ')} MB (2 workers);`,
     `${IDLE_BEFORE_SECOND_MEMORY_READING_MS / 1000} s later: ${(notes.residentMbPerWorkerAfterIdle_1 as number[]).join(', ')} MB (1 worker); ${(notes.residentMbPerWorkerAfterIdle_2 as number[]).join(', ')} MB (2 workers).`,
     `Estimated most that two workers can serve here (the cores autocannon leaves, at one worker's CPU per request): ${ceilings.join('; ')}.`,
+    ...(postgres
+      ? [
+          `What one PostgreSQL core serves (1 s of its CPU ÷ its CPU per request, 1 worker): ${rows
+            .filter((row) => row.server === onPostgres && !Number.isNaN(row.databaseCpuUsPerRequest))
+            .map((row) => `${row.scenario} ${Math.round(1e6 / row.databaseCpuUsPerRequest).toLocaleString('en')} req/s`)
+            .join('; ')}.`,
+        ]
+      : []),
     '',
     ...floodSection(floodRows),
     '## Targets',
