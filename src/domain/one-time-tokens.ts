@@ -1,6 +1,6 @@
-// The tokens mail links carry (password reset, email verification): 256
-// random bits, of which only a SHA-256 is stored, so a copy of the database
-// opens no account.
+// Single-use secrets: the tokens mail links carry (password reset, email
+// verification) and refresh tokens. 256 random bits, of which only a
+// SHA-256 is stored, so a copy of the database opens no account.
 import { createHash, randomBytes } from 'node:crypto';
 import type { OneTimeTokenRepository } from './ports.js';
 
@@ -34,7 +34,7 @@ export async function issueOneTimeToken(
   return token;
 }
 
-function newOneTimeToken(): OneTimeToken {
+export function newOneTimeToken(): OneTimeToken {
   const token = randomBytes(32).toString('base64url');
   return { token, hash: oneTimeTokenHash(token) };
 }

@@ -3,13 +3,14 @@
 // refresh tokens are accepted only while the row exists, so logout and
 // password changes take effect at once, everywhere. Refresh tokens of ended
 // sessions are pruned with the expired sessions.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
 import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
+import { newOneTimeToken, oneTimeTokenHash } from './one-time-tokens.js';
 import type { Repositories, Store } from './ports.js';
 import {
   emailAndAddressKey,
@@ -96,19 +97,20 @@ export class SessionService {
    * session.
    */
   async refresh(refreshToken: string, origin: RequestOrigin): Promise<IssuedToken> {
-    const tokenHash = refreshTokenHash(refreshToken);
+    const tokenHash = oneTimeTokenHash(refreshToken);
     const now = this.now();
+    const nowSeconds = Math.floor(now / 1000);
     const client = { address: origin.address, userAgent: origin.userAgent ?? null };
     const outcome = await this.store.transaction(async (repositories) => {
       const { refreshTokens, sessions, securityEvents } = repositories;
       const sessionId = await refreshTokens.use(tokenHash, now, client); // a write first: the SQLite rule
       if (sessionId !== undefined) {
-        const session = await sessions.findOpen(sessionId, Math.floor(now / 1000));
+        const session = await sessions.findOpen(sessionId, nowSeconds);
         if (!session) return 'refused' as const;
         return this.issue(repositories, { userId: session.user_id, sessionId }, session.expires_at);
       }
       const used = await refreshTokens.findUsed(tokenHash);
-      const session = used && (await sessions.findOpen(used.session_id, Math.floor(now / 1000)));
+      const session = used && (await sessions.findOpen(used.session_id, nowSeconds));
       if (!used || !session) return 'refused' as const;
       const sameClient = used.used_address === client.address && used.used_user_agent === client.userAgent;
       if (sameClient && now - used.used_at <= this.refreshReuseGraceMs) return 'raced' as const;
@@ -128,9 +130,9 @@ export class SessionService {
     claims: TokenClaims,
     sessionEndsAt: number,
   ): Promise<IssuedToken> {
-    const refreshToken = randomBytes(32).toString('base64url');
+    const { token: refreshToken, hash } = newOneTimeToken();
     await refreshTokens.insert({
-      token_hash: refreshTokenHash(refreshToken),
+      token_hash: hash,
       session_id: claims.sessionId,
       created_at: this.now(),
     });
@@ -278,11 +280,6 @@ export class SessionService {
   private nowSeconds(): number {
     return Math.floor(this.now() / 1000);
   }
-}
-
-/** SHA-256 of a refresh token, hex: only this is stored. */
-function refreshTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 function principalOf(session: ActiveSession, claims: TokenClaims): Principal {

@@ -251,9 +251,7 @@ function userRepository(db: Knex | Knex.Transaction, reads: HotReads): UserRepos
     },
 
     async lockAccounts() {
-      await db('counters')
-        .where({ name: 'users' })
-        .update({ value: db.ref('value') });
+      await lockCounter(db, 'users');
     },
 
     async setRole(id: number, role: Role) {
@@ -608,9 +606,7 @@ function signingKeyRepository(db: Knex | Knex.Transaction): SigningKeyRepository
     },
 
     async lock() {
-      await db('counters')
-        .where({ name: 'signing_keys' })
-        .update({ value: db.ref('value') });
+      await lockCounter(db, 'signing_keys');
     },
 
     async insert(key: SigningKeyRow) {
@@ -657,6 +653,13 @@ function refreshTokenRepository(db: Knex | Knex.Transaction): RefreshTokenReposi
         .delete();
     },
   };
+}
+
+/** Takes a counter row's lock until the transaction ends, changing nothing: a write, so SQLite's rule holds. */
+async function lockCounter(db: Knex | Knex.Transaction, name: string): Promise<void> {
+  await db('counters')
+    .where({ name })
+    .update({ value: db.ref('value') });
 }
 
 /**

@@ -91,6 +91,16 @@ describe(`several processes on one ${backend} database`, function () {
     expect(admins).to.have.length(1);
   });
 
+  it('made one signing key, though the instances started at the same moment', async () => {
+    const kids = await Promise.all(
+      targets.map(async (target) =>
+        ((await send(target, 'GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((key) => key.kid),
+      ),
+    );
+    expect(kids[0]).to.have.length(1);
+    for (const published of kids) expect(published).to.deep.equal(kids[0]);
+  });
+
   it('refuses a token everywhere as soon as it is logged out anywhere', async () => {
     const user = {
       email: 'everywhere@example.com',

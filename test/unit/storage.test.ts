@@ -160,21 +160,23 @@ describe('storage', () => {
             1,
           ),
         ).to.equal(false);
+        const profile = {
+          id,
+          email: 'h@example.com',
+          user_name: 'h_1',
+          first_name: 'H',
+          last_name: 'R',
+          role: 'moderator',
+        };
+        const openSession = {
+          user_id: id,
+          role: 'moderator',
+          email_verified: config.client === 'sqlite' ? 0 : false, // SQLite answers 0 for false
+        };
         for (const store of [viaKnex, viaHotReads]) {
-          expect(await store.users.findById(id)).to.deep.equal({
-            id,
-            email: 'h@example.com',
-            user_name: 'h_1',
-            first_name: 'H',
-            last_name: 'R',
-            role: 'moderator',
-          });
+          expect(await store.users.findById(id)).to.deep.equal(profile);
           expect(await store.users.findById(id + 1)).to.equal(undefined);
-          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal({
-            user_id: id,
-            role: 'moderator',
-            email_verified: config.client === 'sqlite' ? 0 : false, // SQLite answers 0 for false
-          });
+          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal(openSession);
           expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
           expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
           expect(await store.users.count()).to.equal(1);
@@ -186,17 +188,8 @@ describe('storage', () => {
         for (const store of [viaKnex, viaHotReads]) {
           // The session and a profile in one statement: the profile, or none for an unknown id.
           expect(await store.sessions.findActiveWithProfile('open', 1_500, id)).to.deep.equal({
-            user_id: id,
-            role: 'moderator',
-            email_verified: config.client === 'sqlite' ? 0 : false,
-            profile: {
-              id,
-              email: 'h@example.com',
-              user_name: 'h_1',
-              first_name: 'H',
-              last_name: 'R',
-              role: 'moderator',
-            },
+            ...openSession,
+            profile,
           });
           expect((await store.sessions.findActiveWithProfile('open', 1_500, id + 7))?.profile).to.equal(undefined);
           expect(await store.sessions.findActiveWithProfile('expired', 1_500, id)).to.equal(undefined);
