@@ -25,7 +25,8 @@ describe('tokens', () => {
   const secret = 's'.repeat(40);
   const scope = { issuer: 'user-service', audience: 'user-service' };
   const signer = new TokenSigner(sharedSecretKeys(secret), scope);
-  const exp = Math.floor(Date.now() / 1000) + 60;
+  // An hour: the files load before any test runs, and a whole suite takes minutes.
+  const exp = Math.floor(Date.now() / 1000) + 3600;
 
   it('round-trips the claims and signs with HS256', async () => {
     const token = signer.sign({ userId: 7, sessionId: 'abc' }, exp);
