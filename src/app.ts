@@ -6,7 +6,6 @@
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { RecoveryService } from './domain/recovery.js';
 import type { SessionService } from './domain/sessions.js';
@@ -34,9 +33,10 @@ import { securityHeaders } from './http/middleware/security-headers.js';
 import { requireVerifiedEmail } from './http/middleware/verified-email.js';
 import { fixedRoutes, inSequence } from './http/middleware/sequence.js';
 import { dispatch } from './http/router.js';
-import { afterNormalization, type SpecDocument } from './contract/spec.js';
+import type { SpecDocument } from './contract/spec.js';
 import type { Operation } from './http/operations.js';
 import { replyChecker } from './http/reply-check.js';
+import { specValidation } from './http/validation.js';
 import type { Logger } from './logger.js';
 import { requestLogger } from './http/middleware/request-log.js';
 
@@ -110,20 +110,7 @@ export function buildApp(dependencies: AppDependencies): Express {
       requireCanonicalIntegers,
     ),
   );
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: specForValidator(spec),
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: false },
-      validateResponses: settings.validateResponses ? { removeAdditional: false } : false,
-      validateSecurity: false, // done by `authenticate`, before validation
-      validateFormats: true,
-      ajvFormats: { mode: 'full' }, // the fast mode accepts a@b
-      // The spec is checked where it changes: npm run lint (Redocly, Spectral)
-      // and the type generation. Checking it again against the OpenAPI
-      // schema took about 250 ms of every process's start-up.
-      validateApiSpec: false,
-    }),
-  );
+  app.use(specValidation(spec, settings));
   if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
   app.use(requireRole);
   app.use(
@@ -144,23 +131,6 @@ export function buildApp(dependencies: AppDependencies): Express {
   });
   app.use(errorHandler(logger, settings.validateResponses ? replyChecker(spec) : undefined));
   return app;
-}
-
-/**
- * The spec as the validator reads it. It validates normalized input, so the
- * strict schemas stand in for the request schemas that describe what a
- * client may send. An operation that documents no 400 can't refuse input
- * with one, so unknown query parameters are ignored there (a cache-busting
- * probe, `/healthz?t=1`); elsewhere they are a 400.
- */
-function specForValidator(spec: SpecDocument): Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'] {
-  const copy = afterNormalization(spec);
-  for (const methods of Object.values(copy.paths)) {
-    for (const operation of Object.values(methods)) {
-      if (!('400' in operation.responses)) operation['x-eov-allow-unknown-query-parameters'] = true;
-    }
-  }
-  return copy as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'];
 }
 
 /**
