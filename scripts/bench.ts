@@ -28,6 +28,9 @@
 // throw-away database there too, seeded the same way, in the same run, and
 // the PostgreSQL targets are checked against SQLite.
 //
+// npm run bench -- --pool-sizes 1,2,4,10 measures only the service on
+// PostgreSQL with each DB_POOL_MAX (bench/results/bench-pool-*).
+//
 // BENCH_ROUNDS (3), BENCH_SECONDS (5) per measurement, BENCH_USERS (100000;
 // 1000 with --flood-only), BENCH_CONNECTIONS (32), BENCH_FLOOD_LOGINS (40 per
 // phase), BENCH_FLOOD_CONNECTIONS (32).
@@ -39,16 +42,16 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { openDomain } from '../src/compose.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
 import { createPostgresDatabase, type TestDatabase } from '../test/support/database.js';
 import { startServerProcess } from '../test/support/process.js';
-import { SEED_PASSWORD, seedUsers } from './seed.js';
+import { SEED_PASSWORD } from './seed.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const { values: flags } = parseArgs({ options: { 'flood-only': { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({
+  options: { 'flood-only': { type: 'boolean', default: false }, 'pool-sizes': { type: 'string' } },
+});
 const FLOOD_ONLY = flags['flood-only'] || process.env.BENCH_FLOOD_ONLY === '1';
+const POOL_SIZES = flags['pool-sizes']?.split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const USERS = Number(process.env.BENCH_USERS ?? (FLOOD_ONLY ? 1000 : 100_000));
@@ -68,11 +71,16 @@ const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_DA
 // arenas capped alone 159-190 MB, 24-26 logins/s; with a fixed threshold
 // 115-149 MB but 15-18 logins/s (page faults); with huge pages as well
 // 115-155 MB at 25-27 logins/s. Halving V8's young generation took about
-// 10 MB more, at no measured cost in throughput.
+// 10 MB more, at no measured cost in throughput. Under the hot reads V8 then
+// let the old generation grow to about 100 MB of mostly garbage before a full
+// collection (157-167 MB resident right after the load); growing it by a
+// fixed half of what survives the last one (--heap-growing-percent=50) kept
+// 117-121 MB, within about 4% of the req/s (medians of alternating runs).
+// It is not a cap: the heap still grows with what is live.
 const NPM_START_ENV = {
   GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.hugetlb=1',
 };
-const NPM_START_NODE_ARGS = ['--max-semi-space-size=8'];
+const NPM_START_NODE_ARGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
 
 interface Sample {
   reqPerSec: number; // median of the per-second samples
@@ -246,29 +254,28 @@ const randomId = () => {
   return k + Math.floor(k / (DELETED_EVERY - 1)) + 1;
 };
 
-/** Seeds the users, then deletes every tenth one as an admin would: USERS remain, with gaps. */
-async function prepareDatabase(databaseUrl: string): Promise<void> {
-  console.log(`Seeding ${SEEDED.toLocaleString('en')} users…`);
-  await seedUsers(databaseUrl, SEEDED);
-  const deleting = Math.floor(SEEDED / DELETED_EVERY);
-  console.log(`Deleting every ${DELETED_EVERY}th (${deleting.toLocaleString('en')}) through the erasure path…`);
-  const config = loadConfig({
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET: SECRET,
-    SIGNING_KEYS_SECRET: SECRET, // the services below must open the key made here
-  });
-  const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
-  try {
-    const started = Date.now();
-    const origin = { address: 'bench', requestId: 'bench' };
-    for (let id = DELETED_EVERY; id <= SEEDED; id += DELETED_EVERY) {
-      await domain.administration.delete(undefined, id, origin);
-    }
-    console.log(`  deleted in ${Math.round((Date.now() - started) / 1000)} s`);
-  } finally {
-    await domain.close();
-  }
+/**
+ * Seeds the users, then deletes every tenth one as an admin would: USERS
+ * remain, with gaps. In a child process, so this one holds nothing of the
+ * service (its modules, pool and timers) while it generates the load.
+ */
+function prepareDatabase(databaseUrl: string): void {
+  execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'scripts', 'seed.ts'),
+      '--users',
+      String(SEEDED),
+      '--delete-every',
+      String(DELETED_EVERY),
+      '--database',
+      databaseUrl,
+    ],
+    // The services below must open the signing key made here.
+    { stdio: 'inherit', env: { ...process.env, JWT_SECRET: SECRET, SIGNING_KEYS_SECRET: SECRET } },
+  );
 }
 const scenarios: Scenario[] = [
   { name: 'GET /protected', method: 'GET', path: '/protected', token: true },
@@ -311,6 +318,10 @@ const scenarios: Scenario[] = [
     token: true,
   },
 ];
+
+// The reads and the one write behind every request's pool use; logins and
+// registrations wait on argon2, not on connections.
+const POOL_SCENARIOS = scenarios.filter((s) => !['POST /login', 'POST /users'].includes(s.name));
 
 /** A Markdown table; the columns after the first `leftColumns` are right-aligned numbers. */
 function markdownTable(header: string[], leftColumns: number, rows: (string | number)[][]): string {
@@ -373,13 +384,15 @@ interface ServiceVariant {
   database?: 'PostgreSQL';
   /** PostgreSQL's hot reads through Knex instead of named prepared statements (the reads only). */
   unprepared?: boolean;
+  /** DB_POOL_MAX, named in the label (the --pool-sizes run). */
+  poolMax?: number;
 }
 
 /** The built service as `npm start` runs it. */
 async function startService(
   databaseUrl: string,
   workers: number,
-  { algorithm = 'ES256', database, unprepared = false }: ServiceVariant = {},
+  { algorithm = 'ES256', database, unprepared = false, poolMax }: ServiceVariant = {},
 ): Promise<Server & { startupMs: number }> {
   const service = await startServerProcess(
     {
@@ -398,6 +411,7 @@ async function startService(
       LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
       LOG_LEVEL: 'info',
       WEB_CONCURRENCY: String(workers),
+      ...(poolMax === undefined ? {} : { DB_POOL_MAX: String(poolMax) }),
       ...NPM_START_ENV,
     },
     { args: [...NPM_START_NODE_ARGS, join(ROOT, 'dist', 'src', 'server.js')], probe: '/healthz', quiet: true },
@@ -413,6 +427,7 @@ async function startService(
     defaultAlgorithm ? '' : algorithm,
     database,
     unprepared ? 'unprepared' : '',
+    poolMax === undefined ? '' : `pool ${poolMax}`,
   ]
     .filter(Boolean)
     .join(', ');
@@ -421,7 +436,13 @@ async function startService(
     url: service.url,
     pid: service.child.pid!,
     token: ((await login.json()) as { access_token: string }).access_token,
-    scenarios: !defaultAlgorithm ? scenarios.slice(0, 2) : unprepared ? scenarios.slice(0, 4) : scenarios,
+    scenarios: !defaultAlgorithm
+      ? scenarios.slice(0, 2)
+      : unprepared
+        ? scenarios.slice(0, 4)
+        : poolMax !== undefined
+          ? POOL_SCENARIOS
+          : scenarios,
     // Logins under load and the flood measure the hashing admission, which the database does not change.
     underLogins: defaultAlgorithm && !database,
     onPostgres: database === 'PostgreSQL',
@@ -710,7 +731,7 @@ async function floodOnly(): Promise<void> {
   let server: Server | undefined;
   const label = 'service, 1 worker';
   try {
-    await prepareDatabase(databaseUrl);
+    prepareDatabase(databaseUrl);
     console.log(`Starting the service with WEB_CONCURRENCY 1`);
     server = await startService(databaseUrl, 1);
     for (let round = 1; round <= ROUNDS; round += 1) {
@@ -733,6 +754,75 @@ async function floodOnly(): Promise<void> {
     ...floodSection(rows),
   ].join('\n');
   writeResults('bench-flood', when, { flood: floodResults(rows, { [label]: samples }) }, markdown);
+}
+
+/**
+ * npm run bench -- --pool-sizes 1,2,4,10: the service on PostgreSQL with each
+ * DB_POOL_MAX, with 1 and 2 workers, side by side in the same rounds; for the
+ * README's pool size. The smallest pool within 5% of the best is the one to use.
+ */
+async function poolSizes(sizes: number[]): Promise<void> {
+  if (!POSTGRES_ADMIN_URL || sizes.some((size) => !Number.isInteger(size) || size < 1)) {
+    console.error('Usage: BENCH_POSTGRES_URL=postgres://… npm run bench -- --pool-sizes 1,2,4,10');
+    process.exit(2);
+  }
+  const postgres = await createPostgresDatabase(POSTGRES_ADMIN_URL);
+  const samples = new Map<string, Sample[]>();
+  const servers: Server[] = [];
+  try {
+    prepareDatabase(postgres.url);
+    for (const workers of [1, 2])
+      for (const poolMax of sizes)
+        servers.push(await startService(postgres.url, workers, { database: 'PostgreSQL', poolMax }));
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      console.log(`Round ${round} of ${ROUNDS}`);
+      for (const scenario of POOL_SCENARIOS) {
+        for (const server of servers) {
+          const sample = await measure(server, scenario);
+          const key = `${scenario.name}|${server.label}`;
+          samples.set(key, [...(samples.get(key) ?? []), sample]);
+          console.log(`  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    await postgres.drop();
+  }
+  const rows = servers.flatMap((server) =>
+    POOL_SCENARIOS.map((scenario) =>
+      summarize(scenario.name, server.label, samples.get(`${scenario.name}|${server.label}`)!),
+    ),
+  );
+  const choices = [1, 2].flatMap((workers) =>
+    POOL_SCENARIOS.map((scenario) => {
+      const measured = sizes.map((size) => ({
+        size,
+        reqPerSec: rows.find(
+          (row) =>
+            row.scenario === scenario.name &&
+            row.server.startsWith(`service, ${workers} worker`) &&
+            row.server.endsWith(`pool ${size}`),
+        )!.reqPerSec,
+      }));
+      const best = Math.max(...measured.map((m) => m.reqPerSec));
+      const smallest = measured.filter((m) => m.reqPerSec >= 0.95 * best).sort((a, b) => a.size - b.size)[0];
+      return `- ${workers} worker${workers === 1 ? '' : 's'}, ${scenario.name}: ${measured.map((m) => `pool ${m.size} ${Math.round(m.reqPerSec).toLocaleString('en')}`).join(', ')} req/s; smallest within 5% of the best: ${smallest.size}`;
+    }),
+  );
+  const when = new Date().toISOString();
+  const markdown = [
+    `# Benchmark (PostgreSQL pool sizes), ${when}`,
+    '',
+    `Node ${process.version}, ${USERS.toLocaleString('en')} users on PostgreSQL (a local server, on the same ${cpus().length} cores), DB_POOL_MAX ${sizes.join(', ')} per process, with 1 and 2 workers. Medians of ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections.`,
+    '',
+    table(rows),
+    '',
+    '## Pool size',
+    ...choices,
+    '',
+  ].join('\n');
+  writeResults('bench-pool', when, { seconds: SECONDS, sizes, rows, samples: Object.fromEntries(samples) }, markdown);
 }
 
 function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) {
@@ -770,7 +860,7 @@ async function main(): Promise<void> {
   const servers: Server[] = [];
   let postgres: TestDatabase | undefined;
   try {
-    await prepareDatabase(databaseUrl);
+    prepareDatabase(databaseUrl);
 
     console.log(
       'Starting the baseline (Express + validator + JWT check, no database), the service with WEB_CONCURRENCY 1 and 2, and with 1 and HS256',
@@ -785,7 +875,7 @@ async function main(): Promise<void> {
     if (POSTGRES_ADMIN_URL) {
       postgres = await createPostgresDatabase(POSTGRES_ADMIN_URL);
       console.log(`On PostgreSQL (${new URL(postgres.url).host}):`);
-      await prepareDatabase(postgres.url);
+      prepareDatabase(postgres.url);
       servers.push(await startService(postgres.url, 1, { database: 'PostgreSQL' }));
       servers.push(await startService(postgres.url, 1, { database: 'PostgreSQL', unprepared: true }));
     }
@@ -982,4 +1072,4 @@ function writeResults(name: string, when: string, data: object, markdown: string
   console.log(`Written to bench/results/${file}.{json,md}${latest ? ' and bench/results/latest.md' : ''}`);
 }
 
-await (FLOOD_ONLY ? floodOnly() : main());
+await (FLOOD_ONLY ? floodOnly() : POOL_SIZES ? poolSizes(POOL_SIZES) : main());

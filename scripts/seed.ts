@@ -1,9 +1,13 @@
 // npm run seed -- --users N: adds N users to the database in DATABASE_URL
 // (migrating it first), fast: one precomputed argon2id hash for all of them and
 // bulk inserts in batches. Every seeded user's password is SEED_PASSWORD.
+// With --delete-every K, every K-th user is then deleted as an admin would
+// (the erasure path), leaving gaps as real deletions do (the bench's data).
 import argon2 from 'argon2';
 import { parseArgs } from 'node:util';
+import { openDomain } from '../src/compose.js';
 import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
 import { ARGON2_OPTIONS } from '../src/domain/passwords.js';
 import { migrateToLatest, openDatabase } from '../src/storage/database.js';
 import { nextUserPosition, userNameKey } from '../src/storage/store.js';
@@ -63,13 +67,43 @@ export async function seedUsers(databaseUrl: string | undefined, count: number, 
   }
 }
 
+/**
+ * Deletes every `every`-th of the first `count` users through the erasure
+ * path. The domain opens with the settings in the environment
+ * (SIGNING_KEYS_SECRET: the service that later serves this data must open
+ * the signing key made here).
+ */
+export async function deleteEvery(databaseUrl: string | undefined, count: number, every: number): Promise<void> {
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl ?? process.env.DATABASE_URL });
+  const domain = await openDomain({ ...config, bootstrapAdmin: undefined }, createLogger('silent'));
+  try {
+    const started = Date.now();
+    const origin = { address: 'seed', requestId: 'seed' };
+    for (let id = every; id <= count; id += every) await domain.administration.delete(undefined, id, origin);
+    console.log(
+      `  deleted ${Math.floor(count / every).toLocaleString('en')} in ${Math.round((Date.now() - started) / 1000)} s`,
+    );
+  } finally {
+    await domain.close();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { users: { type: 'string' }, database: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { users: { type: 'string' }, database: { type: 'string' }, 'delete-every': { type: 'string' } },
+  });
   const count = Number(values.users);
-  if (!Number.isInteger(count) || count < 1) {
-    console.error('Usage: npm run seed -- --users N [--database sqlite:PATH|postgres://…]  (default: DATABASE_URL)');
+  const every = values['delete-every'] === undefined ? undefined : Number(values['delete-every']);
+  if (!Number.isInteger(count) || count < 1 || (every !== undefined && (!Number.isInteger(every) || every < 2))) {
+    console.error(
+      'Usage: npm run seed -- --users N [--delete-every K] [--database sqlite:PATH|postgres://…]  (default: DATABASE_URL)',
+    );
     process.exit(2);
   }
   console.log(`Seeding ${count.toLocaleString('en')} users (password: ${SEED_PASSWORD})`);
   await seedUsers(values.database, count);
+  if (every !== undefined) {
+    console.log(`Deleting every ${every}th through the erasure path`);
+    await deleteEvery(values.database, count, every);
+  }
 }
