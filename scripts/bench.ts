@@ -131,21 +131,33 @@ function residentMb(pid: number): number[] {
 }
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
-/** CPU seconds used so far by every PostgreSQL process on this machine (the bench's server is local). */
-function postgresCpuSeconds(): number {
-  let ticks = 0;
+/** CPU seconds used so far by each PostgreSQL process on this machine (the bench's server is local), by pid. */
+function postgresCpuSeconds(): Map<number, number> {
+  const seconds = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
       const fields = stat.split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      seconds.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
     } catch {
       // the process ended meanwhile
     }
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return seconds;
+}
+
+/**
+ * PostgreSQL CPU used between two readings. A backend that ended meanwhile
+ * (a pool closing an idle connection) takes its CPU with it, so only
+ * processes in the second reading count: those born meanwhile with all of
+ * theirs. Summing totals instead came out negative.
+ */
+function postgresCpuSince(before: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, now] of postgresCpuSeconds()) used += now - (before.get(pid) ?? 0);
+  return used;
 }
 
 /** CPU seconds used so far by a process and its children (cluster workers), all threads. */
@@ -181,7 +193,7 @@ function cannon(url: string, scenario: Scenario, token: string, seconds: number)
 /** Runs `load` (autocannon) and reads it with the CPU the server and the load generator used meanwhile. */
 async function sampled(server: Server, load: () => Promise<autocannon.Result>): Promise<Sample> {
   const serverCpuBefore = cpuSeconds(server.pid);
-  const databaseCpuBefore = server.onPostgres ? postgresCpuSeconds() : Number.NaN;
+  const databaseCpuBefore = server.onPostgres ? postgresCpuSeconds() : undefined;
   const ownCpuBefore = process.cpuUsage();
   const started = performance.now();
   const result = await load();
@@ -195,7 +207,9 @@ async function sampled(server: Server, load: () => Promise<autocannon.Result>): 
     non2xx: result.non2xx,
     requests: result.requests.total,
     serverCpuUsPerRequest: ((cpuSeconds(server.pid) - serverCpuBefore) * 1e6) / Math.max(1, result.requests.total),
-    databaseCpuUsPerRequest: ((postgresCpuSeconds() - databaseCpuBefore) * 1e6) / Math.max(1, result.requests.total),
+    databaseCpuUsPerRequest: databaseCpuBefore
+      ? (postgresCpuSince(databaseCpuBefore) * 1e6) / Math.max(1, result.requests.total)
+      : Number.NaN,
     loadGeneratorCpuShare: (ownCpu.user + ownCpu.system) / elapsedUs,
   };
 }

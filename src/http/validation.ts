@@ -9,6 +9,9 @@
 // pull request 1217). Here the operation table is the one place that matches
 // (http/operations.ts), and the validators check exactly what they checked
 // behind middleware(): the same classes, options and preprocessed spec.
+// Those classes are the package's own modules, not its documented interface:
+// its version is pinned exactly (package.json), and the contract tests and
+// the HTTP suite would fail on a change in them.
 import type { RequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type {
