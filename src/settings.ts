@@ -60,7 +60,11 @@ export const SETTINGS = {
   },
   ADMIN_PASSWORD: { meaning: "the bootstrap admin's password (the password policy applies)" },
   ADMIN_USER_NAME: { default: 'admin', meaning: "the bootstrap admin's user name" },
-  DB_POOL_MAX: { default: 10, meaning: 'PostgreSQL connections per process (SQLite always uses one)' },
+  DB_POOL_MAX: {
+    default: 4,
+    meaning:
+      'PostgreSQL connections per process, each worker its own (SQLite always uses one); how many: Running at scale',
+  },
   DB_PREPARED_STATEMENTS: {
     default: true,
     meaning:

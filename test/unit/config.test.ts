@@ -99,7 +99,7 @@ describe('configuration', () => {
     expect(loadConfig({ ...SECRETS, DATABASE_URL: 'postgres://u:p@localhost:5432/db' }).database).to.deep.equal({
       client: 'postgres',
       connectionString: 'postgres://u:p@localhost:5432/db',
-      poolMax: 10,
+      poolMax: 4,
       preparedStatements: true,
       statementTimeoutMs: 5000,
       connectTimeoutMs: 5000,
