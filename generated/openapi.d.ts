@@ -443,7 +443,8 @@ export interface paths {
          *     (`user_id`: the account acted on) and of one kind (`type`), paged.
          *     `actor_id` is the admin or operator-made account that acted, when
          *     not the account's owner. Events of a deleted account keep its id and
-         *     their kinds, without addresses.
+         *     their kinds, without addresses. Events are kept for
+         *     `AUDIT_RETENTION_DAYS` (365 by default), then pruned.
          */
         get: operations["listAuditEvents"];
         put?: never;

@@ -10,6 +10,7 @@ import { normalizeProfile } from './domain/normalize.js';
 import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
 import { RecoveryService } from './domain/recovery.js';
+import { Retention } from './domain/retention.js';
 import { SessionService } from './domain/sessions.js';
 import { KEY_RING_REFRESH_MS, KeySecret, KeySecretMismatch, SigningKeys } from './domain/signing-keys.js';
 import { keyRingKeys, sharedSecretKeys, TokenSigner, type TokenKeys } from './domain/tokens.js';
@@ -43,6 +44,8 @@ export interface Domain {
   signingKeys: SigningKeys | undefined;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
   outbox: OutboxRepository;
+  /** Prunes the audit trail and the outbox past AUDIT_RETENTION_DAYS and MAIL_RETENTION_DAYS. */
+  retention: Retention;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       administration,
       signingKeys,
       outbox: store.outbox,
+      retention: new Retention(store, config.retention),
       close,
     };
   } catch (error) {
@@ -117,10 +121,15 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
   const { db, spec, users, sessions, recovery, verification, administration, signingKeys } = domain;
-  const pruneExpired = () =>
-    sessions
+  // One after the other: on SQLite they would only wait for each other's write lock.
+  const pruneExpired = async () => {
+    await sessions
       .pruneExpired()
       .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'session pruning failed'));
+    await domain.retention
+      .prune()
+      .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'retention pruning failed'));
+  };
   await pruneExpired();
   const pruneTimer = setInterval(() => void pruneExpired(), PRUNE_INTERVAL_MS).unref();
   // Rotations and retirements by any instance or the CLI reach this one within a second.

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HashingBudget } from './domain/passwords.js';
 import type { RateLimitValues } from './domain/rate-limits.js';
+import type { RetentionSettings } from './domain/retention.js';
 import { defaultOf, SETTINGS, type Setting, type SettingName } from './settings.js';
 
 export type DatabaseConfig =
@@ -79,6 +80,8 @@ export interface Config {
   verification: { verifyUrl: string; tokenTtlSeconds: number; required: boolean };
   /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
   mail: { smtpUrl: string | undefined; from: string; pollMs: number };
+  /** How long the audit trail and the outbox keep their rows, in days; 0 keeps them. */
+  retention: RetentionSettings;
   /** Bounds on client connections, per process. */
   connections: ConnectionLimits;
   /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
@@ -148,6 +151,7 @@ export function loadConfig(env: Env = process.env): Config {
       from: env.MAIL_FROM || defaultOf('MAIL_FROM'),
       pollMs: integerSetting(env, 'MAIL_POLL_MS', 50, 3_600_000),
     },
+    retention: retentionFrom(env),
     connections: {
       headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 1, 300) * 1000,
       maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 1, 1_000_000),
@@ -187,6 +191,21 @@ function databaseFrom(env: Env): DatabaseConfig {
     };
   }
   throw new ConfigError('DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db');
+}
+
+function retentionFrom(env: Env): RetentionSettings {
+  const mailDays = integerSetting(env, 'MAIL_RETENTION_DAYS', 0, 36_500);
+  // A message kept waiting (no SMTP_URL, or a long outage) must not go while its link still works.
+  const longestLinkSeconds = Math.max(
+    integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
+    integerSetting(env, 'VERIFY_EMAIL_TOKEN_TTL_SECONDS', 60, 2_592_000),
+  );
+  if (mailDays > 0 && mailDays * 86_400 < longestLinkSeconds) {
+    throw new ConfigError(
+      `MAIL_RETENTION_DAYS (${mailDays}) must be 0 or at least the longest link lifetime (${Math.ceil(longestLinkSeconds / 86_400)} days): a message must not go while its link works`,
+    );
+  }
+  return { auditDays: integerSetting(env, 'AUDIT_RETENTION_DAYS', 0, 36_500), mailDays };
 }
 
 const TOKEN_ALGORITHMS = ['ES256', 'HS256'] as const;

@@ -127,6 +127,10 @@ export const SETTINGS = {
   LOG_PRETTY: { default: false, meaning: 'human-readable log lines instead of JSON' },
   METRICS_ENABLED: { default: true, meaning: 'serve `GET /metrics`' },
   METRICS_TOKEN: { meaning: 'when set (16+ characters), `/metrics` needs `Authorization: Bearer <it>`' },
+  AUDIT_RETENTION_DAYS: {
+    default: 365,
+    meaning: 'days the security audit trail (`GET /admin/audit`) keeps an event; `0` keeps them forever',
+  },
   SHUTDOWN_GRACE_SECONDS: { default: 10, meaning: 'how long requests in flight may finish after SIGTERM/SIGINT' },
   SHUTDOWN_READINESS_DELAY_SECONDS: {
     default: 0,
@@ -180,6 +184,11 @@ export const SETTINGS = {
       'where mail is sent: `smtp://user:pass@host:587` or `smtps://user:pass@host:465` (nodemailer). Unset: mail is kept in the database outbox, shown by `npm run cli -- outbox`, so the service works with no mail server',
   },
   MAIL_FROM: { default: 'User Service <no-reply@localhost>', meaning: 'the sender of every message' },
+  MAIL_RETENTION_DAYS: {
+    default: 7,
+    meaning:
+      'days a message stays in the outbox, sent or not (its links have expired by then); `0` keeps them. At least as long as the longest link lifetime',
+  },
   MAIL_POLL_MS: {
     default: 1000,
     meaning:

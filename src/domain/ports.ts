@@ -233,6 +233,8 @@ export interface SecurityEventRepository {
   ): Promise<{ events: SecurityEventRecord[]; total: number }>;
   /** Removes the client addresses from the events of an account and of its acts: they keep only ids and kinds. */
   forgetAddressesOf(userId: number): Promise<void>;
+  /** Deletes the events that happened before `atMs`; says how many. */
+  deleteOlderThan(atMs: number): Promise<number>;
 }
 
 /** A message to send: a plain-text and an HTML part. */
@@ -267,6 +269,8 @@ export interface OutboxRepository {
   markFailed(id: number, nextAttemptAt: number, error: string): Promise<void>;
   /** Deletes every message to this address, sent or not. */
   deleteTo(recipient: string): Promise<void>;
+  /** Deletes the messages queued before `atMs`, sent or not; says how many. */
+  deleteCreatedBefore(atMs: number): Promise<number>;
   /** The newest messages first, for operators. */
   list(limit: number): Promise<QueuedMail[]>;
   find(id: number): Promise<QueuedMail | undefined>;

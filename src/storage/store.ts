@@ -476,6 +476,10 @@ function securityEventRepository(db: Knex | Knex.Transaction): SecurityEventRepo
     async forgetAddressesOf(userId: number) {
       await db('security_events').where({ user_id: userId }).orWhere({ actor_id: userId }).update({ address: null });
     },
+
+    async deleteOlderThan(atMs: number) {
+      return db('security_events').where('occurred_at', '<', atMs).delete();
+    },
   };
 }
 
@@ -543,6 +547,10 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
 
     async deleteTo(recipient: string) {
       await db('mail_outbox').where({ recipient }).delete();
+    },
+
+    async deleteCreatedBefore(atMs: number) {
+      return db('mail_outbox').where('created_at', '<', atMs).delete();
     },
 
     async markFailed(id: number, nextAttemptAt: number, error: string) {

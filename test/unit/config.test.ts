@@ -20,6 +20,7 @@ describe('configuration', () => {
     });
     expect(config.database).to.deep.equal({ client: 'sqlite', filename: join(process.cwd(), 'data', 'users.sqlite') });
     expect(config.bootstrapAdmin).to.equal(undefined);
+    expect(config.retention).to.deep.equal({ auditDays: 365, mailDays: 7 });
     expect(config.tokens).to.deep.equal({
       signing: { algorithm: 'ES256', keysSecret: SECRET },
       accessTokenTtlSeconds: 900,
@@ -81,6 +82,16 @@ describe('configuration', () => {
       'production without a secret',
       { NODE_ENV: 'production', SIGNING_KEYS_SECRET: undefined },
       'SIGNING_KEYS_SECRET is required when NODE_ENV=production',
+    ],
+    [
+      'a mail retention shorter than a link works',
+      { MAIL_RETENTION_DAYS: '1', VERIFY_EMAIL_TOKEN_TTL_SECONDS: '172800' },
+      'MAIL_RETENTION_DAYS (1) must be 0 or at least the longest link lifetime (2 days)',
+    ],
+    [
+      'a negative audit retention',
+      { AUDIT_RETENTION_DAYS: '-1' },
+      'AUDIT_RETENTION_DAYS must be a whole number from 0',
     ],
     [
       'production and HS256 without a secret',

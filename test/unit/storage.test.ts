@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { openHotReads } from '../../src/storage/reads.js';
+import { Retention } from '../../src/domain/retention.js';
 import { createStore } from '../../src/storage/store.js';
 import { migrateToLatest, openDatabase } from '../../src/storage/database.js';
 import { migrationSource } from '../../src/storage/migrations/index.js';
@@ -211,6 +212,39 @@ describe('storage', () => {
       } finally {
         hotReads.close();
       }
+    });
+  });
+  it('prunes the audit trail and the outbox past their retention, and keeps everything at 0', async () => {
+    await withDatabase(async (db) => {
+      await migrateToLatest(db);
+      const day = 86_400_000;
+      const now = Date.UTC(2026, 10, 27);
+      const event = (daysAgo: number) => ({ type: 'login', user_id: 1, occurred_at: now - daysAgo * day });
+      await db('security_events').insert([event(400), event(366), event(364), event(1)]);
+      const message = (daysAgo: number, sent: boolean) => ({
+        recipient: 'r@example.com',
+        subject: `${daysAgo} days`,
+        text_body: 't',
+        html_body: 'h',
+        created_at: now - daysAgo * day,
+        next_attempt_at: now - daysAgo * day,
+        sent_at: sent ? now - daysAgo * day : null,
+      });
+      await db('mail_outbox').insert([message(9, true), message(8, false), message(6, true), message(0, false)]);
+      const store = createStore(db);
+
+      expect(await new Retention(store, { auditDays: 0, mailDays: 0 }, () => now).prune()).to.deep.equal({
+        auditEvents: 0,
+        messages: 0,
+      });
+      expect(await new Retention(store, { auditDays: 365, mailDays: 7 }, () => now).prune()).to.deep.equal({
+        auditEvents: 2,
+        messages: 2,
+      });
+      const kept = await db('security_events').select('occurred_at').orderBy('occurred_at');
+      expect(kept.map((row) => (now - Number(row.occurred_at)) / day)).to.deep.equal([364, 1]);
+      const subjects = await db('mail_outbox').select('subject').orderBy('created_at');
+      expect(subjects.map((row) => row.subject)).to.deep.equal(['6 days', '0 days']);
     });
   });
 });

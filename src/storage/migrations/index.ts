@@ -13,6 +13,7 @@ import * as sessionOrigins from './009_session_origins.js';
 import * as userBlocks from './010_user_blocks.js';
 import * as disabledAccounts from './011_disabled_accounts.js';
 import * as signingKeysAndRefreshTokens from './012_signing_keys_and_refresh_tokens.js';
+import * as outboxCreatedAtIndex from './013_outbox_created_at_index.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '010_user_blocks': userBlocks,
   '011_disabled_accounts': disabledAccounts,
   '012_signing_keys_and_refresh_tokens': signingKeysAndRefreshTokens,
+  '013_outbox_created_at_index': outboxCreatedAtIndex,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
