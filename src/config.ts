@@ -109,6 +109,15 @@ export function loadConfig(env: Env = process.env): Config {
       'WEB_CONCURRENCY above 1 needs a database file: each worker would have its own in-memory database',
     );
   }
+  const recovery = {
+    resetUrl: linkTemplateSetting(env, 'RESET_PASSWORD_URL'),
+    tokenTtlSeconds: integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
+  };
+  const verification = {
+    verifyUrl: linkTemplateSetting(env, 'VERIFY_EMAIL_URL'),
+    tokenTtlSeconds: integerSetting(env, 'VERIFY_EMAIL_TOKEN_TTL_SECONDS', 60, 2_592_000),
+    required: booleanSetting(env, 'REQUIRE_VERIFIED_EMAIL'),
+  };
   return {
     port: integerSetting(env, 'PORT', 0, 65535),
     host: hostSetting(env),
@@ -137,21 +146,14 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency,
     shutdownGraceSeconds: integerSetting(env, 'SHUTDOWN_GRACE_SECONDS', 0, 600),
     shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 600),
-    recovery: {
-      resetUrl: linkTemplateSetting(env, 'RESET_PASSWORD_URL'),
-      tokenTtlSeconds: integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
-    },
-    verification: {
-      verifyUrl: linkTemplateSetting(env, 'VERIFY_EMAIL_URL'),
-      tokenTtlSeconds: integerSetting(env, 'VERIFY_EMAIL_TOKEN_TTL_SECONDS', 60, 2_592_000),
-      required: booleanSetting(env, 'REQUIRE_VERIFIED_EMAIL'),
-    },
+    recovery,
+    verification,
     mail: {
       smtpUrl: smtpUrlSetting(env),
       from: env.MAIL_FROM || defaultOf('MAIL_FROM'),
       pollMs: integerSetting(env, 'MAIL_POLL_MS', 50, 3_600_000),
     },
-    retention: retentionFrom(env),
+    retention: retentionFrom(env, Math.max(recovery.tokenTtlSeconds, verification.tokenTtlSeconds)),
     connections: {
       headersTimeoutMs: integerSetting(env, 'HEADERS_TIMEOUT_SECONDS', 1, 300) * 1000,
       maxConnections: integerSetting(env, 'MAX_CONNECTIONS', 1, 1_000_000),
@@ -193,13 +195,10 @@ function databaseFrom(env: Env): DatabaseConfig {
   throw new ConfigError('DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db');
 }
 
-function retentionFrom(env: Env): RetentionSettings {
+/** `longestLinkSeconds`: how long the longest-lived link a message may carry works. */
+function retentionFrom(env: Env, longestLinkSeconds: number): RetentionSettings {
   const mailDays = integerSetting(env, 'MAIL_RETENTION_DAYS', 0, 36_500);
   // A message kept waiting (no SMTP_URL, or a long outage) must not go while its link still works.
-  const longestLinkSeconds = Math.max(
-    integerSetting(env, 'RESET_TOKEN_TTL_SECONDS', 60, 604_800),
-    integerSetting(env, 'VERIFY_EMAIL_TOKEN_TTL_SECONDS', 60, 2_592_000),
-  );
   if (mailDays > 0 && mailDays * 86_400 < longestLinkSeconds) {
     throw new ConfigError(
       `MAIL_RETENTION_DAYS (${mailDays}) must be 0 or at least the longest link lifetime (${Math.ceil(longestLinkSeconds / 86_400)} days): a message must not go while its link works`,
