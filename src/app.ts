@@ -110,7 +110,7 @@ export function buildApp(dependencies: AppDependencies): Express {
       requireCanonicalIntegers,
     ),
   );
-  app.use(specValidation(spec, settings));
+  app.use(specValidation(spec, operations, settings));
   if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
   app.use(requireRole);
   app.use(

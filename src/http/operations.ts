@@ -68,7 +68,7 @@ export interface OperationSettings {
 export function operationsOf(spec: SpecDocument, settings: OperationSettings): Operation[] {
   const operations: Operation[] = [];
   for (const [path, methods] of Object.entries(spec.paths)) {
-    const expressPath = path.replace(/{(\w+)}/g, ':$1');
+    const expressPath = expressPathOf(path);
     for (const [method, operation] of Object.entries(methods)) {
       operations.push({
         id: operation.operationId,
@@ -97,6 +97,11 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
   // A fixed path wins over a template that would also match it
   // (/users/pagination before /users/{user_id}), as OpenAPI says.
   return operations.sort((a, b) => templateCount(a) - templateCount(b));
+}
+
+/** A spec path as Express writes it: /users/{user_id} is /users/:user_id. */
+export function expressPathOf(path: string): string {
+  return path.replace(/{(\w+)}/g, ':$1');
 }
 
 function requiredRoleOf(operation: SpecOperation): Role | undefined {

@@ -24,6 +24,7 @@ import { RequestValidator, ResponseValidator } from 'express-openapi-validator/d
 import { SchemaPreprocessor } from 'express-openapi-validator/dist/middlewares/parsers/schema.preprocessor.js';
 import { OpenApiValidator } from 'express-openapi-validator/dist/openapi.validator.js';
 import { afterNormalization, type SpecDocument } from '../contract/spec.js';
+import { expressPathOf, type Operation } from './operations.js';
 import './request-context.js';
 
 type ApiDocument = OpenAPIV3.DocumentV3 & { paths: Record<string, Record<string, OpenAPIV3.OperationObject>> };
@@ -38,7 +39,11 @@ export interface ValidationSettings {
 }
 
 /** The validation steps, in order: requests, then (when on) the check of responses. */
-export function specValidation(spec: SpecDocument, settings: ValidationSettings): RequestHandler[] {
+export function specValidation(
+  spec: SpecDocument,
+  operations: Operation[],
+  settings: ValidationSettings,
+): RequestHandler[] {
   const apiDoc = validatorSpec(spec);
   const options = new OpenApiValidator({
     apiSpec: apiDoc,
@@ -57,24 +62,26 @@ export function specValidation(spec: SpecDocument, settings: ValidationSettings)
   const requests = new RequestValidator(apiDoc, options.ajvOpts.request);
 
   // What middleware() would have found for each operation.
-  const routes = new Map<string, Omit<OpenApiRequestMetadata, 'pathParams'>>();
-  for (const [path, methods] of Object.entries(apiDoc.paths)) {
-    for (const method of Object.keys(methods)) {
-      routes.set(`${method.toUpperCase()} ${path}`, {
-        expressRoute: path.replace(/{(\w+)}/g, ':$1'),
+  const routes = new Map<Operation, Omit<OpenApiRequestMetadata, 'pathParams'>>(
+    operations.map((operation) => {
+      const { path } = operation;
+      const method = operation.method.toLowerCase();
+      const route = {
+        expressRoute: expressPathOf(path),
         openApiRoute: path,
         schema: apiDoc.paths[path][method],
         serial: SPEC_SERIAL,
         ...(apiDocRes ? { _responseSchema: (apiDocRes as ApiDocument).paths[path][method] } : {}),
-      });
-    }
-  }
+      };
+      return [operation, route];
+    }),
+  );
 
   const validateRequest: RequestHandler = (req, res, next) => {
     const operation = req.operation;
     // Paths outside the spec meet the 404 at the end of the app.
     if (!operation) return next();
-    const route = routes.get(`${operation.method} ${operation.path}`)!;
+    const route = routes.get(operation)!;
     (req as OpenApiRequest).openapi = { ...route, pathParams: decodedParams(req.rawPathParams ?? {}, req.path) };
     return requests.validate(req, res, next);
   };
