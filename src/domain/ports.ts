@@ -122,6 +122,9 @@ export interface ActiveSession {
   email_verified: boolean | number;
 }
 
+/** An active session with another user's profile read in the same statement (undefined: no such user). */
+export type SessionWithProfile = ActiveSession & { profile: User | undefined };
+
 export interface SessionRepository {
   /** The session's user and end (Unix seconds), if it is open at `nowSeconds`. */
   findOpen(id: string, nowSeconds: number): Promise<{ user_id: number; expires_at: number } | undefined>;
@@ -134,11 +137,7 @@ export interface SessionRepository {
   /** The session with its user's current role, if it is open and unexpired at `nowSeconds`. */
   findActive(id: string, nowSeconds: number): Promise<ActiveSession | undefined>;
   /** The same, with the profile of user `profileId` (undefined when there is none) read in the same statement. */
-  findActiveWithProfile(
-    id: string,
-    nowSeconds: number,
-    profileId: number,
-  ): Promise<(ActiveSession & { profile: User | undefined }) | undefined>;
+  findActiveWithProfile(id: string, nowSeconds: number, profileId: number): Promise<SessionWithProfile | undefined>;
   /** The user's open sessions, newest first. */
   listOfUser(userId: number, nowSeconds: number, limit: number): Promise<SessionRecord[]>;
   /** Returns false when there was no such session. */

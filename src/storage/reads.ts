@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { DatabaseConfig } from '../config.js';
 import type { User, UserSummary } from '../domain/model.js';
-import type { ActiveSession } from '../domain/ports.js';
+import type { ActiveSession, SessionWithProfile } from '../domain/ports.js';
 
 export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 export const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
@@ -69,8 +69,6 @@ const PAGE_SQL =
   `where position >= ${BLOCK_OF_OFFSET.replace('%s', `block * ${USER_BLOCK_SIZE}`)} ` +
   `order by position limit ? offset (? - ${BLOCK_OF_OFFSET.replace('%s', 'before')})`;
 const USER_COUNT_SQL = "select value from counters where name = 'users'";
-
-export type SessionWithProfile = ActiveSession & { profile: User | undefined };
 
 /** The hot reads; a value or a promise of one, as the driver gives it. */
 export interface HotReads {
