@@ -781,7 +781,7 @@ async function poolSizes(sizes: number[]): Promise<void> {
     process.exit(2);
   }
   const postgres = await createPostgresDatabase(POSTGRES_ADMIN_URL);
-  const samples = new Map<string, Sample[]>();
+  const book = new SampleBook();
   const servers: Server[] = [];
   try {
     prepareDatabase(postgres.url);
@@ -790,24 +790,13 @@ async function poolSizes(sizes: number[]): Promise<void> {
         servers.push(await startService(postgres.url, workers, { database: 'PostgreSQL', poolMax }));
     for (let round = 1; round <= ROUNDS; round += 1) {
       console.log(`Round ${round} of ${ROUNDS}`);
-      for (const scenario of POOL_SCENARIOS) {
-        for (const server of servers) {
-          const sample = await measure(server, scenario);
-          const key = `${scenario.name}|${server.label}`;
-          samples.set(key, [...(samples.get(key) ?? []), sample]);
-          console.log(`  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s`);
-        }
-      }
+      await measureRound(servers, POOL_SCENARIOS, book);
     }
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     await postgres.drop();
   }
-  const rows = servers.flatMap((server) =>
-    POOL_SCENARIOS.map((scenario) =>
-      summarize(scenario.name, server.label, samples.get(`${scenario.name}|${server.label}`)!),
-    ),
-  );
+  const rows = servers.flatMap((server) => POOL_SCENARIOS.map((scenario) => book.row(scenario.name, server.label)));
   const choices = [1, 2].flatMap((workers) =>
     POOL_SCENARIOS.map((scenario) => {
       const measured = sizes.map((size) => ({
@@ -836,7 +825,12 @@ async function poolSizes(sizes: number[]): Promise<void> {
     ...choices,
     '',
   ].join('\n');
-  writeResults('bench-pool', when, { seconds: SECONDS, sizes, rows, samples: Object.fromEntries(samples) }, markdown);
+  writeResults(
+    'bench-pool',
+    when,
+    { seconds: SECONDS, sizes, rows, samples: Object.fromEntries(book.samples) },
+    markdown,
+  );
 }
 
 function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) {
@@ -861,15 +855,39 @@ function floodResults(rows: FloodRow[], samples: Record<string, FloodSample[]>) 
   };
 }
 
+/** The samples of every round, by "scenario|server". */
+class SampleBook {
+  readonly samples = new Map<string, Sample[]>();
+
+  record(scenario: string, server: string, sample: Sample): void {
+    const key = `${scenario}|${server}`;
+    this.samples.set(key, [...(this.samples.get(key) ?? []), sample]);
+  }
+
+  /** One row of medians per scenario a server answered. */
+  row(scenario: string, server: string): Row {
+    return summarize(scenario, server, this.samples.get(`${scenario}|${server}`)!);
+  }
+}
+
+/** One round: each scenario on each server that answers it, in turn. */
+async function measureRound(servers: Server[], list: Scenario[], book: SampleBook): Promise<void> {
+  for (const scenario of list) {
+    for (const server of servers.filter((s) => s.scenarios.includes(scenario))) {
+      const sample = await measure(server, scenario);
+      book.record(scenario.name, server.label, sample);
+      console.log(
+        `  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s, p99 ${sample.p99} ms, non-2xx ${sample.non2xx}`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bench-'));
   const databaseUrl = `sqlite:${join(work, 'users.sqlite')}`;
   const notes: Record<string, unknown> = {};
-  const samples = new Map<string, Sample[]>(); // by "scenario|server"
-  const record = (scenario: string, server: string, sample: Sample) => {
-    const key = `${scenario}|${server}`;
-    samples.set(key, [...(samples.get(key) ?? []), sample]);
-  };
+  const book = new SampleBook();
   const floodSamples: Record<string, FloodSample[]> = {}; // by server
   const servers: Server[] = [];
   let postgres: TestDatabase | undefined;
@@ -896,18 +914,10 @@ async function main(): Promise<void> {
 
     for (let round = 1; round <= ROUNDS; round += 1) {
       console.log(`Round ${round} of ${ROUNDS}`);
-      for (const scenario of scenarios) {
-        for (const server of servers.filter((s) => s.scenarios.includes(scenario))) {
-          const sample = await measure(server, scenario);
-          record(scenario.name, server.label, sample);
-          console.log(
-            `  ${scenario.name}, ${server.label}: ${Math.round(sample.reqPerSec)} req/s, p99 ${sample.p99} ms, non-2xx ${sample.non2xx}`,
-          );
-        }
-      }
+      await measureRound(servers, scenarios, book);
       for (const server of servers.filter((s) => s.underLogins)) {
         const sample = await protectedWhileLoginsRun(server);
-        record('GET /protected while logins run', server.label, sample);
+        book.record('GET /protected while logins run', server.label, sample);
         console.log(`  GET /protected while logins run, ${server.label}: p99 ${sample.p99} ms`);
       }
       for (const server of servers.filter((s) => s.underLogins)) {
@@ -938,7 +948,7 @@ async function main(): Promise<void> {
       ...server.scenarios.map((s) => s.name),
       ...(server.underLogins ? ['GET /protected while logins run'] : []),
     ]) {
-      rows.push(summarize(name, server.label, samples.get(`${name}|${server.label}`)!));
+      rows.push(book.row(name, server.label));
     }
   }
   for (const row of rows) {
@@ -1064,7 +1074,7 @@ async function main(): Promise<void> {
     {
       seconds: SECONDS,
       rows,
-      samples: Object.fromEntries(samples),
+      samples: Object.fromEntries(book.samples),
       notes,
       flood: floodResults(floodRows, floodSamples),
     },
