@@ -61,7 +61,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
   const db = openDatabase(config.database);
   let hotReads: HotReads | undefined;
   const close = async () => {
-    hotReads?.close();
+    await hotReads?.close();
     await db.destroy();
   };
   try {

@@ -51,7 +51,7 @@ export function openDatabase(config: DatabaseConfig): Knex {
 }
 
 const SQLITE_FILE_CONNECTIONS = 4;
-const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+export const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 
 /** The database, named for messages: host, port and database, never the password. */
 export function describeDatabase(config: DatabaseConfig): string {

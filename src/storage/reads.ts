@@ -13,16 +13,17 @@
 // asynchronous sqlite3 driver, where waiting for another writer's lock can't
 // stall the event loop.
 //
-// On PostgreSQL they run as named prepared statements straight on the pg
-// connections of Knex's pool: each connection parses and plans a statement
-// once, and the request skips Knex's query building (bench/README.md). In
-// memory and inside transactions (which must see their own uncommitted
-// writes) the same statements run through Knex.
+// On PostgreSQL they run as prepared statements on a pipelined connection of
+// their own (postgres-pipeline.ts), skipping Knex's query building and pool
+// (bench/README.md). In memory, inside transactions (which must see their
+// own uncommitted writes) and with DB_PREPARED_STATEMENTS=false the same
+// statements run through Knex.
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { DatabaseConfig } from '../config.js';
 import type { User, UserSummary } from '../domain/model.js';
 import type { ActiveSession, SessionWithProfile } from '../domain/ports.js';
+import { openPipeline, type Pipeline } from './postgres-pipeline.js';
 
 export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 export const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
@@ -81,7 +82,7 @@ export interface HotReads {
   findProfile(id: number): User | undefined | Promise<User | undefined>;
   page(offset: number, limit: number): UserSummary[] | Promise<UserSummary[]>;
   countUsers(): number | Promise<number>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /** The reads through Knex: PostgreSQL, in-memory SQLite, and any transaction. */
@@ -111,7 +112,7 @@ const READER_BUSY_TIMEOUT_MS = 250;
 
 /** The hot reads for this database: prepared statements on a SQLite file or PostgreSQL, Knex in memory. */
 export function openHotReads(config: DatabaseConfig, db: Knex): HotReads {
-  if (config.client === 'postgres') return config.preparedStatements ? postgresReads(db) : knexReads(db);
+  if (config.client === 'postgres') return config.preparedStatements ? postgresReads(openPipeline(config)) : knexReads(db);
   if (config.filename === ':memory:') return knexReads(db);
   const connection = new Database(config.filename, { readonly: true, fileMustExist: true });
   try {
@@ -138,44 +139,26 @@ function preparedReads(connection: Database.Database): HotReads {
     findProfile: (id) => profileById.get(id),
     page: (offset, limit) => page.all(offset, limit, offset, offset),
     countUsers: () => userCount.get()!.value,
-    close: () => connection.close(),
+    close: () => {
+      connection.close();
+    },
   };
 }
 
-/** A pg connection, as Knex's pool lends it. */
-interface PgConnection {
-  query(statement: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
-}
-
-/** Knex's client, where it lends and takes back pool connections. */
-interface PgPool {
-  acquireConnection(): Promise<PgConnection>;
-  releaseConnection(connection: PgConnection): Promise<unknown>;
-}
-
-function postgresReads(db: Knex): HotReads {
-  const pool = db.client as PgPool;
-  // A named statement is parsed and planned once per connection; `?` becomes $1, $2, …
-  const statement = <Row, Values extends unknown[]>(name: string, sql: string) => {
+function postgresReads(pipeline: Pipeline): HotReads {
+  // `?` becomes $1, $2, …
+  const statement = <Row, Values extends (string | number)[]>(sql: string) => {
     let position = 0;
     const text = sql.replace(/\?/g, () => `$${(position += 1)}`);
-    return async (...values: Values): Promise<Row[]> => {
-      const connection = await pool.acquireConnection();
-      try {
-        return (await connection.query({ name, text, values })).rows as Row[];
-      } finally {
-        await pool.releaseConnection(connection);
-      }
-    };
+    return (...values: Values) => pipeline.query<Row>(text, values);
   };
-  const activeSession = statement<ActiveSession, [string, number]>('hot_active_session', ACTIVE_SESSION_SQL);
+  const activeSession = statement<ActiveSession, [string, number]>(ACTIVE_SESSION_SQL);
   const activeSessionWithProfile = statement<SessionWithProfileRow, [number, string, number]>(
-    'hot_active_session_with_profile',
     ACTIVE_SESSION_WITH_PROFILE_SQL,
   );
-  const profileById = statement<User, [number]>('hot_profile_by_id', PROFILE_BY_ID_SQL);
-  const page = statement<UserSummary, [number, number, number, number]>('hot_page', PAGE_SQL);
-  const userCount = statement<{ value: string }, []>('hot_user_count', USER_COUNT_SQL);
+  const profileById = statement<User, [number]>(PROFILE_BY_ID_SQL);
+  const page = statement<UserSummary, [number, number, number, number]>(PAGE_SQL);
+  const userCount = statement<{ value: string }, []>(USER_COUNT_SQL);
   return {
     findActiveSession: async (id, nowSeconds) => (await activeSession(id, nowSeconds))[0],
     findActiveSessionWithProfile: async (id, nowSeconds, profileId) =>
@@ -183,6 +166,6 @@ function postgresReads(db: Knex): HotReads {
     findProfile: async (id) => (await profileById(id))[0],
     page: (offset, limit) => page(offset, limit, offset, offset),
     countUsers: async () => Number((await userCount())[0].value),
-    close: () => {},
+    close: () => pipeline.close(),
   };
 }

@@ -210,7 +210,7 @@ describe('storage', () => {
         expect(await viaHotReads.users.count()).to.equal(2);
         expect((await viaHotReads.users.page(1, 10)).map((user) => user.email)).to.deep.equal(['i@example.com']);
       } finally {
-        hotReads.close();
+        await hotReads.close();
       }
     });
   });
