@@ -400,13 +400,15 @@ interface ServiceVariant {
   unprepared?: boolean;
   /** DB_POOL_MAX, named in the label (the --pool-sizes run). */
   poolMax?: number;
+  /** The scenarios to measure, where not the variant's usual ones. */
+  only?: Scenario[];
 }
 
 /** The built service as `npm start` runs it. */
 async function startService(
   databaseUrl: string,
   workers: number,
-  { algorithm = 'ES256', database, unprepared = false, poolMax }: ServiceVariant = {},
+  { algorithm = 'ES256', database, unprepared = false, poolMax, only }: ServiceVariant = {},
 ): Promise<Server & { startupMs: number }> {
   const service = await startServerProcess(
     {
@@ -450,13 +452,15 @@ async function startService(
     url: service.url,
     pid: service.child.pid!,
     token: ((await login.json()) as { access_token: string }).access_token,
-    scenarios: !defaultAlgorithm
-      ? scenarios.slice(0, 2)
-      : unprepared
-        ? scenarios.slice(0, 4)
-        : poolMax !== undefined
-          ? POOL_SCENARIOS
-          : scenarios,
+    scenarios: only
+      ? only
+      : !defaultAlgorithm
+        ? scenarios.slice(0, 2)
+        : unprepared
+          ? scenarios.slice(0, 4)
+          : poolMax !== undefined
+            ? POOL_SCENARIOS
+            : scenarios,
     // Logins under load and the flood measure the hashing admission, which the database does not change.
     underLogins: defaultAlgorithm && !database,
     onPostgres: database === 'PostgreSQL',
@@ -910,6 +914,8 @@ async function main(): Promise<void> {
       prepareDatabase(postgres.url);
       servers.push(await startService(postgres.url, 1, { database: 'PostgreSQL' }));
       servers.push(await startService(postgres.url, 1, { database: 'PostgreSQL', unprepared: true }));
+      // With two workers the service's processes and PostgreSQL compete for the same cores.
+      servers.push(await startService(postgres.url, 2, { database: 'PostgreSQL', only: scenarios.slice(0, 4) }));
     }
 
     for (let round = 1; round <= ROUNDS; round += 1) {
@@ -965,6 +971,7 @@ async function main(): Promise<void> {
   const residentOne = notes.residentMbPerWorker_1 as number[];
   const residentTwo = notes.residentMbPerWorker_2 as number[];
   const onPostgres = 'service, 1 worker, PostgreSQL';
+  const twoOnPostgres = 'service, 2 workers, PostgreSQL';
   const postgresTargets = postgres
     ? ([
         ...(['GET /protected', 'GET /users/:id'] as const).map(
@@ -1059,6 +1066,15 @@ async function main(): Promise<void> {
           `What one PostgreSQL core serves (1 s of its CPU ÷ its CPU per request, 1 worker): ${rows
             .filter((row) => row.server === onPostgres && !Number.isNaN(row.databaseCpuUsPerRequest))
             .map((row) => `${row.scenario} ${Math.round(1e6 / row.databaseCpuUsPerRequest).toLocaleString('en')} req/s`)
+            .join('; ')}.`,
+          `PostgreSQL ÷ SQLite with 2 workers, where PostgreSQL and the workers share the cores: ${[
+            'GET /protected',
+            'GET /users/:id',
+          ]
+            .map(
+              (scenario) =>
+                `${scenario} ${(find(scenario, twoOnPostgres).reqPerSec / find(scenario, two).reqPerSec).toFixed(2)}`,
+            )
             .join('; ')}.`,
         ]
       : []),
