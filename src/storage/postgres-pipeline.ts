@@ -56,7 +56,8 @@ export function openPipeline(config: PostgresConfig): Pipeline {
   };
 }
 
-function connectionOptions(config: PostgresConfig): postgres.Options<Record<string, never>> {
+/** The connection settings, exported for their test. */
+export function connectionOptions(config: PostgresConfig): postgres.Options<Record<string, never>> {
   const { host, port, database, user, password, ssl, application_name, options } = parse(config.connectionString);
   const startupParameters = Object.fromEntries(
     Object.entries({
@@ -65,9 +66,10 @@ function connectionOptions(config: PostgresConfig): postgres.Options<Record<stri
       statement_timeout: config.statementTimeoutMs > 0 ? String(config.statementTimeoutMs) : undefined,
     }).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
+  // What the URL leaves out, both drivers take from PGHOST, PGPORT, PGUSER and PGDATABASE.
   const server = host?.startsWith('/')
-    ? { path: `${host}/.s.PGSQL.${port ?? 5432}` }
-    : { host: host ?? 'localhost', port: Number(port ?? 5432) };
+    ? { path: `${host}/.s.PGSQL.${port || 5432}` }
+    : { host: host ?? undefined, port: port ? Number(port) : undefined };
   return {
     ...server,
     database: database ?? undefined,

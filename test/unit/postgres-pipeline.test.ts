@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import knex, { type Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseConfig } from '../../src/config.js';
-import { openPipeline, type Pipeline } from '../../src/storage/postgres-pipeline.js';
+import { connectionOptions, openPipeline, type Pipeline } from '../../src/storage/postgres-pipeline.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
 
 describe('the hot reads’ pipelined PostgreSQL connection', function () {
@@ -77,5 +77,44 @@ describe('the hot reads’ pipelined PostgreSQL connection', function () {
       next = await backendPid().catch(() => sleep(20).then(() => undefined));
     }
     expect(next).to.be.a('number').and.not.equal(pid);
+  });
+});
+
+describe('the pipelined connection’s settings from DATABASE_URL', () => {
+  const optionsFor = (connectionString: string) =>
+    connectionOptions({
+      client: 'postgres',
+      connectionString,
+      poolMax: 4,
+      preparedStatements: true,
+      statementTimeoutMs: 0,
+      connectTimeoutMs: 2500,
+    });
+
+  it('checks the server’s certificate when the URL asks for TLS, as pg does', () => {
+    expect(optionsFor('postgres://u:p@db.example.com/users?sslmode=verify-full').ssl).to.deep.equal({});
+    expect(optionsFor('postgres://u:p@db.example.com/users?ssl=true').ssl).to.deep.equal({});
+    expect(optionsFor('postgres://u:p@db.example.com/users?sslmode=no-verify').ssl).to.deep.equal({
+      rejectUnauthorized: false,
+    });
+    expect(optionsFor('postgres://u:p@db.example.com/users').ssl).to.equal(false);
+  });
+
+  it('takes host, port, database, user and password from the URL, and a socket folder as a path', () => {
+    expect(optionsFor('postgres://someone:s%40cret@db.example.com:6543/users')).to.include({
+      host: 'db.example.com',
+      port: 6543,
+      database: 'users',
+      username: 'someone',
+      password: 's@cret',
+      connect_timeout: 3,
+    });
+    expect(optionsFor('postgres://someone@/users?host=/var/run/postgresql')).to.include({
+      path: '/var/run/postgresql/.s.PGSQL.5432',
+    });
+  });
+
+  it('sends no statement timeout when there is none', () => {
+    expect(optionsFor('postgres://u:p@db.example.com/users').connection).to.deep.equal({});
   });
 });
