@@ -63,12 +63,12 @@ export const SETTINGS = {
   DB_POOL_MAX: {
     default: 4,
     meaning:
-      'PostgreSQL connections per process, each worker its own (SQLite always uses one); how many: Running at scale',
+      'PostgreSQL connections per process for writes, logins and everything but the hot reads, each worker its own (SQLite always uses one); the hot reads take one connection more (`DB_PREPARED_STATEMENTS`); how many: Running at scale',
   },
   DB_PREPARED_STATEMENTS: {
     default: true,
     meaning:
-      'PostgreSQL: run the reads behind every request (session, profile, page, count) as named prepared statements, parsed and planned once per connection. `false` behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21, or without `max_prepared_statements`)',
+      'PostgreSQL: run the reads behind every request (session, profile, page, count) as prepared statements on one pipelined connection per process of their own: the lookups of requests that arrive together go out in one write. `false` runs them unprepared through the pool of `DB_POOL_MAX`, for a pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`), at about half the throughput',
   },
   DB_STATEMENT_TIMEOUT_MS: {
     default: 5000,
