@@ -3,7 +3,7 @@
 import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { buildApp } from './app.js';
-import { ConfigError, type BootstrapAdmin, type Config } from './config.js';
+import { ConfigError, type BootstrapAdmin, type Config, type DatabaseConfig } from './config.js';
 import { DomainError } from './domain/errors.js';
 import type { OutboxRepository, Store } from './domain/ports.js';
 import { normalizeProfile } from './domain/normalize.js';
@@ -25,7 +25,14 @@ import { smtpTransport } from './mail/smtp.js';
 import { operationsOf } from './http/operations.js';
 import { componentSchemaValidator, loadSpec, type SpecDocument } from './contract/spec.js';
 import type { Logger } from './logger.js';
-import { checkReadiness, describeDatabase, isMigrated, migrateToLatest, openDatabase } from './storage/database.js';
+import {
+  checkReadiness,
+  describeDatabase,
+  isMigrated,
+  migrateToLatest,
+  openDatabase,
+  type Readiness,
+} from './storage/database.js';
 import { openHotReads, type HotReads } from './storage/reads.js';
 import { createStore } from './storage/store.js';
 
@@ -46,6 +53,8 @@ export interface Domain {
   outbox: OutboxRepository;
   /** Prunes the audit trail and the outbox past AUDIT_RETENTION_DAYS and MAIL_RETENTION_DAYS. */
   retention: Retention;
+  /** Whether the database answers on both connections and is migrated. */
+  readiness(): Promise<Readiness>;
   close(): Promise<void>;
 }
 
@@ -61,12 +70,16 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
   const db = openDatabase(config.database);
   let hotReads: HotReads | undefined;
   const close = async () => {
-    await hotReads?.close();
-    await db.destroy();
+    try {
+      await hotReads?.close();
+    } finally {
+      await db.destroy();
+    }
   };
   try {
     await prepareSchema(db, config, logger);
-    hotReads = openHotReads(config.database, db);
+    const reads = (hotReads = openHotReads(config.database, db));
+    await firstRead(config.database, () => reads.countUsers(), " through the hot reads' connection");
     const store = createStore(db, hotReads);
     const hasher = await createPasswordHasher(config.hashing);
     const limits = rateLimitSettings(config.rateLimits);
@@ -109,6 +122,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       signingKeys,
       outbox: store.outbox,
       retention: new Retention(store, config.retention),
+      readiness: () => checkReadiness(db, reads),
       close,
     };
   } catch (error) {
@@ -120,7 +134,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { db, spec, users, sessions, recovery, verification, administration, signingKeys } = domain;
+  const { spec, users, sessions, recovery, verification, administration, signingKeys } = domain;
   // One after the other: on SQLite they would only wait for each other's write lock.
   const pruneExpired = async () => {
     await sessions
@@ -159,7 +173,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       current: () => signingKeys?.ring.publicJwks() ?? [],
       maxAgeSeconds: config.tokens.jwksMaxAgeSeconds,
     },
-    readiness: async () => (shuttingDown ? 'shutting down' : checkReadiness(db)),
+    readiness: async () => (shuttingDown ? 'shutting down' : domain.readiness()),
     draining: () => shuttingDown,
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
     spec,
@@ -216,14 +230,17 @@ async function openTokenKeys(store: Store, config: Config): Promise<{ keys: Toke
   return { keys: keyRingKeys(signingKeys.ring), signingKeys };
 }
 
-async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
-  if (config.database.client === 'postgres') {
-    try {
-      await db.raw('select 1');
-    } catch (error) {
-      throw new Error(`can't reach ${describeDatabase(config.database)}: ${describeSafely(error).message}`);
-    }
+/** A first read, with the database named in its error. */
+async function firstRead(database: DatabaseConfig, read: () => unknown, through = ''): Promise<void> {
+  try {
+    await read();
+  } catch (error) {
+    throw new Error(`can't reach ${describeDatabase(database)}${through}: ${describeSafely(error).message}`);
   }
+}
+
+async function prepareSchema(db: Knex, config: Config, logger: Logger): Promise<void> {
+  if (config.database.client === 'postgres') await firstRead(config.database, () => db.raw('select 1'));
   if (config.migrateOnStart) {
     await migrateToLatest(db, (reason) => logger.info(`waiting for migrations: ${reason}`));
   } else if (!(await isMigrated(db))) {

@@ -9,18 +9,18 @@ import type { RateLimitValues } from './domain/rate-limits.js';
 import type { RetentionSettings } from './domain/retention.js';
 import { defaultOf, SETTINGS, type Setting, type SettingName } from './settings.js';
 
-export type DatabaseConfig =
-  | { client: 'sqlite'; filename: string } // ':memory:' or a file path
-  | {
-      client: 'postgres';
-      connectionString: string;
-      poolMax: number;
-      /** The hot reads as named prepared statements (off for a pooler that can't keep them). */
-      preparedStatements: boolean;
-      statementTimeoutMs: number;
-      /** How long connecting may take before the call fails. */
-      connectTimeoutMs: number;
-    };
+export type DatabaseConfig = { client: 'sqlite'; filename: string } | PostgresConfig; // filename: ':memory:' or a path
+
+export interface PostgresConfig {
+  client: 'postgres';
+  connectionString: string;
+  poolMax: number;
+  /** The hot reads prepared, on a pipelined connection of their own (off for a pooler that can't keep them). */
+  preparedStatements: boolean;
+  statementTimeoutMs: number;
+  /** How long connecting may take before the call fails. */
+  connectTimeoutMs: number;
+}
 
 export interface ConnectionLimits {
   /** All request headers within this long (slowloris). */

@@ -3,27 +3,17 @@ import knex, { type Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DatabaseConfig } from '../config.js';
+import type { DatabaseConfig, PostgresConfig } from '../config.js';
 import { migrationSource } from './migrations/index.js';
 
 export function openDatabase(config: DatabaseConfig): Knex {
   if (config.client === 'postgres') {
-    const { statementTimeoutMs, connectTimeoutMs } = config;
     return knex({
       client: 'pg',
-      connection: {
-        connectionString: config.connectionString,
-        // 0 means no limit, as in PostgreSQL itself. The server enforces
-        // statement_timeout; a server that stops answering (a network
-        // partition) can't, so the client gives up a little later itself.
-        ...(statementTimeoutMs > 0
-          ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS }
-          : {}),
-        connectionTimeoutMillis: connectTimeoutMs,
-      },
+      connection: pgConnection(config),
       pool: { min: 0, max: config.poolMax },
       // Waiting for a free connection is bounded too (Knex's default is 60 s).
-      acquireConnectionTimeout: connectTimeoutMs + statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+      acquireConnectionTimeout: config.connectTimeoutMs + config.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     });
   }
   if (config.filename !== ':memory:') keepToOwner(config.filename);
@@ -51,7 +41,27 @@ export function openDatabase(config: DatabaseConfig): Knex {
 }
 
 const SQLITE_FILE_CONNECTIONS = 4;
-export const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+const CLIENT_TIMEOUT_MARGIN_MS = 1000;
+
+/**
+ * How long the client waits for an answer: a little past statement_timeout,
+ * which the server enforces but can't when it stops answering (a network
+ * partition). 0 means no limit, as in PostgreSQL itself.
+ */
+export function clientTimeoutMs(config: PostgresConfig): number {
+  return config.statementTimeoutMs > 0 ? config.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS : 0;
+}
+
+/** pg's connection settings, for Knex's pool and the hot reads' connection alike (postgres-pipeline.ts). */
+export function pgConnection(config: PostgresConfig) {
+  return {
+    connectionString: config.connectionString,
+    ...(config.statementTimeoutMs > 0
+      ? { statement_timeout: config.statementTimeoutMs, query_timeout: clientTimeoutMs(config) }
+      : {}),
+    connectionTimeoutMillis: config.connectTimeoutMs,
+  };
+}
 
 /** The database, named for messages: host, port and database, never the password. */
 export function describeDatabase(config: DatabaseConfig): string {
@@ -139,10 +149,10 @@ export type Readiness = 'ready' | 'database unreachable' | 'migrations pending';
 const READINESS_TIMEOUT_MS = 2000;
 
 /**
- * Whether the database answers and has every migration applied. Read-only
+ * Whether the database answers (on the hot reads' connection too, when given) and has every migration applied. Read-only
  * (Knex's own migrate.list would create its tables), and bounded in time.
  */
-export async function checkReadiness(db: Knex): Promise<Readiness> {
+export async function checkReadiness(db: Knex, hotReads?: { countUsers(): unknown }): Promise<Readiness> {
   const check = async (): Promise<Readiness> => {
     try {
       await db.raw('select 1');
@@ -156,7 +166,13 @@ export async function checkReadiness(db: Knex): Promise<Readiness> {
       return 'migrations pending'; // not even Knex's bookkeeping table yet
     }
     const known = await migrationSource.getMigrations([]);
-    return known.every((name) => applied.has(name)) ? 'ready' : 'migrations pending';
+    if (!known.every((name) => applied.has(name))) return 'migrations pending';
+    try {
+      await hotReads?.countUsers();
+    } catch {
+      return 'database unreachable';
+    }
+    return 'ready';
   };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Readiness>((resolve) => {

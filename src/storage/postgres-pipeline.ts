@@ -1,87 +1,111 @@
 // The hot reads' own PostgreSQL connection, one per process, pipelined
 // (postgres.js): the lookups of the requests that arrive together go out in
 // one write and come back in one read, each statement prepared once on the
-// connection. On Knex's pool (pg) every lookup took a connection of its own
-// and a round trip of its own. Measured with 32 lookups in flight, the
-// pipeline cost about half the client CPU and half the database's per lookup
-// (bench/README.md). Connection settings come from DATABASE_URL read the way
-// pg reads it for Knex's pool, so both connections agree on host, TLS and
-// certificate checks.
+// connection. pg, under Knex's pool, sends one query per connection and
+// waits for it (measurements: bench/README.md).
+//
+// The connection's settings are pg's own reading of the same connection
+// string and PG* variables (its ConnectionParameters), handed to postgres.js
+// whole, so both drivers reach the same server, database and schema with the
+// same TLS and certificate checks.
 import postgres from 'postgres';
-import { parse } from 'pg-connection-string';
-import type { DatabaseConfig } from '../config.js';
-import { CLIENT_TIMEOUT_MARGIN_MS } from './database.js';
+import ConnectionParameters from 'pg/lib/connection-parameters.js';
+import type { PostgresConfig } from '../config.js';
+import { clientTimeoutMs, pgConnection } from './database.js';
 
-type PostgresConfig = Extract<DatabaseConfig, { client: 'postgres' }>;
-type Parameter = string | number;
+export type Parameter = string | number;
 
 export interface Pipeline {
   query<Row>(text: string, values: Parameter[]): Promise<Row[]>;
   close(): Promise<void>;
 }
 
+// A lookup without parameters would otherwise go unprepared (the simple protocol).
+const PREPARED = { prepare: true, simple: false } as postgres.UnsafeQueryOptions;
+// Graceful shutdown drains requests first; this bounds a close that still waits on a silent server.
+const CLOSE_TIMEOUT_SECONDS = 5;
+
+interface Connection {
+  sql: postgres.Sql;
+  /** When it last answered anything, by performance.now(). */
+  answeredAt: number;
+}
+
 /**
- * A lookup the server has not answered by statement_timeout and the margin
- * (a network partition) fails, and the connection is replaced: every later
- * lookup would queue behind it.
+ * A lookup the server has not answered within the client timeout fails. If
+ * the connection has answered nothing since that lookup went out, the server
+ * is gone silent (a network partition) and the connection is replaced: every
+ * later lookup would queue behind it. A connection that is only slow stays.
  */
 export function openPipeline(config: PostgresConfig): Pipeline {
   const options = connectionOptions(config);
-  let connection = postgres(options);
-  const timeoutMs = config.statementTimeoutMs > 0 ? config.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS : 0;
-  const run = <Row>(text: string, values: Parameter[]) =>
-    connection.unsafe(text, values, { prepare: true }) as unknown as Promise<Row[]>;
-  if (timeoutMs === 0) return { query: run, close: () => connection.end() };
+  const timeoutMs = clientTimeoutMs(config);
+  const connect = (): Connection => ({ sql: postgres(options), answeredAt: 0 });
+  let current = connect();
+  let closing: Promise<void> | undefined;
+
+  const send = <Row>(connection: Connection, text: string, values: Parameter[]) => {
+    const answered = () => (connection.answeredAt = performance.now());
+    return (connection.sql.unsafe(text, values, PREPARED) as unknown as Promise<Row[]>).finally(answered);
+  };
 
   return {
     async query<Row>(text: string, values: Parameter[]) {
-      const used = connection;
+      if (closing) throw new Error('the hot reads are closed');
+      const connection = current;
+      if (timeoutMs === 0) return send<Row>(connection, text, values);
+      const sentAt = performance.now();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          if (connection === used) {
-            connection = postgres(options);
-            void used.end({ timeout: 0 });
+          if (!closing && connection === current && connection.answeredAt < sentAt) {
+            current = connect();
+            void connection.sql.end({ timeout: 0 });
           }
           reject(new Error(`PostgreSQL did not answer a lookup within ${timeoutMs} ms`));
         }, timeoutMs);
       });
       try {
-        return await Promise.race([run<Row>(text, values), timedOut]);
+        return await Promise.race([send<Row>(connection, text, values), timedOut]);
       } finally {
         clearTimeout(timer);
       }
     },
-    close: () => connection.end(),
+    close: () => (closing ??= current.sql.end({ timeout: CLOSE_TIMEOUT_SECONDS })),
   };
 }
 
-/** The connection settings, exported for their test. */
+/** postgres.js settings from pg's reading of the connection; exported for its test. */
 export function connectionOptions(config: PostgresConfig): postgres.Options<Record<string, never>> {
-  const { host, port, database, user, password, ssl, application_name, options } = parse(config.connectionString);
+  const pg = new ConnectionParameters(pgConnection(config));
   const startupParameters = Object.fromEntries(
     Object.entries({
-      application_name,
-      options,
-      statement_timeout: config.statementTimeoutMs > 0 ? String(config.statementTimeoutMs) : undefined,
-    }).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      application_name: pg.application_name ?? pg.fallback_application_name,
+      options: pg.options,
+      statement_timeout: pg.statement_timeout,
+      lock_timeout: pg.lock_timeout,
+      idle_in_transaction_session_timeout: pg.idle_in_transaction_session_timeout,
+    }).flatMap(([name, value]) => (value === undefined || value === false ? [] : [[name, String(value)]])),
   );
-  // What the URL leaves out, both drivers take from PGHOST, PGPORT, PGUSER and PGDATABASE.
-  const server = host?.startsWith('/')
-    ? { path: `${host}/.s.PGSQL.${port || 5432}` }
-    : { host: host ?? undefined, port: port ? Number(port) : undefined };
+  // postgres.js splits a host string at ':', which breaks an IPv6 address;
+  // arrays it takes as they are, though its types name a string.
+  const server = pg.isDomainSocket
+    ? { path: `${pg.host}/.s.PGSQL.${pg.port}` }
+    : ({ host: [pg.host], port: [pg.port] } as unknown as { host: string; port: number });
   return {
     ...server,
-    database: database ?? undefined,
-    username: user,
-    password,
-    // TLS options as pg reads them (sslmode, sslrootcert, …); pg's `true` is
-    // TLS with the certificate checked, which postgres.js takes as an object.
-    ssl: typeof ssl === 'object' ? ssl : ssl ? {} : false,
+    database: pg.database,
+    username: pg.user,
+    password: pg.password,
+    // pg's `true` is TLS with the certificate checked; postgres.js says that with an object.
+    ssl: pg.ssl === true ? {} : pg.ssl,
     max: 1,
     prepare: true,
     fetch_types: false,
-    connect_timeout: Math.max(1, Math.ceil(config.connectTimeoutMs / 1000)),
+    debug: false,
+    max_lifetime: null,
+    idle_timeout: 0,
+    connect_timeout: config.connectTimeoutMs / 1000,
     connection: startupParameters,
     onnotice: () => {},
   };

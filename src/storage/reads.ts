@@ -23,7 +23,7 @@ import type { Knex } from 'knex';
 import type { DatabaseConfig } from '../config.js';
 import type { User, UserSummary } from '../domain/model.js';
 import type { ActiveSession, SessionWithProfile } from '../domain/ports.js';
-import { openPipeline, type Pipeline } from './postgres-pipeline.js';
+import { openPipeline, type Parameter, type Pipeline } from './postgres-pipeline.js';
 
 export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 export const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
@@ -87,7 +87,7 @@ export interface HotReads {
 
 /** The reads through Knex: PostgreSQL, in-memory SQLite, and any transaction. */
 export function knexReads(db: Knex | Knex.Transaction): HotReads {
-  const rows = async <T>(sql: string, values: (string | number)[] = []) => rowsOf<T>(await db.raw(sql, values));
+  const rows = async <T>(sql: string, values: Parameter[] = []) => rowsOf<T>(await db.raw(sql, values));
   return {
     findActiveSession: async (id, nowSeconds) => (await rows<ActiveSession>(ACTIVE_SESSION_SQL, [id, nowSeconds]))[0],
     findActiveSessionWithProfile: async (id, nowSeconds, profileId) =>
@@ -112,7 +112,8 @@ const READER_BUSY_TIMEOUT_MS = 250;
 
 /** The hot reads for this database: prepared statements on a SQLite file or PostgreSQL, Knex in memory. */
 export function openHotReads(config: DatabaseConfig, db: Knex): HotReads {
-  if (config.client === 'postgres') return config.preparedStatements ? postgresReads(openPipeline(config)) : knexReads(db);
+  if (config.client === 'postgres')
+    return config.preparedStatements ? postgresReads(openPipeline(config)) : knexReads(db);
   if (config.filename === ':memory:') return knexReads(db);
   const connection = new Database(config.filename, { readonly: true, fileMustExist: true });
   try {
@@ -147,7 +148,7 @@ function preparedReads(connection: Database.Database): HotReads {
 
 function postgresReads(pipeline: Pipeline): HotReads {
   // `?` becomes $1, $2, …
-  const statement = <Row, Values extends (string | number)[]>(sql: string) => {
+  const statement = <Row, Values extends Parameter[]>(sql: string) => {
     let position = 0;
     const text = sql.replace(/\?/g, () => `$${(position += 1)}`);
     return (...values: Values) => pipeline.query<Row>(text, values);

@@ -6,42 +6,13 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
+import { partitionableProxy, type PartitionableProxy } from '../support/proxy.js';
 import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-
-/** A TCP proxy to the database that can go silent: it keeps every connection open and passes nothing. */
-async function partitionableProxy(target: URL) {
-  const sockets: Socket[] = [];
-  let silent = false;
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.push(client, upstream);
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      from.on('data', (chunk) => {
-        if (!silent) to.write(chunk);
-      });
-      from.on('error', () => {});
-      from.on('close', () => to.destroy());
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    goSilent: () => void (silent = true),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describe('a database that stops answering', function () {
   this.timeout(60_000);
@@ -50,7 +21,7 @@ describe('a database that stops answering', function () {
   });
 
   let database: TestDatabase;
-  let proxy: Awaited<ReturnType<typeof partitionableProxy>>;
+  let proxy: PartitionableProxy;
   let api: TestServer;
   before(async function () {
     if (backend !== 'postgres') return;
