@@ -73,6 +73,8 @@ export async function startTestServer(
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'silent',
+    // Set for the run through a pooler (scripts/test-postgres.ts).
+    DB_PREPARED_STATEMENTS: process.env.DB_PREPARED_STATEMENTS,
     // Tests register many users from one address; the limit has tests of its own.
     REGISTRATIONS_PER_ADDRESS: '0',
     ...env,
