@@ -5,6 +5,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 
 import { dirname } from 'node:path';
 import type { DatabaseConfig, PostgresConfig } from '../config.js';
 import { migrationSource } from './migrations/index.js';
+import { withinTime } from './time-limit.js';
 
 export function openDatabase(config: DatabaseConfig): Knex {
   if (config.client === 'postgres') {
@@ -149,8 +150,9 @@ export type Readiness = 'ready' | 'database unreachable' | 'migrations pending';
 const READINESS_TIMEOUT_MS = 2000;
 
 /**
- * Whether the database answers (on the hot reads' connection too, when given) and has every migration applied. Read-only
- * (Knex's own migrate.list would create its tables), and bounded in time.
+ * Whether the database answers (on the hot reads' connection too, when
+ * given) and has every migration applied. Read-only (Knex's own migrate.list
+ * would create its tables), and bounded in time.
  */
 export async function checkReadiness(db: Knex, hotReads?: { countUsers(): unknown }): Promise<Readiness> {
   const check = async (): Promise<Readiness> => {
@@ -174,15 +176,7 @@ export async function checkReadiness(db: Knex, hotReads?: { countUsers(): unknow
     }
     return 'ready';
   };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Readiness>((resolve) => {
-    timer = setTimeout(() => resolve('database unreachable'), READINESS_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([check(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinTime(check(), READINESS_TIMEOUT_MS, () => 'database unreachable');
 }
 
 /** True when every known migration has been applied. */

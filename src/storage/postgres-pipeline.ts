@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { PostgresConfig } from '../config.js';
 import { clientTimeoutMs, pgConnection } from './database.js';
+import { withinTime } from './time-limit.js';
 
 export type Parameter = string | number;
 
@@ -55,21 +56,13 @@ export function openPipeline(config: PostgresConfig): Pipeline {
       const connection = current;
       if (timeoutMs === 0) return send<Row>(connection, text, values);
       const sentAt = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          if (!closing && connection === current && connection.answeredAt < sentAt) {
-            current = connect();
-            void connection.sql.end({ timeout: 0 });
-          }
-          reject(new Error(`PostgreSQL did not answer a lookup within ${timeoutMs} ms`));
-        }, timeoutMs);
+      return withinTime(send<Row>(connection, text, values), timeoutMs, () => {
+        if (!closing && connection === current && connection.answeredAt < sentAt) {
+          current = connect();
+          void connection.sql.end({ timeout: 0 });
+        }
+        throw new Error(`PostgreSQL did not answer a lookup within ${timeoutMs} ms`);
       });
-      try {
-        return await Promise.race([send<Row>(connection, text, values), timedOut]);
-      } finally {
-        clearTimeout(timer);
-      }
     },
     close: () => (closing ??= current.sql.end({ timeout: CLOSE_TIMEOUT_SECONDS })),
   };
