@@ -452,15 +452,15 @@ async function startService(
     url: service.url,
     pid: service.child.pid!,
     token: ((await login.json()) as { access_token: string }).access_token,
-    scenarios: only
-      ? only
-      : !defaultAlgorithm
+    scenarios:
+      only ??
+      (!defaultAlgorithm
         ? scenarios.slice(0, 2)
         : unprepared
           ? scenarios.slice(0, 4)
           : poolMax !== undefined
             ? POOL_SCENARIOS
-            : scenarios,
+            : scenarios),
     // Logins under load and the flood measure the hashing admission, which the database does not change.
     underLogins: defaultAlgorithm && !database,
     onPostgres: database === 'PostgreSQL',
