@@ -36,18 +36,22 @@ Commands:
       Marks the account's email verified on your word (with
       REQUIRE_VERIFIED_EMAIL, lets it in without the link).
   keys list
-      The token signing keys (ES256) and what each is doing: next (published,
-      signing soon), signing, verifying (tokens it signed are still valid),
-      expired, retired.
+      The token signing keys (ES256) and what each is doing: standby (published,
+      signs when promoted), next (published, signing soon), signing, verifying
+      (tokens it signed are still valid), expired, retired.
   keys rotate
-      Adds the next key. It is published in /.well-known/jwks.json at once and
-      signs from JWKS_MAX_AGE_SECONDS (+2 s) later, when every verifier can
-      have fetched it; the old key stays published until its last token
-      expires. No restart: every instance reads the keys every second.
+      Schedules the standby key, published since it was made, to sign once
+      every verifier can have fetched it (JWKS_MAX_AGE_SECONDS + 2 s after it
+      was made: often at once), and publishes a new standby. The old key stays
+      published until its last token expires. No restart: every instance
+      reads the keys every second.
   keys retire KID
       For a leaked key: its tokens are refused within a second on every
-      instance, and it leaves the JWKS. If it was signing, a new key signs at
-      once. Sessions go on: clients get new tokens with their refresh token.
+      instance, and it leaves the JWKS. If it was signing, the standby signs
+      at once: a key that never signed and that verifiers already hold. If the
+      database and SIGNING_KEYS_SECRET leaked, retire the standby too: a key
+      made then takes over. Sessions go on: clients get new tokens with their
+      refresh token.
   outbox [--id N]
       Lists the newest messages of the mail outbox (without SMTP_URL, mail
       stays there), or shows one whole.
@@ -144,7 +148,10 @@ async function manageKeys(config: Config, [action, kid, ...extra]: string[]): Pr
     }
     if (action === 'rotate') {
       const key = await signingKeys.rotate(OPERATOR());
-      console.log(`Added key ${key.kid}: published now, signing from ${new Date(key.signsFrom).toISOString()}.`);
+      console.log(
+        `Scheduled key ${key.kid}: published since ${new Date(key.createdAt).toISOString()}, ` +
+          `signing from ${new Date(key.signsFrom).toISOString()}.`,
+      );
     } else if (action === 'retire') {
       if (!(await signingKeys.retire(kid, OPERATOR()))) throw new Error(`no key in use has the id ${kid}`);
       console.log(`Retired key ${kid}: every instance refuses its tokens within a second.`);

@@ -151,7 +151,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     signingKeys &&
     setInterval(() => {
       signingKeys.ring
-        .load()
+        .refresh()
         .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'reading the signing keys failed'));
     }, KEY_RING_REFRESH_MS).unref();
   const { smtpUrl, from, pollMs } = config.mail;

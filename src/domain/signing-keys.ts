@@ -1,15 +1,17 @@
 // The keys access tokens are signed with (ES256). They live in the database,
 // so every instance on it signs and verifies with the same ones, and each
-// instance re-reads them every second (KeyRing.load), so a rotation or a
+// instance re-reads them every second (KeyRing.refresh), so a rotation or a
 // retirement reaches all of them without a restart. Private keys are stored
 // encrypted with a key derived from SIGNING_KEYS_SECRET.
 //
-// A key's life: added by `keys rotate`, it is published (JWKS) at once but
-// signs only from `signs_from`, a JWKS cache lifetime later, so no verifier
-// meets a token whose key it hasn't fetched. When the next key takes over,
-// it stays published until the last token it signed has expired. `keys
-// retire` is the emergency brake: its tokens are refused at once, and when
-// it was the signing key a new one signs straight away.
+// A key's life: it is made as the standby, published (JWKS) at once but not
+// signing. `keys rotate` schedules the standby to sign as soon as every
+// cached JWKS holds it (a JWKS cache lifetime after it was made) and makes
+// the next standby. When a key takes over, the one before it stays published
+// until the last token it signed has expired, and never signs again. `keys
+// retire` is the emergency brake: its tokens are refused at once, and when it
+// was the signing key the standby signs straight away, a key that has never
+// signed and that every verifier already holds.
 import {
   createCipheriv,
   createDecipheriv,
@@ -36,7 +38,7 @@ export interface PublicJwk {
   use: 'sig';
 }
 
-export type KeyState = 'next' | 'signing' | 'verifying' | 'expired' | 'retired';
+export type KeyState = 'standby' | 'next' | 'signing' | 'verifying' | 'expired' | 'retired';
 
 /** A key as operators see it (`keys list`). */
 export interface KeyStatus {
@@ -87,8 +89,8 @@ export class KeySecret {
   }
 }
 
-/** A new P-256 key pair, its private half sealed, signing from `signsFrom`. */
-function newSigningKey(secret: KeySecret, nowMs: number, signsFrom: number): SigningKeyRow {
+/** A new P-256 key pair, its private half sealed, signing from `signsFrom` (or standing by). */
+function newSigningKey(secret: KeySecret, nowMs: number, signsFrom: number, standby: boolean): SigningKeyRow {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const kid = randomBytes(12).toString('base64url');
   const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
@@ -100,12 +102,18 @@ function newSigningKey(secret: KeySecret, nowMs: number, signsFrom: number): Sig
     created_at: nowMs,
     signs_from: signsFrom,
     retired_at: null,
+    standby,
   };
 }
 
 /**
  * What each key is doing at `nowMs`, given how long access tokens last, and
  * when that next changes (a key starts signing, or its last token expires).
+ *
+ * The keys that have started signing take over one after another; only the
+ * latest may sign, and once another has taken over a key never signs again.
+ * When the latest is retired nothing signs until another key is scheduled:
+ * an older key is never brought back.
  */
 export function keyStates(
   keys: readonly SigningKeyRow[],
@@ -114,20 +122,23 @@ export function keyStates(
 ): { states: Map<string, KeyState>; changesAt: number } {
   const states = new Map<string, KeyState>();
   let changesAt = Infinity;
-  // A key stops signing when a later one starts, if that one ever signed (was not retired before its start).
-  const tookOver = (key: SigningKeyRow) => key.retired_at === null || key.retired_at > key.signs_from;
-  const ordered = [...keys].sort((a, b) => a.signs_from - b.signs_from || a.kid.localeCompare(b.kid));
-  const live = ordered.filter((key) => key.retired_at === null);
-  const signer = live.filter((key) => key.signs_from <= nowMs).at(-1);
-  for (const [index, key] of ordered.entries()) {
+  // A key retired before its start never signed, so it took nothing over.
+  const tookOver = keys
+    .filter((key) => !key.standby && key.signs_from <= nowMs && (key.retired_at ?? Infinity) >= key.signs_from)
+    .sort((a, b) => a.signs_from - b.signs_from || a.kid.localeCompare(b.kid));
+  for (const key of keys) {
     if (key.retired_at !== null) states.set(key.kid, 'retired');
-    else if (key === signer) states.set(key.kid, 'signing');
+    else if (key.standby) states.set(key.kid, 'standby');
     else if (key.signs_from > nowMs) {
       states.set(key.kid, 'next');
       changesAt = Math.min(changesAt, key.signs_from);
     } else {
-      const successor = ordered.slice(index + 1).find((later) => later.signs_from <= nowMs && tookOver(later));
-      const lastTokenExpires = (successor?.signs_from ?? nowMs) + tokenTtlMs + CLOCK_LEEWAY_MS;
+      const successor = tookOver[tookOver.indexOf(key) + 1];
+      if (!successor) {
+        states.set(key.kid, 'signing');
+        continue;
+      }
+      const lastTokenExpires = successor.signs_from + tokenTtlMs + CLOCK_LEEWAY_MS;
       states.set(key.kid, lastTokenExpires > nowMs ? 'verifying' : 'expired');
       if (lastTokenExpires > nowMs) changesAt = Math.min(changesAt, lastTokenExpires);
     }
@@ -135,7 +146,7 @@ export function keyStates(
   return { states, changesAt };
 }
 
-const PUBLISHED: ReadonlySet<KeyState> = new Set(['next', 'signing', 'verifying']);
+const PUBLISHED: ReadonlySet<KeyState> = new Set(['standby', 'next', 'signing', 'verifying']);
 
 /**
  * This instance's copy of the keys: which one signs, which verify, and the
@@ -147,6 +158,8 @@ export class KeyRing {
   private readonly privateKeys = new Map<string, KeyObject>();
   private loadedAt = 0;
   private reloading: Promise<void> | undefined;
+  private readsStarted = 0;
+  private readLanded = 0;
   private statesValidUntil = -Infinity;
   private states = new Map<string, KeyState>();
 
@@ -157,15 +170,21 @@ export class KeyRing {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Reads the keys again; the signing key is opened at once, so a wrong secret fails here. */
+  /**
+   * Reads the keys again; the signing key is opened at once, so a wrong
+   * secret fails here. Of reads that overlap, the one started last wins.
+   */
   async load(): Promise<void> {
+    const read = ++this.readsStarted;
     const keys = await this.repository.list();
+    if (read < this.readLanded) return;
     for (const key of keys) {
       if (!this.publicKeys.has(key.kid)) {
         const jwk = JSON.parse(key.public_jwk) as JsonWebKey;
         this.publicKeys.set(key.kid, createPublicKey({ key: jwk, format: 'jwk' }));
       }
     }
+    this.readLanded = read;
     this.keys = keys;
     this.loadedAt = this.now();
     this.statesValidUntil = -Infinity;
@@ -173,17 +192,23 @@ export class KeyRing {
     if (signer) this.privateKeyOf(signer);
   }
 
+  /** The periodic re-read: joins the one in flight, so a slow database does not pile them up. */
+  refresh(): Promise<void> {
+    this.reloading ??= this.load().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
   /** Loads again unless that happened within KEY_RING_REFRESH_MS (for tokens naming a key not seen yet). */
   async loadIfStale(): Promise<void> {
     if (this.now() - this.loadedAt < KEY_RING_REFRESH_MS) return;
-    this.reloading ??= this.load().finally(() => (this.reloading = undefined));
-    await this.reloading;
+    await this.refresh();
   }
 
   /** The key to sign with now. */
   signingKey(): { kid: string; key: KeyObject } {
     const signer = this.signer();
-    if (!signer) throw new Error('no signing key is in effect: run `npm run cli -- keys rotate`');
+    if (!signer)
+      throw new Error('no signing key is in effect: restart the service or run `npm run cli -- keys rotate`');
     return { kid: signer.kid, key: this.privateKeyOf(signer) };
   }
 
@@ -269,36 +294,40 @@ export class SigningKeys {
     this.ring = new KeyRing(store.signingKeys, secret, this.tokenTtlMs, this.now);
   }
 
-  /** On start-up: makes the first key if none is in effect (a new database), then loads the ring. */
+  /** On start-up: makes sure a key signs (a new database) and one stands by, then loads the ring. */
   async ensureSigningKey(origin: RequestOrigin): Promise<void> {
-    await this.changeKeys(async (repositories, keys, now) => {
-      const { states } = keyStates(keys, now, this.tokenTtlMs);
-      if ([...states.values()].includes('signing')) return;
-      await this.add(repositories, now, now, origin);
-    });
+    await this.changeKeys((repositories, now) => this.keepSignerAndStandby(repositories, now, origin));
   }
 
-  /** Adds the next key; returns it. It signs once every verifier can have fetched it. */
+  /**
+   * Schedules the standby to sign as soon as every cached JWKS holds it (at
+   * once if it was made long enough ago) and makes the next standby; returns
+   * the scheduled key. The key it replaces stays published while its tokens live.
+   */
   async rotate(origin: RequestOrigin): Promise<KeyStatus> {
-    const kid = await this.changeKeys(async (repositories, keys, now) => {
-      const latestStart = Math.max(now, ...keys.filter((key) => key.retired_at === null).map((key) => key.signs_from));
-      return this.add(repositories, now, latestStart + this.publishAheadMs, origin);
+    const kid = await this.changeKeys(async (repositories, now) => {
+      await this.keepSignerAndStandby(repositories, now, origin);
+      const keys = await repositories.signingKeys.list();
+      const standby = oldestLive(keys.filter((key) => key.standby));
+      const latestStart = Math.max(...keys.filter((key) => !key.standby).map((key) => key.signs_from));
+      await repositories.signingKeys.schedule(standby.kid, Math.max(now, standby.signs_from, latestStart + 1));
+      await this.keepSignerAndStandby(repositories, now, origin);
+      return standby.kid;
     });
     return (await this.list()).find((key) => key.kid === kid)!;
   }
 
   /**
    * Retires the key: its tokens are refused from now on, by every instance
-   * within KEY_RING_REFRESH_MS. When no other key is signing, a new one
-   * signs at once. False when no live key has this kid.
+   * within KEY_RING_REFRESH_MS. When it was signing, a key that has never
+   * signed takes over at once: the standby, already published. False when
+   * no live key has this kid.
    */
   async retire(kid: string, origin: RequestOrigin): Promise<boolean> {
-    return this.changeKeys(async (repositories, _keys, now) => {
+    return this.changeKeys(async (repositories, now) => {
       if (!(await repositories.signingKeys.retire(kid, now))) return false;
       await repositories.securityEvents.insert(auditEntry('signing_key_retired', null, origin));
-      const keys = await repositories.signingKeys.list();
-      const { states } = keyStates(keys, now, this.tokenTtlMs);
-      if (![...states.values()].includes('signing')) await this.add(repositories, now, now, origin);
+      await this.keepSignerAndStandby(repositories, now, origin);
       return true;
     });
   }
@@ -315,21 +344,49 @@ export class SigningKeys {
     }));
   }
 
-  private async add(repositories: Repositories, now: number, signsFrom: number, origin: RequestOrigin) {
-    const key = newSigningKey(this.secret, now, signsFrom);
-    await repositories.signingKeys.insert(key);
-    await repositories.securityEvents.insert(auditEntry('signing_key_added', null, origin));
-    return key.kid;
+  /**
+   * When nothing signs, the longest-published key that has never signed
+   * (the standby, or one scheduled for later) signs from now, or a new key
+   * does; then, when no standby is left, a new one is made.
+   */
+  private async keepSignerAndStandby(repositories: Repositories, now: number, origin: RequestOrigin) {
+    const stateOf = async () => {
+      const keys = await repositories.signingKeys.list();
+      const { states } = keyStates(keys, now, this.tokenTtlMs);
+      return { keys, has: (state: KeyState) => [...states.values()].includes(state), states };
+    };
+    const before = await stateOf();
+    if (!before.has('signing')) {
+      // Strictly after the key it replaces, which may have started this very millisecond.
+      const from = Math.max(
+        now,
+        ...before.keys.filter((key) => !key.standby && key.signs_from <= now).map((key) => key.signs_from + 1),
+      );
+      const waiting = before.keys.filter((key) => ['standby', 'next'].includes(before.states.get(key.kid)!));
+      if (waiting.length > 0) await repositories.signingKeys.schedule(oldestLive(waiting).kid, from);
+      else await this.add(repositories, newSigningKey(this.secret, now, from, false), origin);
+    }
+    if (!(await stateOf()).has('standby')) {
+      await this.add(repositories, newSigningKey(this.secret, now, now + this.publishAheadMs, true), origin);
+    }
   }
 
-  private async changeKeys<T>(
-    change: (repositories: Repositories, keys: SigningKeyRow[], nowMs: number) => Promise<T>,
-  ): Promise<T> {
+  private async add(repositories: Repositories, key: SigningKeyRow, origin: RequestOrigin) {
+    await repositories.signingKeys.insert(key);
+    await repositories.securityEvents.insert(auditEntry('signing_key_added', null, origin));
+  }
+
+  private async changeKeys<T>(change: (repositories: Repositories, nowMs: number) => Promise<T>): Promise<T> {
     const result = await this.store.transaction(async (repositories) => {
       await repositories.signingKeys.lock(); // a write first: the SQLite rule in store.ts
-      return change(repositories, await repositories.signingKeys.list(), this.now());
+      return change(repositories, this.now());
     });
     await this.ring.load();
     return result;
   }
+}
+
+/** Of live keys, the one made first: the one every verifier has held longest. */
+function oldestLive(keys: readonly SigningKeyRow[]): SigningKeyRow {
+  return keys.filter((key) => key.retired_at === null).reduce((a, b) => (b.created_at < a.created_at ? b : a));
 }

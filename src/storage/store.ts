@@ -610,11 +610,16 @@ function signingKeyRepository(db: Knex | Knex.Transaction): SigningKeyRepository
         created_at: Number(row.created_at),
         signs_from: Number(row.signs_from),
         retired_at: nullableNumber(row.retired_at),
+        standby: Boolean(row.standby), // SQLite answers 0 or 1
       }));
     },
 
     async lock() {
       await lockCounter(db, 'signing_keys');
+    },
+
+    async schedule(kid: string, signsFrom: number) {
+      await db('signing_keys').where({ kid }).whereNull('retired_at').update({ signs_from: signsFrom, standby: false });
     },
 
     async insert(key: SigningKeyRow) {

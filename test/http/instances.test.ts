@@ -91,13 +91,13 @@ describe(`several processes on one ${backend} database`, function () {
     expect(admins).to.have.length(1);
   });
 
-  it('made one signing key, though the instances started at the same moment', async () => {
+  it('made one signing key and one standby, though the instances started at the same moment', async () => {
     const kids = await Promise.all(
       targets.map(async (target) =>
         ((await send(target, 'GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((key) => key.kid),
       ),
     );
-    expect(kids[0]).to.have.length(1);
+    expect(kids[0]).to.have.length(2);
     for (const published of kids) expect(published).to.deep.equal(kids[0]);
   });
 
@@ -511,7 +511,9 @@ describe(`several processes on one ${backend} database`, function () {
     const oldKid = kidOf(before.access_token);
     const rotated = runCli(['keys', 'rotate'], cliEnv);
     expect(rotated.status, rotated.stderr).to.equal(0);
-    const [, newKid, signsFrom] = /^Added key (\S+): published now, signing from (\S+)\.$/m.exec(rotated.stdout)!;
+    const [, newKid, , signsFrom] = /^Scheduled key (\S+): published since (\S+), signing from (\S+)\.$/m.exec(
+      rotated.stdout,
+    )!;
     expect(rotated.stdout).to.match(new RegExp(`^${oldKid}\\s+signing`, 'm'));
     await eventually(async (target) => (await published(target)).includes(newKid));
 

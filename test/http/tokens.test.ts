@@ -229,21 +229,41 @@ describe('signing keys', () => {
     expect(payload.sub).to.equal(String(id));
   });
 
-  it('rotates without downtime: published before it signs, the old key kept while its tokens live', async () => {
+  it('rotates without downtime: the standby, published ahead, signs; the old key kept while its tokens live', async () => {
     const before = await api.register();
     const oldKid = headerOf(before.token).kid;
+    const publishedBefore = await kids();
     const next = await keys().rotate(OPERATOR);
-    expect(next.state).to.equal('next');
-    expect(next.signsFrom - Date.now()).to.be.within(2000, 3000); // JWKS max-age 1 s, plus 2 s
-    expect(await kids()).to.include.members([oldKid, next.kid]);
-    expect(headerOf(await api.login(before.email, before.password)).kid).to.equal(oldKid);
-    await sleep(next.signsFrom - Date.now() + 50);
+    expect(publishedBefore).to.include(next.kid);
+    expect(next.signsFrom - next.createdAt).to.be.at.least(3000); // JWKS max-age 1 s, plus 2 s
+    await sleep(Math.max(0, next.signsFrom - Date.now()) + 50);
     const after = await api.login(before.email, before.password);
     expect(headerOf(after).kid).to.equal(next.kid);
     expect(await protectedStatus(api, before.token)).to.equal(200);
-    expect(await kids()).to.include.members([oldKid, next.kid]);
     const states = Object.fromEntries((await keys().list()).map((key) => [key.kid, key.state]));
     expect(states).to.include({ [oldKid]: 'verifying', [next.kid]: 'signing' });
+    const standby = Object.keys(states).filter((kid) => states[kid] === 'standby');
+    expect(standby).to.have.length(1);
+    expect(await kids()).to.include.members([oldKid, next.kid, ...standby]);
+  });
+
+  it('rotate, wait, retire: a key that never signed and was already published takes over, never the old one', async () => {
+    const pair = await signIn(api);
+    const oldKid = headerOf(pair.access_token).kid;
+    const next = await keys().rotate(OPERATOR);
+    await sleep(Math.max(0, next.signsFrom - Date.now()) + 50);
+    const current = await signIn(api);
+    expect(headerOf(current.access_token).kid).to.equal(next.kid);
+
+    const publishedBefore = await kids();
+    expect(await keys().retire(next.kid, OPERATOR)).to.equal(true);
+    const renewed = (await refresh(api, current.refresh_token)).body as Pair;
+    const signer = headerOf(renewed.access_token).kid;
+    expect(signer).not.to.be.oneOf([oldKid, next.kid]);
+    expect(publishedBefore).to.include(signer);
+    expect(await protectedStatus(api, renewed.access_token)).to.equal(200);
+    expect(await protectedStatus(api, current.access_token)).to.equal(401);
+    expect(await kids()).not.to.include(next.kid);
   });
 
   it('retires a key at once: its tokens are refused, a new key signs, and sessions go on by refresh', async () => {

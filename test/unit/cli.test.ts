@@ -145,16 +145,21 @@ describe('command line', function () {
 
     const rotated = cli(['keys', 'rotate']);
     expect(rotated.status, rotated.stderr).to.equal(0);
-    const [, nextKid, signsFrom] = /^Added key (\S+): published now, signing from (\S+)\.$/m.exec(rotated.stdout)!;
-    expect(Date.parse(signsFrom) - Date.now()).to.be.within(290_000, 302_000); // JWKS_MAX_AGE_SECONDS 300, + 2 s
+    const [, nextKid, publishedSince, signsFrom] =
+      /^Scheduled key (\S+): published since (\S+), signing from (\S+)\.$/m.exec(rotated.stdout)!;
+    // The standby made at the first start: it signs JWKS_MAX_AGE_SECONDS (300) + 2 s after it was published.
+    expect(Date.parse(signsFrom) - Date.parse(publishedSince)).to.equal(302_000);
+    expect(Date.parse(publishedSince)).to.be.below(Date.now());
     expect(rotated.stdout).to.match(new RegExp(`^${nextKid}\\s+next\\s`, 'm'));
+    expect(rotated.stdout.match(/\sstandby\s/g)).to.have.length(1);
 
     const retired = cli(['keys', 'retire', firstKid]);
     expect(retired.status, retired.stderr).to.equal(0);
     expect(retired.stdout).to.include(`Retired key ${firstKid}: every instance refuses its tokens within a second.`);
     expect(retired.stdout).to.match(new RegExp(`^${firstKid}\\s+retired\\s`, 'm'));
-    // With the signing key retired and the next one not due, a new key signs at once.
+    // With the signing key retired and the next one not due, the next one signs at once.
     expect(retired.stdout.match(/\ssigning\s/g)).to.have.length(1);
+    expect(retired.stdout).to.match(new RegExp(`^${nextKid}\\s+signing\\s`, 'm'));
 
     const again = cli(['keys', 'retire', firstKid]);
     expect([again.status, again.stderr.trim()]).to.deep.equal([1, `Error: no key in use has the id ${firstKid}`]);

@@ -14,6 +14,7 @@ import * as userBlocks from './010_user_blocks.js';
 import * as disabledAccounts from './011_disabled_accounts.js';
 import * as signingKeysAndRefreshTokens from './012_signing_keys_and_refresh_tokens.js';
 import * as outboxCreatedAtIndex from './013_outbox_created_at_index.js';
+import * as signingKeyStandby from './014_signing_key_standby.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '011_disabled_accounts': disabledAccounts,
   '012_signing_keys_and_refresh_tokens': signingKeysAndRefreshTokens,
   '013_outbox_created_at_index': outboxCreatedAtIndex,
+  '014_signing_key_standby': signingKeyStandby,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
