@@ -10,6 +10,11 @@
 // remembered (by its exact text) until its exp: later requests skip the
 // signature, never the session lookup that makes logout immediate. A
 // retired key's tokens are refused from the cache too.
+//
+// A token has one spelling: each part in canonical base64url (no stray bits
+// in its last character) and, for ES256, the low-s form of its signature
+// (s and n - s both verify), which is the form signed here. Otherwise one
+// token could be sent as 32 strings, each a new entry in caches and logs.
 import jwt from 'jsonwebtoken';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { KeyRing } from './signing-keys.js';
@@ -84,7 +89,7 @@ export class TokenSigner {
   /** A token for the session, expiring at `expiresAtSeconds` (Unix seconds). */
   sign(claims: TokenClaims, expiresAtSeconds: number): string {
     const { kid, key } = this.keys.signingKey();
-    return jwt.sign({ exp: expiresAtSeconds }, key, {
+    const token = jwt.sign({ exp: expiresAtSeconds }, key, {
       algorithm: this.keys.algorithm,
       ...(kid === undefined ? {} : { keyid: kid }),
       issuer: this.scope.issuer,
@@ -92,6 +97,7 @@ export class TokenSigner {
       subject: String(claims.userId),
       jwtid: claims.sessionId,
     });
+    return this.keys.algorithm === 'ES256' ? withLowS(token) : token;
   }
 
   /** The claims of a well-signed, unexpired token of an accepted key; undefined for anything else. */
@@ -111,6 +117,7 @@ export class TokenSigner {
   }
 
   private async check(token: string): Promise<CheckedToken | undefined> {
+    if (!hasOneSpelling(token, this.keys.algorithm)) return undefined;
     const header = headerOf(token);
     if (!header || header.alg !== this.keys.algorithm) return undefined;
     // jsonwebtoken ignores `crit`; a token demanding extensions we don't know is refused (RFC 7515).
@@ -149,4 +156,32 @@ function headerOf(token: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+// The order of P-256's group: s and n - s are both valid signatures.
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+function signatureS(signature: Buffer): bigint {
+  return BigInt(`0x${signature.subarray(32).toString('hex')}`);
+}
+
+/** The token with its ES256 signature (r || s, 64 bytes) in the low-s form. */
+function withLowS(token: string): string {
+  const dot = token.lastIndexOf('.');
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  const s = signatureS(signature);
+  if (s <= P256_ORDER / 2n) return token;
+  const lowS = Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex');
+  return `${token.slice(0, dot + 1)}${Buffer.concat([signature.subarray(0, 32), lowS]).toString('base64url')}`;
+}
+
+/** Three parts, each canonical base64url, and for ES256 a 64-byte low-s signature. */
+function hasOneSpelling(token: string, algorithm: TokenKeys['algorithm']): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((part) => Buffer.from(part, 'base64url').toString('base64url') === part)) {
+    return false;
+  }
+  if (algorithm !== 'ES256') return true;
+  const signature = Buffer.from(parts[2], 'base64url');
+  return signature.length === 64 && signatureS(signature) <= P256_ORDER / 2n;
 }

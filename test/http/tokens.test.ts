@@ -279,6 +279,38 @@ describe('signing keys', () => {
     expect(await keys().retire(kid, OPERATOR)).to.equal(false);
   });
 
+  it('accepts a token in one spelling only: canonical base64url and the low-s signature it was signed with', async () => {
+    const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const sOf = (token: string) =>
+      BigInt(`0x${Buffer.from(token.split('.')[2], 'base64url').subarray(32).toString('hex')}`);
+    const tokens = await Promise.all(Array.from({ length: 16 }, () => signIn(api)));
+    // Half of raw ECDSA signatures are high-s: sixteen in a row low-s is no accident.
+    for (const { access_token } of tokens) expect(sOf(access_token) <= P256_ORDER / 2n).to.equal(true);
+
+    const { access_token: token } = tokens[0];
+    const [header, payload, signature] = token.split('.');
+    const bytes = Buffer.from(signature, 'base64url');
+    const highS = Buffer.from((P256_ORDER - sOf(token)).toString(16).padStart(64, '0'), 'hex');
+    const twin = Buffer.concat([bytes.subarray(0, 32), highS]).toString('base64url');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // Other last characters that decode to the same bytes (the stray low bits differ).
+    const endings = (part: string) =>
+      [...alphabet]
+        .map((last) => part.slice(0, -1) + last)
+        .filter((other) => other !== part && Buffer.from(other, 'base64url').equals(Buffer.from(part, 'base64url')));
+    const spellings = [
+      `${header}.${payload}.${twin}`,
+      ...endings(signature).map((other) => `${header}.${payload}.${other}`),
+      ...endings(twin).map((other) => `${header}.${payload}.${other}`),
+      ...endings(payload).map((other) => `${header}.${other}.${signature}`),
+      `${header}=.${payload}.${signature}`,
+    ];
+    expect(spellings.length).to.be.at.least(31);
+    const statuses = await Promise.all(spellings.map((spelling) => protectedStatus(api, spelling)));
+    expect(tally(statuses.map((status) => ({ status })))).to.deep.equal({ 401: spellings.length });
+    expect(await protectedStatus(api, token)).to.equal(200);
+  });
+
   it('refuses to start with a SIGNING_KEYS_SECRET that does not open the keys', async () => {
     const database = await createTestDatabase();
     try {
