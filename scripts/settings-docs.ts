@@ -1,4 +1,4 @@
-// Writes the README's settings table and .env.example from src/settings.ts,
+// Writes the settings table of docs/configuration.md and .env.example from src/settings.ts,
 // the one list of settings (`npm run docs:settings`). A unit test compares
 // both files with what this would write, so they can't drift.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { SETTINGS, type Setting } from '../src/settings.js';
 
 const ROOT = join(import.meta.dirname, '..');
-export const README_PATH = join(ROOT, 'README.md');
+export const SETTINGS_DOC_PATH = join(ROOT, 'docs', 'configuration.md');
 export const ENV_EXAMPLE_PATH = join(ROOT, '.env.example');
 const TABLE_START = '<!-- settings: generated from src/settings.ts by `npm run docs:settings` -->';
 const TABLE_END = '<!-- /settings -->';
@@ -21,12 +21,12 @@ export function settingsTable(): string {
   return [TABLE_START, '| setting | default | meaning |', '|---|---|---|', ...rows, TABLE_END].join('\n');
 }
 
-/** The README with its settings table as this list says. */
-export function readmeWithTable(readme: string): string {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${TABLE_START} … ${TABLE_END} section`);
-  return readme.slice(0, start) + settingsTable() + readme.slice(end + TABLE_END.length);
+/** The settings page with its table as this list says. */
+export function withSettingsTable(page: string): string {
+  const start = page.indexOf(TABLE_START);
+  const end = page.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`docs/configuration.md has no ${TABLE_START} … ${TABLE_END} section`);
+  return page.slice(0, start) + settingsTable() + page.slice(end + TABLE_END.length);
 }
 
 function comment(text: string): string[] {
@@ -56,7 +56,7 @@ export function envExample(): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  writeFileSync(README_PATH, readmeWithTable(readFileSync(README_PATH, 'utf8')));
+  writeFileSync(SETTINGS_DOC_PATH, withSettingsTable(readFileSync(SETTINGS_DOC_PATH, 'utf8')));
   writeFileSync(ENV_EXAMPLE_PATH, envExample());
-  console.log('README.md settings table and .env.example written from src/settings.ts');
+  console.log('docs/configuration.md settings table and .env.example written from src/settings.ts');
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { SETTINGS } from '../../src/settings.js';
-import { ENV_EXAMPLE_PATH, README_PATH, envExample, readmeWithTable } from '../../scripts/settings-docs.js';
+import { ENV_EXAMPLE_PATH, SETTINGS_DOC_PATH, envExample, withSettingsTable } from '../../scripts/settings-docs.js';
 
 /** The environment variables loadConfig reads, for one environment. */
 function namesRead(env: Record<string, string>): Set<string> {
@@ -38,9 +38,9 @@ describe('the settings list (src/settings.ts)', () => {
     expect([...read].sort()).to.deep.equal(Object.keys(SETTINGS).sort());
   });
 
-  it('is what the README table and .env.example say (npm run docs:settings writes them)', () => {
-    const readme = readFileSync(README_PATH, 'utf8');
-    expect(readme, 'README.md: run npm run docs:settings').to.equal(readmeWithTable(readme));
+  it('is what the table in docs/configuration.md and .env.example say (npm run docs:settings writes them)', () => {
+    const page = readFileSync(SETTINGS_DOC_PATH, 'utf8');
+    expect(page, 'docs/configuration.md: run npm run docs:settings').to.equal(withSettingsTable(page));
     expect(readFileSync(ENV_EXAMPLE_PATH, 'utf8'), '.env.example: run npm run docs:settings').to.equal(envExample());
   });
 
