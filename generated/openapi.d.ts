@@ -264,6 +264,8 @@ export interface paths {
          *     email (`PASSWORD_RESET_REQUESTS_PER_EMAIL`, default 3 an hour) and per
          *     client address (`PASSWORD_RESET_REQUESTS_PER_ADDRESS`, default 20 an
          *     hour), counted before anything else is done: past either, `429`.
+         *     No link is sent to a disabled account (the answer is the same
+         *     `202`), and it can't use a link sent before it was disabled.
          */
         post: operations["requestPasswordReset"];
         delete?: never;

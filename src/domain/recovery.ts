@@ -1,7 +1,7 @@
 // Forgotten passwords: a single-use link by mail (one-time-tokens.ts), then a
 // new password. The token expires, a newer request voids the older ones, and
 // using it is one atomic step, so of two resets with one token exactly one
-// succeeds.
+// succeeds. A disabled account gets no link, and can't use one sent before.
 import { auditEntry } from './audit.js';
 import { replaceCredential } from './credentials.js';
 import { DomainError } from './errors.js';
@@ -52,9 +52,10 @@ export class RecoveryService {
     return { done };
   }
 
+  /** Nothing for an unknown or disabled account. */
   private async sendResetLink(email: string, origin: RequestOrigin): Promise<void> {
     const credentials = await this.store.users.findCredentialsByEmail(email);
-    if (!credentials) return;
+    if (!credentials || credentials.disabled_at !== null) return;
     const now = this.now();
     const ttlSeconds = this.settings.tokenTtlSeconds;
     await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
@@ -86,7 +87,9 @@ export class RecoveryService {
       }
       if (!(await repositories.resetTokens.consume(usable.id, now))) throw new DomainError('invalid_reset_token');
       const credentials = await repositories.users.findCredentialsById(usable.user_id);
-      const generation = credentials?.credential_generation ?? -1;
+      // Disabled since the link was sent: the token stays, for after it is enabled again.
+      if (!credentials || credentials.disabled_at !== null) throw new DomainError('invalid_reset_token');
+      const generation = credentials.credential_generation;
       if (!(await replaceCredential(repositories, usable.user_id, passwordHash, { generation }))) {
         throw new DomainError('invalid_reset_token');
       }
