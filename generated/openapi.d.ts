@@ -762,6 +762,11 @@ export interface components {
          *     text NFKC-normalized; the result must then be a valid address
          *     (`format: email`) of at most 254 characters. Stored lower-case, so
          *     `" Jane.Doe@Example.COM "` is accepted as `jane.doe@example.com`.
+         *     Where mail is sent to it (registration, an email change, a reset
+         *     request), an address a mail relay could reroute is refused with `400
+         *     Incorrect field`: `=?`, `%` or `!` before the `@` (encoded words,
+         *     percent and bang routing), or more than 64 characters before it
+         *     (RFC 5321).
          * @example jane.doe@example.com
          */
         EmailInput: string;

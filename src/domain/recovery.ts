@@ -4,6 +4,7 @@
 // succeeds. A disabled account gets no link, and can't use one sent before.
 import { auditEntry } from './audit.js';
 import { replaceCredential } from './credentials.js';
+import { checkMailableEmail } from './email-policy.js';
 import { DomainError } from './errors.js';
 import { resetMail } from './messages.js';
 import type { RequestOrigin } from './model.js';
@@ -39,6 +40,7 @@ export class RecoveryService {
    * for tests and shutdown; callers answering HTTP don't wait for it.
    */
   async requestReset(email: string, origin: RequestOrigin): Promise<{ done: Promise<void> }> {
+    checkMailableEmail(email);
     const emailKey = canonicalEmail(email);
     await takePlaces(
       this.store.rateLimits,

@@ -13,6 +13,7 @@ import type {
   User,
   UserSummary,
 } from './model.js';
+import { checkMailableEmail } from './email-policy.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { replaceCredential } from './credentials.js';
@@ -49,6 +50,7 @@ export class UserService {
    * name taken.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
+    checkMailableEmail(input.email);
     checkNewPassword(input.password);
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
@@ -180,6 +182,7 @@ export class UserService {
    * ends their other sessions.
    */
   async updateProfile(actor: Principal, id: number, changes: ProfileChanges, origin: RequestOrigin): Promise<void> {
+    if (changes.email !== undefined) checkMailableEmail(changes.email);
     // A plain user learns nothing about other ids: 403 before looking them up.
     if (actor.userId !== id && !mayUpdateOthers(actor)) throw new DomainError('forbidden');
     const target = await this.getProfile(id);

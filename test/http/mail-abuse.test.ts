@@ -9,6 +9,7 @@ import { SUBJECTS } from '../support/smtp.js';
 
 const CAP = 5;
 const ORIGIN = { address: '198.51.100.7', requestId: 'mail-abuse-test' };
+const INCORRECT_FIELD = 'Incorrect field';
 
 /** Messages queued to `recipient` after outbox id `after`, of any subject. */
 const mailTo = async (api: TestServer, recipient: string, after = 0) =>
@@ -23,6 +24,57 @@ describe('mail turned against its recipient', function () {
     adminToken = await api.login(ADMIN.email, ADMIN.password);
   });
   after(() => api.close());
+
+  describe('addresses with mail-routing syntax', () => {
+    const refused: [string, string][] = [
+      ['an encoded word', '=?utf-8?q?attacker=40evil.com=3e?=@example.com'],
+      ['a percent hack', 'attacker%evil.com@example.com'],
+      ['a bang path', 'evil.com!attacker@example.com'],
+      ['a local part of 65 characters', `${'a'.repeat(65)}@example.com`],
+    ];
+
+    for (const [kind, email] of refused) {
+      it(`refuses ${kind} wherever an address is mailed`, async () => {
+        const mark = await lastOutboxId(api.service.db);
+        const registered = await api.request('POST', '/users', {
+          body: {
+            email,
+            user_name: `routed_${mark}`,
+            first_name: 'Test',
+            last_name: 'User',
+            password: 'correct-horse-battery',
+          },
+        });
+        expect(registered.status).to.equal(400);
+        expect(registered.body.error).to.equal(INCORRECT_FIELD);
+        expect(registered.body.details[0].field).to.equal('body.email');
+
+        const user = await api.register();
+        const updated = await api.request('PUT', `/users/update/${user.id}`, { token: user.token, body: { email } });
+        expect(updated.status).to.equal(400);
+        expect(updated.body.error).to.equal(INCORRECT_FIELD);
+        expect(updated.body.details[0].field).to.equal('body.email');
+        expect((await api.request('GET', '/account', { token: user.token })).body.email).to.equal(user.email);
+
+        const forgot = await api.request('POST', '/password/forgot', { body: { email } });
+        expect(forgot.status).to.equal(400);
+        expect(forgot.body.error).to.equal(INCORRECT_FIELD);
+
+        expect(await mailTo(api, email.toLowerCase())).to.deep.equal([]);
+        expect(await api.service.db('users').where({ email: email.toLowerCase() }).first()).to.equal(undefined);
+      });
+    }
+
+    it('accepts a local part of 64 characters and a tag', async () => {
+      for (const email of [`${'b'.repeat(64)}@example.com`, 'jane.doe+news@example.com']) {
+        const user = await api.register({ email });
+        expect(await mailTo(api, email)).to.deep.equal([SUBJECTS.verification]);
+        const forgot = await api.request('POST', '/password/forgot', { body: { email } });
+        expect(forgot.status).to.equal(202);
+        expect(user.email).to.equal(email);
+      }
+    });
+  });
 
   describe('a disabled account', () => {
     const disable = (id: number) => api.request('POST', `/admin/users/${id}/disable`, { token: adminToken });
