@@ -13,7 +13,7 @@ import { issueOneTimeToken, linkWith, oneTimeTokenHash } from './one-time-tokens
 import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Store } from './ports.js';
-import { takePlaces, type RateLimitRule } from './rate-limits.js';
+import { recipientClaims, takePlaces, withPlacesIfFree, type RateLimitRule } from './rate-limits.js';
 
 export interface RecoverySettings {
   /** The app's reset page; `{token}` is replaced by the token. */
@@ -21,6 +21,8 @@ export interface RecoverySettings {
   tokenTtlSeconds: number;
   requestsPerEmail: RateLimitRule;
   requestsPerAddress: RateLimitRule;
+  /** Messages to one address an hour, from any account or request (verification.ts). */
+  mailPerRecipient: RateLimitRule;
 }
 
 export class RecoveryService {
@@ -54,17 +56,21 @@ export class RecoveryService {
     return { done };
   }
 
-  /** Nothing for an unknown or disabled account. */
+  /** Nothing for an unknown or disabled account, nor past the address's cap of mail. */
   private async sendResetLink(email: string, origin: RequestOrigin): Promise<void> {
     const credentials = await this.store.users.findCredentialsByEmail(email);
     if (!credentials || credentials.disabled_at !== null) return;
     const now = this.now();
     const ttlSeconds = this.settings.tokenTtlSeconds;
-    await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
-      // A newer request voids the older ones.
-      const token = await issueOneTimeToken(resetTokens, credentials.id, email, ttlSeconds, now);
-      await outbox.enqueue(resetMail(email, linkWith(this.settings.resetUrl, token), ttlSeconds), now);
-      await securityEvents.insert(auditEntry('password_reset_requested', credentials.id, origin));
+    const claims = recipientClaims(this.settings.mailPerRecipient, [email]);
+    await withPlacesIfFree(this.store.rateLimits, claims, now, async (mayMail) => {
+      if (!mayMail) return;
+      await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
+        // A newer request voids the older ones.
+        const token = await issueOneTimeToken(resetTokens, credentials.id, email, ttlSeconds, now);
+        await outbox.enqueue(resetMail(email, linkWith(this.settings.resetUrl, token), ttlSeconds), now);
+        await securityEvents.insert(auditEntry('password_reset_requested', credentials.id, origin));
+      });
     });
   }
 

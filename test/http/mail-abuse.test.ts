@@ -4,7 +4,7 @@
 // places that failed requests must give back. Races are fired in parallel.
 import { expect } from 'chai';
 import { lastOutboxId, tokenFromOutbox } from '../support/outbox.js';
-import { ADMIN, startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN, startTestServer, tally, type TestServer } from '../support/server.js';
 import { SUBJECTS } from '../support/smtp.js';
 
 const CAP = 5;
@@ -24,6 +24,98 @@ describe('mail turned against its recipient', function () {
     adminToken = await api.login(ADMIN.email, ADMIN.password);
   });
   after(() => api.close());
+
+  describe('the cap per recipient address', () => {
+    it('holds across accounts: register, ask for links, close, again, mails one address no more than the cap', async () => {
+      const victim = 'bombed@example.com';
+      const mailed: number[] = [];
+      const resends: number[] = [];
+      for (let round = 1; round <= 3; round += 1) {
+        const mark = await lastOutboxId(api.service.db);
+        const account = await api.register({ email: victim, user_name: `bomber_${round}` });
+        for (let n = 0; n < 3; n += 1) {
+          resends.push((await api.request('POST', '/email/resend', { token: account.token })).status);
+        }
+        // Closing the account deletes its queued mail: count it first.
+        mailed.push((await mailTo(api, victim, mark)).length);
+        const closed = await api.request('POST', '/account/delete', {
+          token: account.token,
+          body: { password: account.password },
+        });
+        expect(closed.status).to.equal(200);
+      }
+      // The link on registration and three asked for; then one link on registration, and nothing more.
+      expect(mailed).to.deep.equal([4, 1, 0]);
+      expect(resends).to.deep.equal([202, 202, 202, 429, 429, 429, 429, 429, 429]);
+    });
+
+    it('lets no more than the cap through when links are asked for in parallel', async () => {
+      const user = await api.register();
+      const replies = await Promise.all(
+        Array.from({ length: 8 }, () => api.request('POST', '/email/resend', { token: user.token })),
+      );
+      expect(tally(replies)).to.deep.equal({ 202: CAP - 1, 429: 8 - (CAP - 1) });
+      expect(await mailTo(api, user.email)).to.have.length(CAP);
+    });
+
+    it('counts reset links to the address as the service spells it, whatever case it was asked in', async () => {
+      const user = await api.register({ email: 'Mixed.Case.Owner@Example.com' });
+      const email = 'mixed.case.owner@example.com';
+      for (const asked of [' MIXED.case.owner@EXAMPLE.COM ', email, 'Mixed.Case.Owner@example.com']) {
+        const mark = await lastOutboxId(api.service.db);
+        expect((await api.request('POST', '/password/forgot', { body: { email: asked } })).status).to.equal(202);
+        await tokenFromOutbox(api.service.db, email, SUBJECTS.reset, mark);
+      }
+      // One link on registration and three reset links: one place is left.
+      expect((await api.request('POST', '/email/resend', { token: user.token })).status).to.equal(202);
+      expect((await api.request('POST', '/email/resend', { token: user.token })).status).to.equal(429);
+      expect(await mailTo(api, email)).to.have.length(CAP);
+    });
+  });
+
+  describe('mail places of requests that fail', () => {
+    it('gives back the account mail place an email change took when the new email is taken (409)', async () => {
+      const user = await api.register();
+      const other = await api.register();
+      const taken = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          api.request('PUT', `/users/update/${user.id}`, { token: user.token, body: { email: other.email } }),
+        ),
+      );
+      expect(tally(taken)).to.deep.equal({ 409: 10 });
+      const mark = await lastOutboxId(api.service.db);
+      const newEmail = `moved-${user.id}@example.com`;
+      const moved = await api.request('PUT', `/users/update/${user.id}`, {
+        token: user.token,
+        body: { email: newEmail },
+      });
+      expect(moved.status).to.equal(200);
+      expect(await mailTo(api, newEmail, mark)).to.deep.equal([SUBJECTS.verification]);
+      expect(await mailTo(api, user.email, mark)).to.deep.equal([SUBJECTS.emailChanged]);
+    });
+
+    it('gives back the recipient place a registration took when the email is taken (409)', async () => {
+      const user = await api.register();
+      const again = await Promise.all(
+        Array.from({ length: CAP + 1 }, (_, n) =>
+          api.request('POST', '/users', {
+            body: {
+              email: user.email,
+              user_name: `taken_${user.id}_${n}`,
+              first_name: 'Test',
+              last_name: 'User',
+              password: 'correct-horse-battery',
+            },
+          }),
+        ),
+      );
+      expect(tally(again)).to.deep.equal({ 409: CAP + 1 });
+      const resends = [];
+      for (let n = 0; n < CAP - 1; n += 1)
+        resends.push(await api.request('POST', '/email/resend', { token: user.token }));
+      expect(tally(resends)).to.deep.equal({ 202: CAP - 1 });
+    });
+  });
 
   describe('addresses with mail-routing syntax', () => {
     const refused: [string, string][] = [
