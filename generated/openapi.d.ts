@@ -33,7 +33,10 @@ export interface paths {
          *     a burst of parallel requests gets no more than the limit through.
          *     When too much password-hashing work is already waiting, `503`.
          *
-         *     A link to verify the email is sent to it (see `POST /email/verify`).
+         *     A link to verify the email is sent to it (see `POST /email/verify`),
+         *     unless the address has had its `MAIL_PER_RECIPIENT` messages this
+         *     hour (default 10, from all accounts together): then the account is
+         *     made without it, and `POST /email/resend` asks for one later.
          */
         post: operations["createUser"];
         delete?: never;
@@ -113,9 +116,10 @@ export interface paths {
          *     email is unverified until its owner follows the link sent to it, the
          *     old address gets a notice, and pending reset and verification links
          *     stop working. The link and the notice count against the account's
-         *     `EMAIL_VERIFICATION_REQUESTS_PER_USER` an hour: past it the change
-         *     still applies but sends nothing (`POST /email/resend` asks for a link
-         *     later).
+         *     `EMAIL_VERIFICATION_REQUESTS_PER_USER` an hour and each address's
+         *     `MAIL_PER_RECIPIENT`: past either the change still applies but sends
+         *     nothing (`POST /email/resend` asks for a link later). A change that
+         *     answers `409` counts against neither.
          */
         put: operations["updateUser"];
         post?: never;
@@ -264,6 +268,9 @@ export interface paths {
          *     email (`PASSWORD_RESET_REQUESTS_PER_EMAIL`, default 3 an hour) and per
          *     client address (`PASSWORD_RESET_REQUESTS_PER_ADDRESS`, default 20 an
          *     hour), counted before anything else is done: past either, `429`.
+         *     No link is sent to a disabled account, nor to an address that has had
+         *     its `MAIL_PER_RECIPIENT` messages this hour (default 10); the answer
+         *     is the same `202`. A disabled account can't use a link sent before.
          */
         post: operations["requestPasswordReset"];
         delete?: never;
@@ -607,8 +614,10 @@ export interface paths {
          *     the older ones. Allowed before the email is verified, also with
          *     `REQUIRE_VERIFIED_EMAIL=true`. No request body is needed. Limited per
          *     account (`EMAIL_VERIFICATION_REQUESTS_PER_USER`, default 3 an hour,
-         *     shared with the links a refused login or an email change sends):
-         *     past it, `429`. An email that is already verified answers `409`.
+         *     shared with the links a refused login or an email change sends) and
+         *     per address (`MAIL_PER_RECIPIENT`, default 10 an hour, all the mail
+         *     sent to it from any account): past either, `429`. An email that is
+         *     already verified answers `409`.
          */
         post: operations["resendVerificationEmail"];
         delete?: never;
@@ -760,6 +769,11 @@ export interface components {
          *     text NFKC-normalized; the result must then be a valid address
          *     (`format: email`) of at most 254 characters. Stored lower-case, so
          *     `" Jane.Doe@Example.COM "` is accepted as `jane.doe@example.com`.
+         *     Where mail is sent to it (registration, an email change, a reset
+         *     request), an address a mail relay could reroute is refused with `400
+         *     Incorrect field`: `=?`, `%` or `!` before the `@` (encoded words,
+         *     percent and bang routing), or more than 64 characters before it
+         *     (RFC 5321).
          * @example jane.doe@example.com
          */
         EmailInput: string;
@@ -1430,7 +1444,7 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
-        /** @description Too many verification links for this account in the last hour. */
+        /** @description Too many verification links for this account, or messages to its address, in the last hour. */
         TooManyVerificationRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];

@@ -90,6 +90,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       verifyUrl: config.verification.verifyUrl,
       tokenTtlSeconds: config.verification.tokenTtlSeconds,
       mailPerUser: limits.verificationMailPerUser,
+      mailPerRecipient: limits.mailPerRecipient,
     });
     const sessions = new SessionService(store, hasher, signer, {
       accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,
@@ -106,6 +107,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
         ...config.recovery,
         requestsPerEmail: limits.resetRequestsPerEmail,
         requestsPerAddress: limits.resetRequestsPerAddress,
+        mailPerRecipient: limits.mailPerRecipient,
       },
       (error) => logger.warn({ failure: describeSafely(error) }, 'password reset request failed after it was answered'),
     );

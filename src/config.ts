@@ -136,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
       passwordResetRequestsPerEmail: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_EMAIL', 0, 1_000_000),
       passwordResetRequestsPerAddress: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_ADDRESS', 0, 1_000_000),
       emailVerificationRequestsPerUser: integerSetting(env, 'EMAIL_VERIFICATION_REQUESTS_PER_USER', 0, 1_000_000),
+      mailPerRecipient: integerSetting(env, 'MAIL_PER_RECIPIENT', 0, 1_000_000),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),

@@ -174,6 +174,11 @@ export const SETTINGS = {
     meaning:
       'verification links and email-change notices per account an hour (asked for, or sent after a refused login or an email change); past it `POST /email/resend` answers `429` and the others send nothing',
   },
+  MAIL_PER_RECIPIENT: {
+    default: 10,
+    meaning:
+      'messages to one email address an hour, from every account and request together (verification links, email-change notices, reset links), so closing an account and registering the address again does not start the count over; past it `POST /email/resend` answers `429` and the others send nothing',
+  },
   REQUIRE_VERIFIED_EMAIL: {
     default: false,
     meaning:

@@ -7,6 +7,7 @@ export type DomainErrorKind =
   | 'invalid_credentials'
   | 'wrong_existing_password'
   | 'password_refused' // a new password breaks the policy (password-policy.ts)
+  | 'email_refused' // an address mail is not sent to (email-policy.ts)
   | 'invalid_reset_token' // unknown, used or expired
   | 'invalid_verification_token' // unknown, used, expired, or for an address the account no longer has
   | 'email_already_verified'

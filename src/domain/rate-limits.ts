@@ -3,7 +3,9 @@
 // before it does the expensive work (a password check, an insert), in one
 // atomic step: however many arrive at once, no more than the limit get past.
 // A rule with limit 0 is off.
+import { createHash } from 'node:crypto';
 import { RateLimited } from './errors.js';
+import { canonicalEmail } from './normalize.js';
 import type { RateLimitRepository } from './ports.js';
 
 export interface RateLimitRule {
@@ -27,6 +29,8 @@ export interface RateLimitSettings {
   resetRequestsPerAddress: RateLimitRule;
   /** Verification links and email-change notices per account, an hour. */
   verificationMailPerUser: RateLimitRule;
+  /** Every message to one address, from any account or request, an hour. */
+  mailPerRecipient: RateLimitRule;
 }
 
 export interface RateLimitValues {
@@ -39,6 +43,7 @@ export interface RateLimitValues {
   passwordResetRequestsPerEmail: number;
   passwordResetRequestsPerAddress: number;
   emailVerificationRequestsPerUser: number;
+  mailPerRecipient: number;
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
@@ -57,12 +62,24 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
     resetRequestsPerEmail: hourlyRule('reset_request_email', values.passwordResetRequestsPerEmail),
     resetRequestsPerAddress: hourlyRule('reset_request_address', values.passwordResetRequestsPerAddress),
     verificationMailPerUser: hourlyRule('verification_mail_user', values.emailVerificationRequestsPerUser),
+    mailPerRecipient: hourlyRule('mail_recipient', values.mailPerRecipient),
   };
 }
 
 /** The key of the strict login limit: one email from one address. */
 export function emailAndAddressKey(email: string, address: string): string {
   return `${email} ${address}`;
+}
+
+/**
+ * The claims of mail to `emails` in the cap per recipient. Keyed by a hash
+ * of the address, not the address: closing an account deletes the limits'
+ * events keyed by its email (erasure.ts), and a cap that started over with
+ * every closed account would cap nothing. The hash is kept no longer than
+ * the window.
+ */
+export function recipientClaims(rule: RateLimitRule, emails: string[]): [RateLimitRule, string][] {
+  return emails.map((email) => [rule, createHash('sha256').update(canonicalEmail(email)).digest('base64url')]);
 }
 
 export interface Places {
@@ -109,6 +126,31 @@ export async function withPlaces<T>(
     throw error;
   } finally {
     if (!counts(outcome)) await repository.release(reservation.eventIds);
+  }
+}
+
+/**
+ * For mail, where a full limit means sending nothing rather than an error:
+ * takes one place in each (rule, key), all or none, and runs `work` with
+ * whether it got them. The places are given back if `work` fails.
+ */
+export async function withPlacesIfFree<T>(
+  repository: RateLimitRepository,
+  claims: [RateLimitRule, string][],
+  nowMs: number,
+  work: (granted: boolean) => Promise<T>,
+): Promise<T> {
+  let places: Places | undefined;
+  try {
+    places = await takePlaces(repository, claims, nowMs);
+  } catch (error) {
+    if (!(error instanceof RateLimited)) throw error;
+  }
+  try {
+    return await work(places !== undefined);
+  } catch (error) {
+    if (places) await repository.release(places.eventIds);
+    throw error;
   }
 }
 

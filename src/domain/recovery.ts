@@ -1,9 +1,10 @@
 // Forgotten passwords: a single-use link by mail (one-time-tokens.ts), then a
 // new password. The token expires, a newer request voids the older ones, and
 // using it is one atomic step, so of two resets with one token exactly one
-// succeeds.
+// succeeds. A disabled account gets no link, and can't use one sent before.
 import { auditEntry } from './audit.js';
 import { replaceCredential } from './credentials.js';
+import { checkMailableEmail } from './email-policy.js';
 import { DomainError } from './errors.js';
 import { resetMail } from './messages.js';
 import type { RequestOrigin } from './model.js';
@@ -12,7 +13,7 @@ import { issueOneTimeToken, linkWith, oneTimeTokenHash } from './one-time-tokens
 import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Store } from './ports.js';
-import { takePlaces, type RateLimitRule } from './rate-limits.js';
+import { recipientClaims, takePlaces, withPlacesIfFree, type RateLimitRule } from './rate-limits.js';
 
 export interface RecoverySettings {
   /** The app's reset page; `{token}` is replaced by the token. */
@@ -20,6 +21,8 @@ export interface RecoverySettings {
   tokenTtlSeconds: number;
   requestsPerEmail: RateLimitRule;
   requestsPerAddress: RateLimitRule;
+  /** Messages to one address an hour, from any account or request (verification.ts). */
+  mailPerRecipient: RateLimitRule;
 }
 
 export class RecoveryService {
@@ -39,6 +42,7 @@ export class RecoveryService {
    * for tests and shutdown; callers answering HTTP don't wait for it.
    */
   async requestReset(email: string, origin: RequestOrigin): Promise<{ done: Promise<void> }> {
+    checkMailableEmail(email);
     const emailKey = canonicalEmail(email);
     await takePlaces(
       this.store.rateLimits,
@@ -52,16 +56,21 @@ export class RecoveryService {
     return { done };
   }
 
+  /** Nothing for an unknown or disabled account, nor past the address's cap of mail. */
   private async sendResetLink(email: string, origin: RequestOrigin): Promise<void> {
     const credentials = await this.store.users.findCredentialsByEmail(email);
-    if (!credentials) return;
+    if (!credentials || credentials.disabled_at !== null) return;
     const now = this.now();
     const ttlSeconds = this.settings.tokenTtlSeconds;
-    await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
-      // A newer request voids the older ones.
-      const token = await issueOneTimeToken(resetTokens, credentials.id, email, ttlSeconds, now);
-      await outbox.enqueue(resetMail(email, linkWith(this.settings.resetUrl, token), ttlSeconds), now);
-      await securityEvents.insert(auditEntry('password_reset_requested', credentials.id, origin));
+    const claims = recipientClaims(this.settings.mailPerRecipient, [email]);
+    await withPlacesIfFree(this.store.rateLimits, claims, now, async (mayMail) => {
+      if (!mayMail) return;
+      await this.store.transaction(async ({ resetTokens, outbox, securityEvents }) => {
+        // A newer request voids the older ones.
+        const token = await issueOneTimeToken(resetTokens, credentials.id, email, ttlSeconds, now);
+        await outbox.enqueue(resetMail(email, linkWith(this.settings.resetUrl, token), ttlSeconds), now);
+        await securityEvents.insert(auditEntry('password_reset_requested', credentials.id, origin));
+      });
     });
   }
 
@@ -86,7 +95,9 @@ export class RecoveryService {
       }
       if (!(await repositories.resetTokens.consume(usable.id, now))) throw new DomainError('invalid_reset_token');
       const credentials = await repositories.users.findCredentialsById(usable.user_id);
-      const generation = credentials?.credential_generation ?? -1;
+      // Disabled since the link was sent: the token stays, for after it is enabled again.
+      if (!credentials || credentials.disabled_at !== null) throw new DomainError('invalid_reset_token');
+      const generation = credentials.credential_generation;
       if (!(await replaceCredential(repositories, usable.user_id, passwordHash, { generation }))) {
         throw new DomainError('invalid_reset_token');
       }

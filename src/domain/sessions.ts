@@ -183,7 +183,7 @@ export class SessionService {
         if (this.refuseUnverifiedWith && credentials.email_verified_at === null) {
           // The right password, so no guess: `counts` below gives the places back.
           await this.store.securityEvents.insert(auditEntry('login_refused_unverified', credentials.id, origin));
-          await this.refuseUnverifiedWith.resendAfterRefusedLogin(credentials.id, origin);
+          await this.refuseUnverifiedWith.resendAfterRefusedLogin(credentials.id, credentials.email, origin);
           throw new DomainError('email_not_verified');
         }
         const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;

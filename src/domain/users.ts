@@ -13,6 +13,7 @@ import type {
   User,
   UserSummary,
 } from './model.js';
+import { checkMailableEmail } from './email-policy.js';
 import { canonicalEmail } from './normalize.js';
 import type { PasswordHasher } from './passwords.js';
 import { replaceCredential } from './credentials.js';
@@ -43,12 +44,14 @@ export class UserService {
 
   /**
    * Creates the account and its first session, and sends a link to verify
-   * the email. `actor` is the caller, if they sent a token. Each attempt
-   * takes a place in the per-address limit before the password is hashed,
-   * and keeps it whether it creates an account or finds the email or user
-   * name taken.
+   * the email unless the address has had its hour's share of mail. `actor`
+   * is the caller, if they sent a token. Each attempt takes a place in the
+   * per-address limit before the password is hashed, and keeps it whether it
+   * creates an account or finds the email or user name taken; its place in
+   * the address's mail cap is given back unless the account is created.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
+    checkMailableEmail(input.email);
     checkNewPassword(input.password);
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
@@ -57,10 +60,17 @@ export class UserService {
       [[this.limits.registrationsPerAddress, origin.address]],
       this.now(),
       () =>
-        this.insertAccount({ ...input, role }, origin, { actorId: actor?.userId }, async (repositories, id, email) => {
-          await this.verification.sendLink(repositories, id, email, origin);
-          return this.sessions.open(repositories, id, 0, origin);
-        }),
+        this.verification.withMailPlaces([input.email], undefined, (mayMail) =>
+          this.insertAccount(
+            { ...input, role },
+            origin,
+            { actorId: actor?.userId },
+            async (repositories, id, email) => {
+              if (mayMail) await this.verification.sendLink(repositories, id, email, origin);
+              return this.sessions.open(repositories, id, 0, origin);
+            },
+          ),
+        ),
       (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
     );
   }
@@ -175,11 +185,13 @@ export class UserService {
   /**
    * An email change, in one transaction: the new address is unverified and
    * gets a link, the old one a notice (both within the account's hourly
-   * mail limit; past it the change still applies, silently), and pending
-   * reset and verification links end; a user changing their own email also
-   * ends their other sessions.
+   * mail limit and each address's cap; past any, the change still applies,
+   * silently), and pending reset and verification links end; a user
+   * changing their own email also ends their other sessions. A change that
+   * fails (the email is taken) gives its mail places back.
    */
   async updateProfile(actor: Principal, id: number, changes: ProfileChanges, origin: RequestOrigin): Promise<void> {
+    if (changes.email !== undefined) checkMailableEmail(changes.email);
     // A plain user learns nothing about other ids: 403 before looking them up.
     if (actor.userId !== id && !mayUpdateOthers(actor)) throw new DomainError('forbidden');
     const target = await this.getProfile(id);
@@ -192,20 +204,21 @@ export class UserService {
       return;
     }
     const newEmail = canonical.email;
-    const mayMail = await this.verification.mayMail(id);
-    await this.store.transaction(async (repositories) => {
-      if (!(await repositories.users.update(id, canonical))) throw new DomainError('user_not_found');
-      await repositories.resetTokens.deleteAllOfUser(id);
-      await repositories.verificationTokens.deleteAllOfUser(id);
-      if (actor.userId === id) await repositories.sessions.deleteOthersOfUser(id, actor.sessionId);
-      if (mayMail) {
-        await this.verification.sendLink(repositories, id, newEmail, origin);
-        await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
-      }
-      await repositories.securityEvents.insert(
-        auditEntry('email_changed', id, origin, actor.userId === id ? undefined : actor.userId),
-      );
-    });
+    await this.verification.withMailPlaces([newEmail, target.email], id, (mayMail) =>
+      this.store.transaction(async (repositories) => {
+        if (!(await repositories.users.update(id, canonical))) throw new DomainError('user_not_found');
+        await repositories.resetTokens.deleteAllOfUser(id);
+        await repositories.verificationTokens.deleteAllOfUser(id);
+        if (actor.userId === id) await repositories.sessions.deleteOthersOfUser(id, actor.sessionId);
+        if (mayMail) {
+          await this.verification.sendLink(repositories, id, newEmail, origin);
+          await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
+        }
+        await repositories.securityEvents.insert(
+          auditEntry('email_changed', id, origin, actor.userId === id ? undefined : actor.userId),
+        );
+      }),
+    );
   }
 
   /**

@@ -87,6 +87,7 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   invalid_credentials: { status: 401, body: { error: MESSAGES.invalidCredentials } },
   wrong_existing_password: { status: 400, body: { error: MESSAGES.oldPasswordIncorrect } },
   password_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
+  email_refused: { status: 400, body: { error: MESSAGES.incorrectField } },
   invalid_reset_token: { status: 400, body: { error: MESSAGES.invalidResetToken } },
   invalid_verification_token: { status: 400, body: { error: MESSAGES.invalidVerificationToken } },
   email_already_verified: { status: 409, body: { error: MESSAGES.emailAlreadyVerified } },
