@@ -21,9 +21,10 @@ export async function eraseAccount(
   // The lock order: the users counter (as registrations and admin changes
   // take it; on SQLite a write first, since a transaction that has read
   // can't start writing once another connection wrote), then the limits'
-  // events (a login holds them while it waits for the account's row, so
-  // taking that row first could deadlock with one on PostgreSQL), then the
-  // row. All rolled back if nothing is erased.
+  // events (a login holds them while it waits for the account's row, to
+  // open its session or, with a rehash, to replace the hash; taking that
+  // row first could deadlock with one on PostgreSQL), then the row. All
+  // rolled back if nothing is erased.
   await users.lockAccounts();
   const account = await users.findCredentialsById(id);
   if (!account) return false;

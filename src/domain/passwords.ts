@@ -6,6 +6,7 @@
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { Overloaded } from './errors.js';
 import { canonicalPassword } from './password-policy.js';
 
@@ -89,7 +90,9 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
       admission.run(requester, () => argon2.hash(canonicalPassword(password), ARGON2_OPTIONS)),
     verify,
     async verifyAgainstNothing(password, requester) {
-      await verifyExactly(decoyHash, canonicalPassword(password), requester);
+      // The same steps as a wrong password on a real account, so the same
+      // number of hashes: two when the password is not in canonical form.
+      await verify(decoyHash, password, requester);
     },
   };
 }
@@ -105,13 +108,17 @@ function needsRehash(passwordHash: string): boolean {
 
 /**
  * Runs at most `concurrency` hashes at once. The others wait in one queue per
- * requester, served in turn, so a flood from one address can't starve the
- * rest. Work that would wait past the budget is refused at once (Overloaded).
+ * requester (a client address; IPv6 by /64), served in turn, so a flood from
+ * some addresses can't starve the rest: a requester's first job waits for at
+ * most one job of each other requester. Work that would wait past a budget is
+ * refused at once (Overloaded); when all the work waiting is past the budget
+ * for all, the requester with the longest queue gives up its newest job, so
+ * the budget keeps room for newcomers.
  */
 export class HashAdmission {
   private running = 0;
   private waitingCount = 0;
-  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly waiting = new Map<string, Waiter[]>();
   /** Requesters with jobs waiting, in the order they are served. */
   private readonly turns: string[] = [];
   /** Jobs waiting or running, per requester. */
@@ -126,12 +133,13 @@ export class HashAdmission {
   }
 
   async run<T>(requester: string, task: () => Promise<T>): Promise<T> {
-    this.admit(requester);
-    this.pending.set(requester, (this.pending.get(requester) ?? 0) + 1);
+    const group = requesterGroup(requester);
+    this.admit(group);
+    this.pending.set(group, (this.pending.get(group) ?? 0) + 1);
     try {
       // A slot is counted by whoever hands it over, so no arrival can slip in between.
       if (this.running < this.budget.concurrency) this.running += 1;
-      else await this.waitTurn(requester);
+      else await this.waitTurn(group);
       const started = performance.now();
       try {
         return await task();
@@ -141,9 +149,9 @@ export class HashAdmission {
         this.startNext();
       }
     } finally {
-      const left = this.pending.get(requester)! - 1;
-      if (left === 0) this.pending.delete(requester);
-      else this.pending.set(requester, left);
+      const left = this.pending.get(group)! - 1;
+      if (left === 0) this.pending.delete(group);
+      else this.pending.set(group, left);
     }
   }
 
@@ -152,23 +160,53 @@ export class HashAdmission {
     return (jobs * this.averageMs) / 1000 / this.budget.concurrency;
   }
 
+  private refusal(seconds: number): Overloaded {
+    return new Overloaded(Math.max(1, Math.ceil(seconds)));
+  }
+
   private admit(requester: string): void {
     const own = this.secondsFor((this.pending.get(requester) ?? 0) + 1);
-    const all = this.secondsFor(this.running + this.waitingCount + 1);
-    if (own > this.budget.maxQueuedSecondsPerRequester || all > this.budget.maxQueuedSeconds) {
-      throw new Overloaded(Math.max(1, Math.ceil(Math.max(own, all))));
+    if (own > this.budget.maxQueuedSecondsPerRequester) throw this.refusal(own);
+    // Served in turn, this job waits for as many jobs of each other requester
+    // as this one has waiting before it, and one more.
+    const ownWaiting = this.waiting.get(requester)?.length ?? 0;
+    let ahead = this.running + ownWaiting;
+    for (const [other, queue] of this.waiting) {
+      if (other !== requester) ahead += Math.min(queue.length, ownWaiting + 1);
     }
+    const wait = this.secondsFor(ahead + 1);
+    if (wait > this.budget.maxQueuedSeconds) throw this.refusal(wait);
+    if (this.secondsFor(this.running + this.waitingCount + 1) <= this.budget.maxQueuedSeconds) return;
+    const longest = this.longestQueue();
+    if (longest === undefined || longest.queue.length <= ownWaiting + 1) {
+      throw this.refusal(this.secondsFor(this.running + this.waitingCount + 1));
+    }
+    const shed = longest.queue.pop()!;
+    if (longest.queue.length === 0) {
+      this.waiting.delete(longest.requester);
+      this.turns.splice(this.turns.indexOf(longest.requester), 1);
+    }
+    this.waitingCount -= 1;
+    shed.refuse(this.refusal(this.secondsFor(longest.queue.length + 1)));
+  }
+
+  private longestQueue(): { requester: string; queue: Waiter[] } | undefined {
+    let longest: { requester: string; queue: Waiter[] } | undefined;
+    for (const [requester, queue] of this.waiting) {
+      if (!longest || queue.length > longest.queue.length) longest = { requester, queue };
+    }
+    return longest;
   }
 
   private waitTurn(requester: string): Promise<void> {
-    return new Promise((resolve) => {
+    return new Promise((start, refuse) => {
       let queue = this.waiting.get(requester);
       if (!queue) {
         queue = [];
         this.waiting.set(requester, queue);
         this.turns.push(requester);
       }
-      queue.push(resolve);
+      queue.push({ start, refuse });
       this.waitingCount += 1;
     });
   }
@@ -177,11 +215,37 @@ export class HashAdmission {
     const requester = this.turns.shift();
     if (requester === undefined) return;
     const queue = this.waiting.get(requester)!;
-    const start = queue.shift()!;
+    const { start } = queue.shift()!;
     if (queue.length > 0) this.turns.push(requester);
     else this.waiting.delete(requester);
     this.waitingCount -= 1;
     this.running += 1;
     start();
   }
+}
+
+interface Waiter {
+  start: () => void;
+  refuse: (refusal: Overloaded) => void;
+}
+
+/**
+ * Whose turn a job waits for: an IPv6 client by its /64 (one subscriber's
+ * network, which hands out the addresses inside it freely), an IPv4-mapped
+ * address as its IPv4 form, anything else (IPv4, an operator's name) as is.
+ */
+export function requesterGroup(requester: string): string {
+  if (!isIPv6(requester)) return requester;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(requester);
+  if (mapped) return mapped[1];
+  const [head, tail = ''] = requester.split('%')[0].split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = requester.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -191,9 +191,10 @@ export class SessionService {
         try {
           return await this.store.transaction(async (repositories) => {
             const { users, rateLimits, securityEvents } = repositories;
-            if (upgradedHash) await users.replacePasswordHash(id, upgradedHash, { generation, sameCredential: true });
+            // The limits' events before the account's row: the lock order of erasure (erasure.ts).
             await rateLimits.deleteKey(loginFailuresPerEmailAndAddress.bucket, pairKey);
             await rateLimits.release(places.eventIds);
+            if (upgradedHash) await users.replacePasswordHash(id, upgradedHash, { generation, sameCredential: true });
             await securityEvents.insert(auditEntry('login_success', id, origin));
             return this.open(repositories, id, generation, origin);
           });

@@ -191,6 +191,63 @@ describe('the hashing admission', () => {
   });
 });
 
+describe('the hashing admission under a flood from many addresses', () => {
+  const held = () => {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    return { task: () => done, release };
+  };
+  const outcome = (run: Promise<unknown>) =>
+    run.then(
+      () => 'done',
+      (error: unknown) => (error instanceof Overloaded ? 'busy' : 'other'),
+    );
+
+  it("admits a fresh address's first job though the flood fills the whole budget, and runs it within one job per address", async () => {
+    // 10 ms a job, 1 s for all: 100 jobs. 25 flood addresses queue 8 each (200).
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 0.5, maxQueuedSeconds: 1 }, 10);
+    const first = held();
+    const order: string[] = [];
+    const flood = [outcome(admission.run('flood-0', first.task))];
+    for (let round = 0; round < 8; round += 1) {
+      for (let address = 0; address < 25; address += 1) {
+        flood.push(outcome(admission.run(`flood-${address}`, async () => void order.push('flood'))));
+      }
+    }
+    const honest = outcome(admission.run('honest', async () => void order.push('honest')));
+    first.release();
+    expect(await honest).to.equal('done');
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((o) => o === 'busy').length, 'the flood was over the budget').to.be.greaterThan(0);
+    expect(order.indexOf('honest'), 'jobs run before the honest one').to.be.at.most(25);
+  });
+
+  it('groups IPv6 addresses by /64, and IPv4-mapped addresses with their IPv4 form', async () => {
+    // 10 ms a job, 25 ms for one address: its third job is refused.
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 0.025, maxQueuedSeconds: 100 },
+      10,
+    );
+    const first = held();
+    const runs = [
+      admission.run('2001:db8:1:2::1', first.task),
+      admission.run('2001:db8:1:2:ffff::9', async () => undefined),
+      admission.run('::ffff:192.0.2.1', async () => undefined),
+      admission.run('192.0.2.1', async () => undefined),
+    ];
+    const sameSlash64 = outcome(admission.run('2001:0DB8:0001:0002:aaaa::7', async () => undefined));
+    const otherSlash64 = outcome(admission.run('2001:db8:1:3::1', async () => undefined));
+    const sameIpv4 = outcome(admission.run('192.0.2.1', async () => undefined));
+    first.release();
+    await Promise.all(runs);
+    expect({
+      sameSlash64: await sameSlash64,
+      otherSlash64: await otherSlash64,
+      sameIpv4: await sameIpv4,
+    }).to.deep.equal({ sameSlash64: 'busy', otherSlash64: 'done', sameIpv4: 'busy' });
+  });
+});
+
 describe('permissions', () => {
   const as = (role: Principal['role'], userId = 1): Principal => ({
     userId,
