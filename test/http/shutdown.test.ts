@@ -1,9 +1,122 @@
+// Stopping on SIGTERM or SIGINT: requests in flight finish and the process exits 0.
 import { expect } from 'chai';
+import { type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startServerProcess, type ServerProcess } from '../support/process.js';
+import { parseLogLine, startServerProcess, type ServerProcess } from '../support/process.js';
 import { TEST_SECRET } from '../support/server.js';
+
+const USER = {
+  email: 'slow@example.com',
+  user_name: 'slow',
+  first_name: 'S',
+  last_name: 'L',
+  password: 'long-enough-pw',
+};
+const CREDENTIALS = JSON.stringify({ email: USER.email, password: USER.password });
+const LOGINS = 6;
+const DRAINING = /finishing requests in flight/;
+// A drain here takes a few seconds at most (SHUTDOWN_GRACE_SECONDS is 10);
+// still running after this long, the process would never have stopped.
+const EXIT_LIMIT_MS = 30_000;
+// Logged within milliseconds of the signal; well inside SHUTDOWN_GRACE_SECONDS,
+// after which the logins waiting for their bodies would be cut off.
+const DRAIN_LOG_LIMIT_MS = 5_000;
+
+function settings(database: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: database.url,
+    JWT_SECRET: TEST_SECRET,
+    SIGNING_KEYS_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'info',
+    // Six logins at once for one email from one address would pass the strict
+    // login limit (5 in flight): it has tests of its own.
+    LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
+    ...extra,
+  };
+}
+
+async function register(url: string): Promise<void> {
+  const reply = await fetch(`${url}/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(USER),
+  });
+  expect(reply.status).to.equal(201);
+}
+
+/**
+ * A login on a connection of its own, sent up to its body: `onServer`
+ * resolves once the server has read its headers and asked for the body
+ * (100-continue), so the request is being handled and can't be answered
+ * before `sendBody()`. `answered` is its status, or the socket's error.
+ */
+function loginAwaitingBody(url: string) {
+  const request = http.request(`${url}/login`, {
+    method: 'POST',
+    agent: false,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(CREDENTIALS),
+      expect: '100-continue',
+    },
+  });
+  const onServer = once(request, 'continue');
+  const answered = new Promise<number | string>((resolve) => {
+    request.on('response', (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', (error) => resolve(error.message));
+  });
+  request.flushHeaders();
+  return { onServer, answered, sendBody: () => request.end(CREDENTIALS) };
+}
+
+/**
+ * Six logins are on the server when `signal()` is sent, and their bodies
+ * follow only once each of the `processes` serving them has logged that it is
+ * draining: every one of them was in flight when the drain began.
+ */
+async function expectLoginsAnsweredThrough(server: ServerProcess, processes: number, signal: () => void) {
+  const logins = Array.from({ length: LOGINS }, () => loginAwaitingBody(server.url));
+  await Promise.all(logins.map((login) => login.onServer));
+  signal();
+  const draining = await drainingProcesses(server, processes);
+  for (const login of logins) login.sendBody();
+  expect(await Promise.all(logins.map((login) => login.answered))).to.deep.equal(Array(LOGINS).fill(200));
+  expect(draining, 'processes that began draining').to.equal(processes);
+}
+
+/**
+ * How many processes have logged that they are draining, once `processes` of
+ * them have or DRAIN_LOG_LIMIT_MS has passed (one that was killed never will).
+ */
+async function drainingProcesses(server: ServerProcess, processes: number): Promise<number> {
+  const limit = Date.now() + DRAIN_LOG_LIMIT_MS;
+  for (;;) {
+    const pids = new Set(
+      server.logLines.flatMap(parseLogLine).flatMap((line) => (DRAINING.test(line.msg) ? line.pid : [])),
+    );
+    if (pids.size >= processes || Date.now() > limit) return pids.size;
+    await sleep(20);
+  }
+}
+
+/** The process's exit code and signal, or an error when it is still running after `limitMs`. */
+async function exitWithin(
+  child: ChildProcess,
+  limitMs: number,
+): Promise<{ code: number | null; signal: string | null }> {
+  const limit = Date.now() + limitMs;
+  while (child.exitCode === null && child.signalCode === null) {
+    if (Date.now() > limit) throw new Error(`still running ${limitMs / 1000} s after the signal`);
+    await sleep(50);
+  }
+  return { code: child.exitCode, signal: child.signalCode };
+}
 
 describe('graceful shutdown', function () {
   this.timeout(60_000);
@@ -12,72 +125,17 @@ describe('graceful shutdown', function () {
 
   before(async () => {
     database = await createTestDatabase();
-    // Six logins at once for one email from one address would pass the strict
-    // login limit (5 in flight): it has tests of its own.
-    server = await startServerProcess({
-      DATABASE_URL: database.url,
-      JWT_SECRET: TEST_SECRET,
-      SIGNING_KEYS_SECRET: TEST_SECRET,
-      LOG_LEVEL: 'fatal',
-      LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: '0',
-    });
+    server = await startServerProcess(settings(database), { captureLogs: true });
   });
   after(async () => {
     await server.stop();
     await database.drop();
   });
 
-  /** One request on `agent`'s connections; resolves to the status once the body is read. */
-  function send(agent: http.Agent, method: string, path: string, body?: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        `${server.url}${path}`,
-        { agent, method, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
-        },
-      );
-      request.on('error', reject);
-      request.end(body);
-    });
-  }
-
   it('finishes logins in flight on SIGTERM, then exits 0', async () => {
-    const user = {
-      email: 'slow@example.com',
-      user_name: 'slow',
-      first_name: 'S',
-      last_name: 'L',
-      password: 'long-enough-pw',
-    };
-    expect(
-      (
-        await fetch(`${server.url}/users`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(user),
-        })
-      ).status,
-    ).to.equal(201);
-
-    // Connections the server has accepted already: a connection still in the
-    // kernel's accept queue when the listener closes is reset, which is not
-    // what this test is about (load balancers stop sending first; see below).
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
-    const opened = await Promise.all(Array.from({ length: 6 }, () => send(agent, 'GET', '/healthz')));
-    expect(opened).to.deep.equal([200, 200, 200, 200, 200, 200]);
-
-    const credentials = JSON.stringify({ email: user.email, password: user.password });
-    const logins = Array.from({ length: 6 }, () => send(agent, 'POST', '/login', credentials));
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the requests are on the server, hashing
-    const exited = once(server.child, 'exit');
-    server.child.kill('SIGTERM');
-
-    expect(await Promise.all(logins)).to.deep.equal([200, 200, 200, 200, 200, 200]);
-    const [code] = await exited;
-    expect(code).to.equal(0);
-    agent.destroy();
+    await register(server.url);
+    await expectLoginsAnsweredThrough(server, 1, () => server.child.kill('SIGTERM'));
+    expect(await exitWithin(server.child, EXIT_LIMIT_MS)).to.deep.equal({ code: 0, signal: null });
   });
 
   it('turns readiness 503 for SHUTDOWN_READINESS_DELAY_SECONDS before closing, answering with Connection: close', async () => {
