@@ -1,4 +1,7 @@
-// Stopping on SIGTERM or SIGINT: requests in flight finish and the process exits 0.
+// Stopping on SIGTERM or SIGINT: requests in flight finish and the process
+// exits 0, as one process and as a cluster (WEB_CONCURRENCY=2), whether the
+// signal goes to the primary alone or, as systemd, a container runtime or
+// Ctrl-C send it, to the whole process group.
 import { expect } from 'chai';
 import { type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -78,13 +81,20 @@ function loginAwaitingBody(url: string) {
 /**
  * Six logins are on the server when `signal()` is sent, and their bodies
  * follow only once each of the `processes` serving them has logged that it is
- * draining: every one of them was in flight when the drain began.
+ * draining (and `whileDraining` is done): every one of them was in flight
+ * when the drain began.
  */
-async function expectLoginsAnsweredThrough(server: ServerProcess, processes: number, signal: () => void) {
+async function expectLoginsAnsweredThrough(
+  server: ServerProcess,
+  processes: number,
+  signal: () => void,
+  whileDraining: () => Promise<unknown> = async () => {},
+) {
   const logins = Array.from({ length: LOGINS }, () => loginAwaitingBody(server.url));
   await Promise.all(logins.map((login) => login.onServer));
   signal();
   const draining = await drainingProcesses(server, processes);
+  await whileDraining();
   for (const login of logins) login.sendBody();
   expect(await Promise.all(logins.map((login) => login.answered))).to.deep.equal(Array(LOGINS).fill(200));
   expect(draining, 'processes that began draining').to.equal(processes);
@@ -116,6 +126,15 @@ async function exitWithin(
     await sleep(50);
   }
   return { code: child.exitCode, signal: child.signalCode };
+}
+
+async function refusesConnections(url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/healthz`);
+    return false;
+  } catch (error) {
+    return ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+  }
 }
 
 describe('graceful shutdown', function () {
@@ -168,5 +187,82 @@ describe('graceful shutdown', function () {
       await draining.stop();
       await own.drop();
     }
+  });
+});
+
+describe('graceful shutdown of a cluster (WEB_CONCURRENCY=2)', function () {
+  this.timeout(90_000);
+  let database: TestDatabase;
+  let server: ServerProcess | undefined;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+  });
+  afterEach(async () => {
+    // Whatever a failed test left running: the primary and its workers.
+    const pid = server?.child.pid;
+    if (pid !== undefined && server?.child.exitCode === null && server.child.signalCode === null) {
+      process.kill(-pid, 'SIGKILL');
+      await once(server.child, 'exit');
+    }
+    server = undefined;
+    await database.drop();
+  });
+
+  async function startCluster(extra: Record<string, string> = {}): Promise<ServerProcess> {
+    server = await startServerProcess(settings(database, { WEB_CONCURRENCY: '2', ...extra }), {
+      captureLogs: true,
+      detached: true,
+    });
+    // The primary says so once both workers listen; until then one may be serving alone.
+    await server.untilLogged(/^User service listening on/);
+    return server;
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`finishes logins in flight on ${signal} to the primary, then exits 0`, async () => {
+      const cluster = await startCluster();
+      await register(cluster.url);
+      await expectLoginsAnsweredThrough(cluster, 2, () => cluster.child.kill(signal));
+      expect(await exitWithin(cluster.child, EXIT_LIMIT_MS)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it(`finishes logins in flight on ${signal} to the whole process group, then exits 0`, async () => {
+      const cluster = await startCluster();
+      await register(cluster.url);
+      const primary = cluster.child.pid!;
+      // Every process gets the one signal; here the workers act on it first,
+      // as they may (the primary is held stopped until they drain), and the
+      // primary then acts on it too.
+      await expectLoginsAnsweredThrough(
+        cluster,
+        2,
+        () => {
+          process.kill(primary, 'SIGSTOP');
+          process.kill(-primary, signal);
+        },
+        async () => {
+          process.kill(primary, 'SIGCONT');
+          await cluster.untilLogged(`${signal}: stopping 2 workers`);
+        },
+      );
+      expect(await exitWithin(cluster.child, EXIT_LIMIT_MS)).to.deep.equal({ code: 0, signal: null });
+    });
+  }
+
+  it('stops when SIGTERM comes while a crashed worker is waiting to be replaced', async () => {
+    // The surviving worker drains for 2 s, past the primary's 1 s restart delay.
+    const cluster = await startCluster({ SHUTDOWN_READINESS_DELAY_SECONDS: '2' });
+    const [served] = await cluster.untilLogged('request completed');
+    expect(served.pid, 'a worker answered').not.to.equal(cluster.child.pid);
+    process.kill(served.pid, 'SIGKILL');
+    const [crash] = await cluster.untilLogged('worker exited; starting another');
+    const signalled = Date.now();
+    cluster.child.kill('SIGTERM');
+    expect(signalled - crash.time, 'signalled within the 1 s restart delay').to.be.below(1_000);
+
+    expect(await exitWithin(cluster.child, EXIT_LIMIT_MS)).to.deep.equal({ code: 0, signal: null });
+    expect(Date.now() - signalled, 'the drain outlasted the restart delay').to.be.at.least(2_000);
+    expect(await refusesConnections(cluster.url)).to.equal(true);
   });
 });
