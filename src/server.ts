@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createService, prepareDatabase } from './compose.js';
 import { DOCS_PATH } from './http/docs.js';
 import { listen } from './http/listen.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, describeSafely, type Logger } from './logger.js';
 import { describeMailDestination } from './mail/smtp.js';
 import { describeDatabase } from './storage/database.js';
 
@@ -34,7 +34,8 @@ try {
 
 function failStartup(error: unknown): never {
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
-  else logger.fatal({ reason: (error as Error).message }, 'start-up failed');
+  // A driver's error quotes the statement that failed, with its values (the bootstrap admin's email and hash).
+  else logger.fatal({ failure: describeSafely(error) }, 'start-up failed');
   process.exit(1);
 }
 
