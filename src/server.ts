@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createService, prepareDatabase } from './compose.js';
 import { DOCS_PATH } from './http/docs.js';
 import { listen } from './http/listen.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, describeSafely, type Logger } from './logger.js';
 import { describeMailDestination } from './mail/smtp.js';
 import { describeDatabase } from './storage/database.js';
 
@@ -34,7 +34,8 @@ try {
 
 function failStartup(error: unknown): never {
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
-  else logger.fatal({ reason: (error as Error).message }, 'start-up failed');
+  // A driver's error quotes the statement that failed, with its values (the bootstrap admin's email and hash).
+  else logger.fatal({ failure: describeSafely(error) }, 'start-up failed');
   process.exit(1);
 }
 
@@ -58,7 +59,13 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
     logger.fatal({ reason: error.message, code: error.code }, `can't listen on ${config.host}:${config.port}`);
     process.exit(1);
   });
+  let stopping = false;
   const stop = (signal: string) => {
+    // Under a cluster a worker hears of a stop twice when the whole process
+    // group is signalled (systemd, a container runtime, Ctrl-C): once itself,
+    // once from the primary. The drain already under way carries on.
+    if (stopping) return;
+    stopping = true;
     if (!server.listening) process.exit(0); // still binding: nothing in flight to finish
     logger.info(`${signal}: finishing requests in flight (up to ${config.shutdownGraceSeconds} s), then stopping`);
     // Readiness turns 503 first, so load balancers stop sending; answers
@@ -81,28 +88,36 @@ async function serve(config: Config, logger: Logger, { announce }: { announce: b
       });
     }, config.shutdownReadinessDelaySeconds * 1000);
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
   let exitCode = 0;
   const listening = new Set<number>();
-  for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
+  const running = new Set<number>();
+  const restarts = new Set<NodeJS.Timeout>();
+  const fork = () => running.add(cluster.fork().id);
+  for (let i = 0; i < config.webConcurrency; i += 1) fork();
   cluster.on('listening', (worker) => {
     listening.add(worker.id);
     if (listening.size === config.webConcurrency) logger.info(startupLine(config));
   });
   const stop = (reason: string, code = 0) => {
+    if (stopping) return;
     stopping = true;
     exitCode = code;
+    // A worker that crashed just before is not replaced: nothing would stop it.
+    for (const restart of restarts) clearTimeout(restart);
     logger.info(`${reason}: stopping ${config.webConcurrency} workers`);
+    if (running.size === 0) process.exit(exitCode);
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
   };
   cluster.on('exit', (worker, code, signal) => {
+    running.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+      if (running.size === 0) process.exit(exitCode);
       return;
     }
     if (!listening.has(worker.id)) {
@@ -112,10 +127,16 @@ function runPrimary(config: Config, logger: Logger): void {
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
-    setTimeout(() => cluster.fork(), WORKER_RESTART_DELAY_MS).unref();
+    const restart = setTimeout(() => {
+      restarts.delete(restart);
+      fork();
+    }, WORKER_RESTART_DELAY_MS);
+    restarts.add(restart);
   });
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // The signal's name only: a listener is also handed its number, which is not an exit code.
+  const onSignal = (signal: NodeJS.Signals) => stop(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 function startupLine(config: Config): string {
