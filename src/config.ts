@@ -129,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits: {
       loginMaxFailuresPerEmailAndAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS', 0, 1_000_000),
       loginMaxFailuresPerAddress: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 0, 1_000_000),
+      loginMaxAttemptsPerAddress: integerSetting(env, 'LOGIN_MAX_ATTEMPTS_PER_ADDRESS', 0, 1_000_000),
       loginMaxFailuresPerEmail: integerSetting(env, 'LOGIN_MAX_FAILURES_PER_EMAIL', 0, 1_000_000),
       loginFailureWindowSeconds: integerSetting(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 1, 86_400),
       registrationsPerAddress: integerSetting(env, 'REGISTRATIONS_PER_ADDRESS', 0, 1_000_000),

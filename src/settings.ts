@@ -100,6 +100,11 @@ export const SETTINGS = {
     default: 50,
     meaning: 'failed logins per client address, any email, in the window (spraying)',
   },
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: {
+    default: 300,
+    meaning:
+      'logins per client address (IPv6 by /64) in the window, whether they succeed or fail: a ceiling that a client logging in to accounts of its own, which gives back its places in the failure limits, still meets',
+  },
   LOGIN_MAX_FAILURES_PER_EMAIL: {
     default: 100,
     meaning:

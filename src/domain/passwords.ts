@@ -26,6 +26,12 @@ export interface PasswordHasher {
   verify(passwordHash: string, password: string, requester: string): Promise<PasswordCheck>;
   /** Spends the same time as verify on a real hash, for unknown accounts. */
   verifyAgainstNothing(password: string, requester: string): Promise<void>;
+  /**
+   * Throws Overloaded when a job of this requester would be refused now, so a
+   * request can be turned away before it costs anything else (its limits'
+   * writes). The job itself is judged again when it is queued.
+   */
+  checkRoom(requester: string): void;
 }
 
 export const ARGON2_OPTIONS = {
@@ -93,6 +99,10 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
       // The same steps as a wrong password on a real account, so the same
       // number of hashes: two when the password is not in canonical form.
       await verify(decoyHash, password, requester);
+    },
+    checkRoom(requester) {
+      const { refusal } = admission.judge(requesterGroup(requester));
+      if (refusal) throw refusal;
     },
   };
 }
@@ -164,9 +174,13 @@ export class HashAdmission {
     return new Overloaded(Math.max(1, Math.ceil(seconds)));
   }
 
-  private admit(requester: string): void {
+  /**
+   * Whether a job of `requester` may join now: refused, or admitted, maybe by
+   * shedding another requester's newest job. Changes nothing.
+   */
+  judge(requester: string): { refusal?: Overloaded; shed?: { requester: string; queue: Waiter[] } } {
     const own = this.secondsFor((this.pending.get(requester) ?? 0) + 1);
-    if (own > this.budget.maxQueuedSecondsPerRequester) throw this.refusal(own);
+    if (own > this.budget.maxQueuedSecondsPerRequester) return { refusal: this.refusal(own) };
     // Served in turn, this job waits for as many jobs of each other requester
     // as this one has waiting before it, and one more.
     const ownWaiting = this.waiting.get(requester)?.length ?? 0;
@@ -175,12 +189,19 @@ export class HashAdmission {
       if (other !== requester) ahead += Math.min(queue.length, ownWaiting + 1);
     }
     const wait = this.secondsFor(ahead + 1);
-    if (wait > this.budget.maxQueuedSeconds) throw this.refusal(wait);
-    if (this.secondsFor(this.running + this.waitingCount + 1) <= this.budget.maxQueuedSeconds) return;
+    if (wait > this.budget.maxQueuedSeconds) return { refusal: this.refusal(wait) };
+    if (this.secondsFor(this.running + this.waitingCount + 1) <= this.budget.maxQueuedSeconds) return {};
     const longest = this.longestQueue();
     if (longest === undefined || longest.queue.length <= ownWaiting + 1) {
-      throw this.refusal(this.secondsFor(this.running + this.waitingCount + 1));
+      return { refusal: this.refusal(this.secondsFor(this.running + this.waitingCount + 1)) };
     }
+    return { shed: longest };
+  }
+
+  private admit(requester: string): void {
+    const { refusal, shed: longest } = this.judge(requester);
+    if (refusal) throw refusal;
+    if (!longest) return;
     const shed = longest.queue.pop()!;
     if (longest.queue.length === 0) {
       this.waiting.delete(longest.requester);

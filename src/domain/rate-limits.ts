@@ -19,6 +19,8 @@ export interface RateLimitSettings {
   loginFailuresPerEmailAndAddress: RateLimitRule;
   /** Failed logins from one address, any email: spraying. */
   loginFailuresPerAddress: RateLimitRule;
+  /** Every login from one address (IPv6 by /64), successful or not: the ceiling. */
+  loginAttemptsPerAddress: RateLimitRule;
   /** Failed logins for one email from all addresses: distributed guessing. */
   loginFailuresPerEmail: RateLimitRule;
   registrationsPerAddress: RateLimitRule;
@@ -36,6 +38,7 @@ export interface RateLimitSettings {
 export interface RateLimitValues {
   loginMaxFailuresPerEmailAndAddress: number;
   loginMaxFailuresPerAddress: number;
+  loginMaxAttemptsPerAddress: number;
   loginMaxFailuresPerEmail: number;
   loginFailureWindowSeconds: number;
   registrationsPerAddress: number;
@@ -56,6 +59,7 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
       values.loginMaxFailuresPerEmailAndAddress,
     ),
     loginFailuresPerAddress: loginRule('login_failure_address', values.loginMaxFailuresPerAddress),
+    loginAttemptsPerAddress: loginRule('login_attempt_address', values.loginMaxAttemptsPerAddress),
     loginFailuresPerEmail: loginRule('login_failure_email', values.loginMaxFailuresPerEmail),
     registrationsPerAddress: hourlyRule('registration_address', values.registrationsPerAddress),
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),

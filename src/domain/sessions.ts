@@ -8,13 +8,14 @@ import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
 import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
-import type { PasswordHasher } from './passwords.js';
+import { requesterGroup, type PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
 import { newOneTimeToken, oneTimeTokenHash } from './one-time-tokens.js';
 import type { Repositories, Store } from './ports.js';
 import {
   emailAndAddressKey,
   longestWindowSeconds,
+  takePlaces,
   withPlaces,
   type RateLimitRule,
   type RateLimitSettings,
@@ -151,12 +152,20 @@ export class SessionService {
    * (distributed guessing, set high so that others can't lock the owner
    * out). Unknown emails count like known ones, so the limits reveal nothing.
    * A failure keeps its places; a success gives its own back and clears this
-   * email's count from this address.
+   * email's count from this address. Every attempt, successful or not, also
+   * takes a place for good in the address's ceiling. An attempt the hashing
+   * queue would turn away is turned away first, before it writes anything.
    */
   async login(email: string, password: string, origin: RequestOrigin): Promise<IssuedToken> {
+    this.hasher.checkRoom(origin.address);
     const emailKey = canonicalEmail(email);
     const pairKey = emailAndAddressKey(emailKey, origin.address);
     const { loginFailuresPerEmailAndAddress, loginFailuresPerAddress, loginFailuresPerEmail } = this.limits;
+    await takePlaces(
+      this.store.rateLimits,
+      [[this.limits.loginAttemptsPerAddress, requesterGroup(origin.address)]],
+      this.now(),
+    );
     const claims: [RateLimitRule, string][] = [
       [loginFailuresPerEmailAndAddress, pairKey],
       [loginFailuresPerAddress, origin.address],

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, tally, type TestServer } from '../support/server.js';
 
 const login = (api: TestServer, email: string, password: string, headers: Record<string, string> = {}) =>
   api.request('POST', '/login', { body: { email, password }, headers });
@@ -118,6 +118,38 @@ describe('limits per client address', () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe('the login ceiling per client address', () => {
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer({ LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '6', TRUST_PROXY: '1' });
+  });
+  after(() => api.close());
+  const from = (address: string) => ({ 'x-forwarded-for': address });
+
+  it('counts successful logins too, so a client logging in to its own accounts meets it', async () => {
+    const accounts = await Promise.all([1, 2, 3].map(() => api.register()));
+    const replies = await Promise.all(
+      accounts.flatMap((account) =>
+        [1, 2, 3].map(() => login(api, account.email, account.password, from('198.51.100.7'))),
+      ),
+    );
+    expect(tally(replies)).to.deep.equal({ 200: 6, 429: 3 });
+    const refused = replies.find((reply) => reply.status === 429)!;
+    expect(refused.body).to.deep.equal({ error: 'Too many requests' });
+    const [first] = accounts;
+    expect((await login(api, first.email, first.password, from('198.51.100.8'))).status).to.equal(200);
+  });
+
+  it('groups IPv6 addresses by /64', async () => {
+    const { email, password } = await api.register();
+    const inOneNetwork = Array.from({ length: 7 }, (_, i) =>
+      login(api, email, password, from(`2001:db8:5:6::${i + 1}`)),
+    );
+    expect(tally(await Promise.all(inOneNetwork))).to.deep.equal({ 200: 6, 429: 1 });
+    expect((await login(api, email, password, from('2001:db8:5:7::1'))).status).to.equal(200);
   });
 });
 
