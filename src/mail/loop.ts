@@ -22,10 +22,13 @@ export function startDelivery(
     if (running) return;
     running = true;
     round = delivery
-      .deliverDue((id, attempt, error) =>
-        // The outbox id and the server's answer only: no address, link or token.
-        logger.warn({ outboxId: id, attempt, failure: describeSafely(error) }, 'mail delivery failed; will retry'),
-      )
+      .deliverDue({
+        failed: (id, attempt, failure) =>
+          // The outbox id and the server's answer only: no address, link or token.
+          logger.warn({ outboxId: id, attempt, failure }, 'mail delivery failed; will retry'),
+        claimLost: (id) =>
+          logger.warn({ outboxId: id }, 'mail delivery outlasted its claim; another process may have sent it too'),
+      })
       .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'mail delivery round failed'))
       .finally(() => (running = false));
   };

@@ -1,10 +1,14 @@
 // The mail outbox, delivered for real: nodemailer over SMTP to an SMTP server
-// started inside the test (smtp-server), with retries while it is down, and
-// exactly once when several processes deliver from one database.
+// started inside the test (smtp-server), with retries while it is down,
+// and exactly once when several processes deliver from one database, even from
+// a slow relay.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MailDelivery } from '../../src/domain/mail.js';
+import type { QueuedMail } from '../../src/domain/ports.js';
+import { smtpTransport } from '../../src/mail/smtp.js';
 import { createTestDatabase } from '../support/database.js';
 import { freePort } from '../support/process.js';
 import { startSmtpServer } from '../support/smtp.js';
@@ -90,6 +94,79 @@ describe('the mail outbox', function () {
       await second.close();
       await smtp.close();
       await database.drop();
+    }
+  });
+
+  it('sends each message once when a slow relay makes the deliveries outlast a lease, with two senders', async () => {
+    // Two senders on their own connections to one database, each claiming
+    // through the outbox as the service does (their own loops are off: no
+    // SMTP_URL). 16 messages at 400 ms each take 6.4 s from one sender, 3.2 s
+    // at best from two: well past the 2 s lease, while each message takes a
+    // fifth of it.
+    const database = await createTestDatabase();
+    const smtp = await startSmtpServer(0, { answerDelayMs: 400 });
+    const [first, second] = await Promise.all([
+      startTestServer({ DATABASE_URL: database.url }),
+      startTestServer({ DATABASE_URL: database.url }),
+    ]);
+    const settings = { leaseMs: 2000, sendTimeoutMs: 1500, firstBackoffMs: 1000, maxBackoffMs: 1000, batchSize: 20 };
+    let done = false;
+    const keepDelivering = async (api: TestServer) => {
+      const transport = smtpTransport(`smtp://127.0.0.1:${smtp.port}`, 'Test <test@localhost>');
+      const delivery = new MailDelivery(api.service.outbox, transport, settings);
+      while (!done) {
+        await delivery.deliverDue();
+        await sleep(20);
+      }
+      transport.close();
+    };
+    try {
+      const count = 16;
+      for (let n = 0; n < count; n += 1) await first.service.outbox.enqueue(message(200 + n), Date.now());
+      const started = Date.now();
+      const senders = Promise.all([keepDelivering(first), keepDelivering(second)]);
+      await waitFor(async () => (await sentRows(first)) === count, 30_000);
+      const took = Date.now() - started;
+      done = true;
+      await senders; // every send started has ended
+      expect(took, 'the deliveries went on past the first lease').to.be.above(settings.leaseMs);
+      const subjects = smtp.received.map((mail) => /Subject: (Message \d+)/.exec(mail.raw)![1]);
+      expect(subjects).to.have.length(count);
+      expect(new Set(subjects).size).to.equal(count);
+    } finally {
+      done = true;
+      await first.close();
+      await second.close();
+      await smtp.close();
+      await database.drop();
+    }
+  });
+
+  it('leaves a message to the sender that claimed it after the lease ran out', async () => {
+    const api = await startTestServer();
+    try {
+      const { outbox } = api.service;
+      const id = await outbox.enqueue(message(6), Date.now());
+      const settings = { leaseMs: 1000, sendTimeoutMs: 500, firstBackoffMs: 1000, maxBackoffMs: 1000, batchSize: 20 };
+      let clock = Date.now();
+      let otherClaim: QueuedMail | undefined;
+      const transport = {
+        // The lease runs out mid-send (a stalled process, a clock ahead):
+        // another sender claims the message meanwhile.
+        async send() {
+          clock += settings.leaseMs + 1;
+          [otherClaim] = await outbox.claimDue(clock, settings.leaseMs, 1);
+        },
+        close() {},
+      };
+      const lost: number[] = [];
+      await new MailDelivery(outbox, transport, settings, () => clock).deliverDue({ claimLost: (n) => lost.push(n) });
+      expect(otherClaim?.id, 'the other sender has claimed it').to.equal(id);
+      expect((await outbox.find(id))!.sentAt, 'left for the other sender to mark').to.equal(null);
+      expect(lost).to.deep.equal([id]);
+      expect(await outbox.markSent(otherClaim!, clock)).to.equal(true);
+    } finally {
+      await api.close();
     }
   });
 
