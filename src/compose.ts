@@ -60,7 +60,11 @@ export interface Domain {
 
 export interface Service extends Domain {
   app: Express;
-  /** From now on readiness answers 503 "shutting down", so load balancers stop sending traffic. */
+  /**
+   * From now on readiness answers 503 "shutting down", so load balancers stop
+   * sending traffic, and no more mail is claimed: the message in flight has
+   * the time requests have (readiness delay and grace), then it is abandoned.
+   */
   beginShutdown(): void;
 }
 
@@ -191,6 +195,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     app,
     beginShutdown() {
       shuttingDown = true;
+      void delivery?.stop((config.shutdownReadinessDelaySeconds + config.shutdownGraceSeconds) * 1000);
     },
     async close() {
       clearInterval(pruneTimer);

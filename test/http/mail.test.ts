@@ -1,7 +1,7 @@
 // The mail outbox, delivered for real: nodemailer over SMTP to an SMTP server
 // started inside the test (smtp-server), with retries while it is down,
-// and exactly once when several processes deliver from one database, even from
-// a slow relay.
+// exactly once when several processes deliver from one database, even from a
+// slow relay, and a shutdown that does not hang on a relay.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -167,6 +167,69 @@ describe('the mail outbox', function () {
       expect(await outbox.markSent(otherClaim!, clock)).to.equal(true);
     } finally {
       await api.close();
+    }
+  });
+
+  it('stops within the shutdown grace while a relay holds a message unanswered, and gives the message back', async () => {
+    const database = await createTestDatabase();
+    const hanging = await startSmtpServer(0, { neverAnswer: true });
+    const api = await startTestServer({
+      DATABASE_URL: database.url,
+      SMTP_URL: `smtp://127.0.0.1:${hanging.port}`,
+      MAIL_POLL_MS: '50',
+      SHUTDOWN_GRACE_SECONDS: '1',
+    });
+    let later: TestServer | undefined;
+    const smtp = await startSmtpServer();
+    try {
+      const id = await api.service.outbox.enqueue(message(4), Date.now());
+      await waitFor(() => hanging.dataArrived.length === 1); // the relay has it and says nothing
+      api.service.beginShutdown();
+      // The grace is 1 s; nodemailer alone would wait 10 minutes of silence.
+      const closing = api.close();
+      const outcome = await Promise.race([closing.then(() => 'stopped'), sleep(8000).then(() => 'still stopping')]);
+      expect(outcome).to.equal('stopped');
+      later = await startTestServer({
+        DATABASE_URL: database.url,
+        SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+        MAIL_POLL_MS: '50',
+      });
+      const abandoned = await later.service.outbox.find(id);
+      expect(abandoned!.sentAt).to.equal(null);
+      expect(abandoned!.lastError).to.be.a('string');
+      await waitFor(async () => (await later!.service.outbox.find(id))!.sentAt !== null, 15_000);
+      expect(smtp.received.map((mail) => mail.to)).to.deep.equal([['reader4@example.com']]);
+    } finally {
+      await later?.close();
+      await smtp.close();
+      await hanging.close();
+      await database.drop();
+    }
+  });
+
+  it('lets the message in flight be sent within the shutdown grace', async () => {
+    const database = await createTestDatabase();
+    const slow = await startSmtpServer(0, { answerDelayMs: 500 });
+    const api = await startTestServer({
+      DATABASE_URL: database.url,
+      SMTP_URL: `smtp://127.0.0.1:${slow.port}`,
+      MAIL_POLL_MS: '50',
+      SHUTDOWN_GRACE_SECONDS: '10',
+    });
+    let later: TestServer | undefined;
+    try {
+      const id = await api.service.outbox.enqueue(message(7), Date.now());
+      await waitFor(() => slow.dataArrived.length === 1);
+      expect(slow.received, 'still unanswered at shutdown').to.have.length(0);
+      api.service.beginShutdown();
+      await api.close();
+      later = await startTestServer({ DATABASE_URL: database.url });
+      expect((await later.service.outbox.find(id))!.sentAt).to.be.a('number');
+      expect(slow.received.map((mail) => mail.to)).to.deep.equal([['reader7@example.com']]);
+    } finally {
+      await later?.close();
+      await slow.close();
+      await database.drop();
     }
   });
 
