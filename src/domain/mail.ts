@@ -85,7 +85,7 @@ export class MailDelivery {
     try {
       await this.transport.send(mail, abandon ? AbortSignal.any([deadline, abandon]) : deadline);
     } catch (error) {
-      const failure = failureText(error);
+      const failure = failureText(error, mail.to);
       const backoff = Math.min(this.settings.maxBackoffMs, this.settings.firstBackoffMs * 2 ** (mail.attempts - 1));
       const recorded = await this.outbox.markFailed(mail, this.now() + backoff, failure);
       events.failed?.(mail.id, mail.attempts, failure);
@@ -97,9 +97,23 @@ export class MailDelivery {
   }
 }
 
-/** What is kept of a delivery failure: the server's words, never the message. */
-function failureText(error: unknown): string {
+/**
+ * What is kept of a delivery failure: the server's words, never the message,
+ * and not the recipient's address, which servers quote when they refuse it.
+ */
+function failureText(error: unknown, recipient: string): string {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const text = typeof message === 'string' ? message.split('\n')[0] : 'delivery failed';
+  const text = typeof message === 'string' ? withoutAddress(message.split('\n')[0], recipient) : 'delivery failed';
   return typeof code === 'string' ? `${code}: ${text}` : text;
+}
+
+const ADDRESS_LIKE = /[^\s<>()[\]"',;:]+@[^\s<>()[\]"',;:]+/g;
+/** Local parts this short can't name anyone, and hiding them would garble the text. */
+const SHORTEST_HIDDEN_LOCAL_PART = 3;
+
+function withoutAddress(text: string, recipient: string): string {
+  const hidden = text.replace(ADDRESS_LIKE, '[address]');
+  const localPart = recipient.slice(0, recipient.lastIndexOf('@'));
+  if (localPart.length < SHORTEST_HIDDEN_LOCAL_PART) return hidden;
+  return hidden.replace(new RegExp(localPart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '[address]');
 }

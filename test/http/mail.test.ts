@@ -233,6 +233,30 @@ describe('the mail outbox', function () {
     }
   });
 
+  it("keeps a refused recipient's address out of the log and the outbox's last error", async () => {
+    const refused = 'no.such.reader@example.com';
+    const smtp = await startSmtpServer(0, { rejectRecipients: [refused] });
+    const api = await startTestServer(
+      { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_POLL_MS: '50' },
+      { captureLogs: true },
+    );
+    try {
+      const id = await api.service.outbox.enqueue({ ...message(5), to: refused }, Date.now());
+      await waitFor(async () => ((await api.service.outbox.find(id))?.lastError ?? null) !== null);
+      const { lastError } = (await api.service.outbox.find(id))!;
+      const failures = api.logLines.filter((line) => line.includes('mail delivery failed'));
+      expect(failures, 'the failure was logged').to.have.length.of.at.least(1);
+      expect(lastError, "the server's refusal is kept").to.include('550');
+      expect(lastError).not.to.include(refused);
+      expect(lastError).not.to.include('no.such.reader');
+      expect(failures[0], "the server's refusal is logged").to.include('550');
+      for (const line of api.logLines) expect(line).not.to.include('no.such.reader');
+    } finally {
+      await api.close();
+      await smtp.close();
+    }
+  });
+
   it('keeps mail in the outbox without SMTP_URL, for the CLI to show', async () => {
     const database = await createTestDatabase();
     const api = await startTestServer({ DATABASE_URL: database.url });
