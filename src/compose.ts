@@ -162,6 +162,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const delivery = smtpUrl ? startDelivery(domain.outbox, smtpTransport(smtpUrl, from), pollMs, logger) : undefined;
 
   let shuttingDown = false;
+  const promisedWork = new Set<Promise<void>>();
   const operations = operationsOf(spec, {
     // Settings an operation's `x-token-required-when` may name.
     enabled: new Set(config.usersListRequiresAuth ? ['USERS_LIST_REQUIRES_AUTH'] : []),
@@ -179,6 +180,10 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     },
     readiness: async () => (shuttingDown ? 'shutting down' : domain.readiness()),
     draining: () => shuttingDown,
+    promised: (work) => {
+      promisedWork.add(work);
+      void work.finally(() => promisedWork.delete(work));
+    },
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
     spec,
     operations,
@@ -200,6 +205,8 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     async close() {
       clearInterval(pruneTimer);
       clearInterval(keyTimer);
+      // A 202 for a reset link promised the mail: it is queued before the database closes.
+      await Promise.allSettled(promisedWork);
       await delivery?.stop();
       await domain.close();
     },

@@ -1,7 +1,8 @@
 // The mail outbox, delivered for real: nodemailer over SMTP to an SMTP server
 // started inside the test (smtp-server), with retries while it is down,
 // exactly once when several processes deliver from one database, even from a
-// slow relay, and a shutdown that does not hang on a relay.
+// slow relay, and a shutdown that neither hangs on a relay nor loses a reset
+// link it has answered for.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { MailDelivery } from '../../src/domain/mail.js';
 import type { QueuedMail } from '../../src/domain/ports.js';
 import { smtpTransport } from '../../src/mail/smtp.js';
 import { createTestDatabase } from '../support/database.js';
+import { tokenFromOutbox } from '../support/outbox.js';
 import { freePort } from '../support/process.js';
-import { startSmtpServer } from '../support/smtp.js';
+import { startSmtpServer, SUBJECTS } from '../support/smtp.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 async function waitFor(condition: () => boolean | Promise<boolean>, limitMs = 10_000): Promise<void> {
@@ -254,6 +256,24 @@ describe('the mail outbox', function () {
     } finally {
       await api.close();
       await smtp.close();
+    }
+  });
+
+  it('queues a reset link asked for just before shutdown: the 202 promised it', async () => {
+    const database = await createTestDatabase();
+    const api = await startTestServer({ DATABASE_URL: database.url });
+    let later: TestServer | undefined;
+    try {
+      const { email } = await api.register();
+      const forgot = await api.request('POST', '/password/forgot', { body: { email } });
+      expect(forgot.status).to.equal(202);
+      api.service.beginShutdown();
+      await api.close();
+      later = await startTestServer({ DATABASE_URL: database.url });
+      expect(await tokenFromOutbox(later.service.db, email, SUBJECTS.reset)).to.be.a('string');
+    } finally {
+      await later?.close();
+      await database.drop();
     }
   });
 
