@@ -59,6 +59,8 @@ export interface AppDependencies {
   readiness: ReadinessProbe;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
+  /** Takes work an answer has promised and that goes on after it; shutdown waits for it. */
+  promised: (work: Promise<void>) => void;
   metrics: Metrics;
   spec: SpecDocument;
   /** The spec's operations with their policy (http/operations.ts). */
@@ -79,7 +81,7 @@ export interface AppDependencies {
 export function buildApp(dependencies: AppDependencies): Express {
   const { users, sessions, recovery, verification, administration, publishedKeys, readiness, draining, metrics } =
     dependencies;
-  const { spec, operations, logger, settings } = dependencies;
+  const { spec, operations, logger, settings, promised } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   // No ETags: the contract documents no 304, so If-None-Match must not earn
@@ -121,7 +123,7 @@ export function buildApp(dependencies: AppDependencies): Express {
       ...sessionHandlers(sessions),
       ...tokenHandlers(sessions, publishedKeys),
       ...adminHandlers(administration),
-      ...recoveryHandlers(recovery),
+      ...recoveryHandlers(recovery, promised),
       ...healthHandlers(readiness),
     }),
   );

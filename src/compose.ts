@@ -60,7 +60,11 @@ export interface Domain {
 
 export interface Service extends Domain {
   app: Express;
-  /** From now on readiness answers 503 "shutting down", so load balancers stop sending traffic. */
+  /**
+   * From now on readiness answers 503 "shutting down", so load balancers stop
+   * sending traffic, and no more mail is claimed: the message in flight has
+   * the time requests have (readiness delay and grace), then it is abandoned.
+   */
   beginShutdown(): void;
 }
 
@@ -160,6 +164,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
   const delivery = smtpUrl ? startDelivery(domain.outbox, smtpTransport(smtpUrl, from), pollMs, logger) : undefined;
 
   let shuttingDown = false;
+  const promisedWork = new Set<Promise<void>>();
   const operations = operationsOf(spec, {
     // Settings an operation's `x-token-required-when` may name.
     enabled: new Set(config.usersListRequiresAuth ? ['USERS_LIST_REQUIRES_AUTH'] : []),
@@ -177,6 +182,10 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     },
     readiness: async () => (shuttingDown ? 'shutting down' : domain.readiness()),
     draining: () => shuttingDown,
+    promised: (work) => {
+      promisedWork.add(work);
+      void work.finally(() => promisedWork.delete(work));
+    },
     metrics: createMetrics(config.metrics, () => sessions.countActive(), operations),
     spec,
     operations,
@@ -193,10 +202,13 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     app,
     beginShutdown() {
       shuttingDown = true;
+      void delivery?.stop((config.shutdownReadinessDelaySeconds + config.shutdownGraceSeconds) * 1000);
     },
     async close() {
       clearInterval(pruneTimer);
       clearInterval(keyTimer);
+      // A 202 for a reset link promised the mail: it is queued before the database closes.
+      await Promise.allSettled(promisedWork);
       await delivery?.stop();
       await domain.close();
     },

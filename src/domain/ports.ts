@@ -253,6 +253,13 @@ export interface QueuedMail extends OutgoingMail {
   lastError: string | null;
 }
 
+/**
+ * A sender's claim on a message: every claim counts an attempt, so once a
+ * lease has run out and another sender has claimed the message, the first
+ * sender's claim no longer matches.
+ */
+export type OutboxClaim = Pick<QueuedMail, 'id' | 'attempts'>;
+
 export interface OutboxRepository {
   /** Queues a message; inside a transaction, it exists only if the transaction commits. */
   enqueue(mail: OutgoingMail, nowMs: number): Promise<number>;
@@ -263,9 +270,10 @@ export interface OutboxRepository {
    * claimed again when the lease runs out.
    */
   claimDue(nowMs: number, leaseMs: number, limit: number): Promise<QueuedMail[]>;
-  markSent(id: number, nowMs: number): Promise<void>;
-  /** Gives the claim back, to be tried again from `nextAttemptAt`. */
-  markFailed(id: number, nextAttemptAt: number, error: string): Promise<void>;
+  /** Marks the message sent, if the claim is still the latest one; says whether it was. */
+  markSent(claim: OutboxClaim, nowMs: number): Promise<boolean>;
+  /** Gives the claim back, to be tried again from `nextAttemptAt`, if it is still the latest one. */
+  markFailed(claim: OutboxClaim, nextAttemptAt: number, error: string): Promise<boolean>;
   /** Deletes every message to this address, sent or not. */
   deleteTo(recipient: string): Promise<void>;
   /** Deletes the messages queued before `atMs`, sent or not; says how many. */

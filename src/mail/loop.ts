@@ -5,8 +5,12 @@ import type { OutboxRepository } from '../domain/ports.js';
 import { describeSafely, type Logger } from '../logger.js';
 
 export interface RunningDelivery {
-  /** Waits for the round in progress, then stops. */
-  stop(): Promise<void>;
+  /**
+   * Claims no more messages, gives the one in flight up to `graceMs` to be
+   * sent, then abandons it (to a later attempt, here or by another process)
+   * and closes the transport. Calling it again waits for the same stop.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function startDelivery(
@@ -16,26 +20,41 @@ export function startDelivery(
   logger: Logger,
 ): RunningDelivery {
   const delivery = new MailDelivery(outbox, transport);
+  const finish = new AbortController();
+  const abandon = new AbortController();
   let round: Promise<unknown> = Promise.resolve();
   let running = false;
   const tick = () => {
-    if (running) return;
+    if (running || finish.signal.aborted) return;
     running = true;
     round = delivery
-      .deliverDue((id, attempt, error) =>
-        // The outbox id and the server's answer only: no address, link or token.
-        logger.warn({ outboxId: id, attempt, failure: describeSafely(error) }, 'mail delivery failed; will retry'),
+      .deliverDue(
+        {
+          failed: (id, attempt, failure) =>
+            // The outbox id and the server's answer only: no address, link or token.
+            logger.warn({ outboxId: id, attempt, failure }, 'mail delivery failed; will retry'),
+          claimLost: (id) =>
+            logger.warn({ outboxId: id }, 'mail delivery outlasted its claim; another process may have sent it too'),
+        },
+        { finish: finish.signal, abandon: abandon.signal },
       )
       .catch((error: unknown) => logger.warn({ failure: describeSafely(error) }, 'mail delivery round failed'))
       .finally(() => (running = false));
   };
   const timer = setInterval(tick, pollMs).unref();
   tick();
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      clearInterval(timer);
-      await round;
-      transport.close();
+    stop(graceMs = 0) {
+      stopped ??= (async () => {
+        clearInterval(timer);
+        finish.abort();
+        const deadline = setTimeout(() => abandon.abort(), graceMs);
+        await round;
+        clearTimeout(deadline);
+        transport.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -6,8 +6,17 @@ import type { MailTransport } from '../domain/mail.js';
 export function smtpTransport(url: string, from: string): MailTransport {
   const transporter = nodemailer.createTransport(url);
   return {
-    async send(mail) {
-      await transporter.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+    async send(mail, signal) {
+      // Aborting ends the connection, so the deadline bounds the whole
+      // exchange, not just each silence (nodemailer waits 10 minutes of it).
+      await transporter.sendMail({
+        from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        signal,
+      });
     },
     close: () => transporter.close(),
   };

@@ -11,6 +11,7 @@ import type {
   NewUserRow,
   OneTimeTokenRepository,
   OneTimeTokenRow,
+  OutboxClaim,
   OutboxRepository,
   OutgoingMail,
   QueuedMail,
@@ -509,6 +510,8 @@ const queuedMail = (row: OutboxRow): QueuedMail => ({
 
 function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
   const onPostgres = isPostgres(db);
+  const whereClaimed = ({ id, attempts }: OutboxClaim) =>
+    db('mail_outbox').where({ id, attempts }).whereNull('sent_at');
   return {
     async enqueue(mail: OutgoingMail, nowMs: number) {
       const [row] = await db('mail_outbox')
@@ -541,8 +544,9 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
       return rows.map(queuedMail).sort((a, b) => a.id - b.id);
     },
 
-    async markSent(id: number, nowMs: number) {
-      await db('mail_outbox').where({ id }).update({ sent_at: nowMs, claimed_until: null, last_error: null });
+    async markSent(claim: OutboxClaim, nowMs: number) {
+      const updated = await whereClaimed(claim).update({ sent_at: nowMs, claimed_until: null, last_error: null });
+      return updated === 1;
     },
 
     async deleteTo(recipient: string) {
@@ -553,10 +557,13 @@ function outboxRepository(db: Knex | Knex.Transaction): OutboxRepository {
       return db('mail_outbox').where('created_at', '<', atMs).delete();
     },
 
-    async markFailed(id: number, nextAttemptAt: number, error: string) {
-      await db('mail_outbox')
-        .where({ id })
-        .update({ next_attempt_at: nextAttemptAt, claimed_until: null, last_error: error.slice(0, 200) });
+    async markFailed(claim: OutboxClaim, nextAttemptAt: number, error: string) {
+      const updated = await whereClaimed(claim).update({
+        next_attempt_at: nextAttemptAt,
+        claimed_until: null,
+        last_error: error.slice(0, 200),
+      });
+      return updated === 1;
     },
 
     async list(limit: number) {

@@ -1,5 +1,6 @@
 // A real SMTP server on loopback for the tests (smtp-server): it accepts every
-// message and keeps it, raw, with its envelope recipients.
+// message and keeps it, raw, with its envelope recipients; as told, it answers
+// slowly or never, or refuses some recipients.
 import { SMTPServer } from 'smtp-server';
 
 export interface Received {
@@ -7,26 +8,56 @@ export interface Received {
   raw: string;
 }
 
+export interface SmtpServerOptions {
+  /** How long the server waits before it answers a message's data: a slow relay. */
+  answerDelayMs?: number;
+  /** The server never answers a message's data (until it is closed): a relay that hangs. */
+  neverAnswer?: boolean;
+  /** Refuses these recipients at RCPT TO with 550, naming the address as real servers do. */
+  rejectRecipients?: string[];
+}
+
 /** An SMTP server on loopback that keeps every message it accepts. */
-export async function startSmtpServer(port = 0) {
+export async function startSmtpServer(port = 0, options: SmtpServerOptions = {}) {
   const received: Received[] = [];
+  /** Messages whose data has arrived, answered or not yet. */
+  const dataArrived: string[][] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    closeTimeout: 1000,
+    onRcptTo(address, session, callback) {
+      if (!options.rejectRecipients?.includes(address.address)) return callback();
+      const refusal = Object.assign(
+        new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in local recipient table`),
+        { responseCode: 550 },
+      );
+      callback(refusal);
+    },
     onData(stream, session, callback) {
       let raw = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => (raw += chunk));
       stream.on('end', () => {
-        received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-        callback();
+        const to = session.envelope.rcptTo.map((r) => r.address);
+        dataArrived.push(to);
+        if (options.neverAnswer) return;
+        setTimeout(() => {
+          received.push({ to, raw });
+          callback();
+        }, options.answerDelayMs ?? 0);
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.server.address() as { port: number };
-  return { port: address.port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    port: address.port,
+    received,
+    dataArrived,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** The mail's text as written: quoted-printable soft line breaks unfolded and =XX decoded. */
