@@ -166,7 +166,7 @@ function signatureS(signature: Buffer): bigint {
 }
 
 /** The token with its ES256 signature (r || s, 64 bytes) in the low-s form. */
-function withLowS(token: string): string {
+export function withLowS(token: string): string {
   const dot = token.lastIndexOf('.');
   const signature = Buffer.from(token.slice(dot + 1), 'base64url');
   const s = signatureS(signature);

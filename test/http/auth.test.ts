@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { backend, createTestDatabase } from '../support/database.js';
+import { withLowS } from '../../src/domain/tokens.js';
 import { ADMIN, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
@@ -82,8 +83,11 @@ describe('authentication', () => {
         server = algorithm === 'ES256' ? api : await startTestServer({ JWT_ALGORITHM: 'HS256' });
         user = await server.register();
         const { kid, key } = server.service.signingKeys?.ring.signingKey() ?? { kid: undefined, key: TEST_SECRET };
-        sign = (claims, options = {}) =>
-          jwt.sign(claims, key, { algorithm, ...(kid ? { keyid: kid } : {}), ...options });
+        // ES256 in the low-s form, the one spelling the service accepts.
+        sign = (claims, options = {}) => {
+          const token = jwt.sign(claims, key, { algorithm, ...(kid ? { keyid: kid } : {}), ...options });
+          return (options.algorithm ?? algorithm) === 'ES256' ? withLowS(token) : token;
+        };
       });
       after(async () => {
         if (server !== api) await server.close();
