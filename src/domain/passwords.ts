@@ -122,8 +122,8 @@ function needsRehash(passwordHash: string): boolean {
  * some addresses can't starve the rest: a requester's first job waits for at
  * most one job of each other requester. Work that would wait past a budget is
  * refused at once (Overloaded); when all the work waiting is past the budget
- * for all, the requester with the longest queue gives up its newest job, so
- * the budget keeps room for newcomers.
+ * for all, a requester with nothing waiting still gets in: the one with the
+ * longest queue gives up its newest job, so the budget keeps room for newcomers.
  */
 export class HashAdmission {
   private running = 0;
@@ -191,8 +191,11 @@ export class HashAdmission {
     const wait = this.secondsFor(ahead + 1);
     if (wait > this.budget.maxQueuedSeconds) return { refusal: this.refusal(wait) };
     if (this.secondsFor(this.running + this.waitingCount + 1) <= this.budget.maxQueuedSeconds) return {};
-    const longest = this.longestQueue();
-    if (longest === undefined || longest.queue.length <= ownWaiting + 1) {
+    // Only a requester with nothing waiting gets in by shedding: requesters
+    // of the flood are refused at once, and don't shed each other's jobs
+    // (each shed job has already written its limits' places).
+    const longest = ownWaiting === 0 ? this.longestQueue() : undefined;
+    if (longest === undefined || longest.queue.length <= 1) {
       return { refusal: this.refusal(this.secondsFor(this.running + this.waitingCount + 1)) };
     }
     return { shed: longest };

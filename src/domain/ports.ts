@@ -158,6 +158,8 @@ export interface LimitClaim {
   key: string;
   limit: number;
   windowMs: number;
+  /** Never given back: its event is left out of the reservation's ids. */
+  forGood?: boolean;
 }
 
 export type Reservation =

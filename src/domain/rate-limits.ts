@@ -12,6 +12,8 @@ export interface RateLimitRule {
   bucket: string;
   limit: number;
   windowSeconds: number;
+  /** Its places count whatever the outcome: a success gives them back only in the other rules. */
+  forGood?: boolean;
 }
 
 export interface RateLimitSettings {
@@ -59,7 +61,10 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
       values.loginMaxFailuresPerEmailAndAddress,
     ),
     loginFailuresPerAddress: loginRule('login_failure_address', values.loginMaxFailuresPerAddress),
-    loginAttemptsPerAddress: loginRule('login_attempt_address', values.loginMaxAttemptsPerAddress),
+    loginAttemptsPerAddress: {
+      ...loginRule('login_attempt_address', values.loginMaxAttemptsPerAddress),
+      forGood: true,
+    },
     loginFailuresPerEmail: loginRule('login_failure_email', values.loginMaxFailuresPerEmail),
     registrationsPerAddress: hourlyRule('registration_address', values.registrationsPerAddress),
     passwordChangeFailuresPerUser: loginRule('password_change_failure_user', values.passwordChangeMaxFailuresPerUser),
@@ -101,7 +106,13 @@ export async function takePlaces(
   const reservation = await repository.reserve(
     claims
       .filter(([rule]) => rule.limit > 0)
-      .map(([rule, key]) => ({ bucket: rule.bucket, key, limit: rule.limit, windowMs: rule.windowSeconds * 1000 })),
+      .map(([rule, key]) => ({
+        bucket: rule.bucket,
+        key,
+        limit: rule.limit,
+        windowMs: rule.windowSeconds * 1000,
+        forGood: rule.forGood,
+      })),
     nowMs,
   );
   if (!reservation.granted) throw new RateLimited(Math.ceil(reservation.retryAfterMs / 1000));

@@ -15,7 +15,6 @@ import type { Repositories, Store } from './ports.js';
 import {
   emailAndAddressKey,
   longestWindowSeconds,
-  takePlaces,
   withPlaces,
   type RateLimitRule,
   type RateLimitSettings,
@@ -161,12 +160,8 @@ export class SessionService {
     const emailKey = canonicalEmail(email);
     const pairKey = emailAndAddressKey(emailKey, origin.address);
     const { loginFailuresPerEmailAndAddress, loginFailuresPerAddress, loginFailuresPerEmail } = this.limits;
-    await takePlaces(
-      this.store.rateLimits,
-      [[this.limits.loginAttemptsPerAddress, requesterGroup(origin.address)]],
-      this.now(),
-    );
     const claims: [RateLimitRule, string][] = [
+      [this.limits.loginAttemptsPerAddress, requesterGroup(origin.address)],
       [loginFailuresPerEmailAndAddress, pairKey],
       [loginFailuresPerAddress, origin.address],
       [loginFailuresPerEmail, emailKey],

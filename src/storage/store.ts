@@ -375,11 +375,11 @@ function rateLimitRepository(db: Knex | Knex.Transaction): RateLimitRepository {
             for (const key of keys) await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
           }
           const eventIds: number[] = [];
-          for (const { bucket, key } of claims) {
+          for (const { bucket, key, forGood } of claims) {
             const [row] = await trx('rate_limit_events')
               .insert({ bucket, key, occurred_at: nowMs })
               .returning<{ id: number }[]>('id');
-            eventIds.push(Number(row.id));
+            if (!forGood) eventIds.push(Number(row.id));
           }
           let retryAfterMs = 0;
           let filledALimit = false;
