@@ -733,29 +733,6 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * Format: int32
-         * @description The user's id.
-         * @example 1
-         */
-        UserId: number;
-        /**
-         * Format: email
-         * @description An email address; stored lower-case, unique without regard to case.
-         * @example jane.doe@example.com
-         */
-        Email: string;
-        /**
-         * @description 3 to 32 ASCII letters, digits, `_`, `.` or `-` (after NFKC
-         *     normalization); unique without regard to case.
-         * @example jane.doe
-         */
-        UserName: string;
-        /**
-         * @description 1 to 100 characters, any script.
-         * @example Jane
-         */
-        PersonName: string;
-        /**
          * @description An email address as sent. Surrounding whitespace is trimmed and the
          *     text NFKC-normalized; the result must then be a valid address
          *     (`format: email`) of at most 254 characters. Stored lower-case, so
@@ -789,12 +766,6 @@ export interface components {
          */
         NewPassword: string;
         /**
-         * Format: password
-         * @description A password as the user knows it.
-         * @example correct-horse-battery
-         */
-        GivenPassword: string;
-        /**
          * @description `user` (the default), `moderator` (may also update users whose role is
          *     `user`) or `admin` (may update anyone and create moderators and admins).
          * @example user
@@ -809,35 +780,106 @@ export interface components {
             password: components["schemas"]["NewPassword"];
             role?: components["schemas"]["Role"];
         };
-        /** @description Any non-empty subset of the profile fields. */
-        ProfileChanges: {
-            email?: components["schemas"]["EmailInput"];
-            user_name?: components["schemas"]["UserNameInput"];
-            first_name?: components["schemas"]["PersonNameInput"];
-            last_name?: components["schemas"]["PersonNameInput"];
+        /**
+         * @description A JWT (ES256, or HS256 where configured) to send as `Authorization: Bearer <token>`.
+         * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
+         */
+        Token: string;
+        /**
+         * @description An opaque refresh token (256 random bits, base64url): send it to
+         *     `POST /token/refresh` for the next access token. Keep it secret; the
+         *     service stores only a hash of it.
+         * @example 3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA
+         */
+        RefreshToken: string;
+        RegistrationToken: {
+            JWT: components["schemas"]["Token"];
+            refresh_token: components["schemas"]["RefreshToken"];
         };
-        PasswordChange: {
-            existing_password: components["schemas"]["GivenPassword"];
-            password: components["schemas"]["NewPassword"];
+        /** @description One field that failed validation. */
+        FieldProblem: {
+            /**
+             * @description Where the problem is, for example `body.email`, `params.user_id` or `query.page`.
+             * @example body.email
+             */
+            field: string;
+            /**
+             * @description What is wrong, in English, for developers.
+             * @example must match format "email"
+             */
+            message: string;
         };
-        Credentials: {
-            email: components["schemas"]["EmailInput"];
-            password: components["schemas"]["GivenPassword"];
+        /**
+         * @description Every error body. `error` is one of the texts documented on the
+         *     response, word for word; `details` appears only on `400` answers to
+         *     invalid input.
+         */
+        Error: {
+            /**
+             * @description What went wrong, in the contract's exact words.
+             * @example Incorrect field
+             */
+            error: string;
+            /** @description The fields that failed validation. */
+            details?: components["schemas"]["FieldProblem"][];
         };
+        IncorrectFieldError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field";
+        };
+        UserAuthenticationFailedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Unauthorized: User authentication failed";
+        };
+        NotPermittedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Forbidden" | "Email address not verified";
+        };
+        InvalidRequestBodyError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid request body";
+        };
+        TooManyRequestsError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Too many requests";
+        };
+        InternalServerErrorBody: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Internal server error";
+        };
+        ServiceBusyError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Service busy, try again later";
+        };
+        /**
+         * Format: int32
+         * @description The user's id.
+         * @example 1
+         */
+        UserId: number;
+        /**
+         * Format: email
+         * @description An email address; stored lower-case, unique without regard to case.
+         * @example jane.doe@example.com
+         */
+        Email: string;
+        /**
+         * @description 3 to 32 ASCII letters, digits, `_`, `.` or `-` (after NFKC
+         *     normalization); unique without regard to case.
+         * @example jane.doe
+         */
+        UserName: string;
+        /**
+         * @description 1 to 100 characters, any script.
+         * @example Jane
+         */
+        PersonName: string;
         UserSummary: {
             id: components["schemas"]["UserId"];
             email: components["schemas"]["Email"];
             user_name: components["schemas"]["UserName"];
             first_name: components["schemas"]["PersonName"];
             last_name: components["schemas"]["PersonName"];
-        };
-        UserProfile: {
-            id: components["schemas"]["UserId"];
-            email: components["schemas"]["Email"];
-            user_name: components["schemas"]["UserName"];
-            first_name: components["schemas"]["PersonName"];
-            last_name: components["schemas"]["PersonName"];
-            role: components["schemas"]["Role"];
         };
         UserPage: {
             users: components["schemas"]["UserSummary"][];
@@ -857,24 +899,57 @@ export interface components {
              */
             total_users: number;
         };
+        WrongPageParametersError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "wrong parameters page, per_page";
+        };
+        EmailNotVerifiedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Email address not verified";
+        };
+        UserProfile: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+        };
+        UserNotFoundError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "User not found";
+        };
+        /** @description Any non-empty subset of the profile fields. */
+        ProfileChanges: {
+            email?: components["schemas"]["EmailInput"];
+            user_name?: components["schemas"]["UserNameInput"];
+            first_name?: components["schemas"]["PersonNameInput"];
+            last_name?: components["schemas"]["PersonNameInput"];
+        };
         UpdatedUser: {
             id: components["schemas"]["UserId"];
         };
         /**
-         * @description A JWT (ES256, or HS256 where configured) to send as `Authorization: Bearer <token>`.
-         * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
+         * Format: password
+         * @description A password as the user knows it.
+         * @example correct-horse-battery
          */
-        Token: string;
-        /**
-         * @description An opaque refresh token (256 random bits, base64url): send it to
-         *     `POST /token/refresh` for the next access token. Keep it secret; the
-         *     service stores only a hash of it.
-         * @example 3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA
-         */
-        RefreshToken: string;
-        RegistrationToken: {
-            JWT: components["schemas"]["Token"];
-            refresh_token: components["schemas"]["RefreshToken"];
+        GivenPassword: string;
+        PasswordChange: {
+            existing_password: components["schemas"]["GivenPassword"];
+            password: components["schemas"]["NewPassword"];
+        };
+        PasswordUpdatedMessage: {
+            /** @enum {string} */
+            message: "Password updated successfully";
+        };
+        PasswordChangeRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid request: Old password is incorrect";
+        };
+        Credentials: {
+            email: components["schemas"]["EmailInput"];
+            password: components["schemas"]["GivenPassword"];
         };
         LoginResult: {
             access_token: components["schemas"]["Token"];
@@ -886,30 +961,45 @@ export interface components {
             expires_at: string;
             refresh_token: components["schemas"]["RefreshToken"];
         };
-        TokenRefresh: {
-            refresh_token: components["schemas"]["RefreshToken"];
+        InvalidCredentialsError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid credentials";
         };
-        /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
-        JsonWebKey: {
+        LoginRefusedError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            kty: "EC";
-            /** @enum {string} */
-            crv: "P-256";
-            x: string;
-            y: string;
-            /** @description The key's id, as in the `kid` header of the tokens it signed. */
-            kid: string;
-            /** @enum {string} */
-            alg: "ES256";
-            /** @enum {string} */
-            use: "sig";
+            error?: "Account disabled" | "Email address not verified";
         };
-        JsonWebKeySet: {
-            keys: components["schemas"]["JsonWebKey"][];
-        };
-        PasswordUpdatedMessage: {
+        LogoutMessage: {
             /** @enum {string} */
-            message: "Password updated successfully";
+            message: "Logout successful";
+        };
+        InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid or expired token";
+        };
+        TokenValidMessage: {
+            /** @enum {string} */
+            message: "Token is valid";
+        };
+        PasswordResetRequest: {
+            email: components["schemas"]["EmailInput"];
+        };
+        PasswordResetRequestedMessage: {
+            /** @enum {string} */
+            message: "If an account has this email, a reset link is on its way";
+        };
+        PasswordReset: {
+            /** @description The token from the reset link. */
+            token: string;
+            password: components["schemas"]["NewPassword"];
+        };
+        PasswordResetMessage: {
+            /** @enum {string} */
+            message: "Password has been reset";
+        };
+        PasswordResetRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid or expired reset token";
         };
         /**
          * Format: date-time
@@ -947,6 +1037,69 @@ export interface components {
             /** @enum {string} */
             message: "Account deleted";
         };
+        AccountClosureRefusedError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Incorrect field" | "Invalid request: Password is incorrect";
+        };
+        RemovalConflictError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Invalid request body" | "The last admin cannot be removed";
+        };
+        /**
+         * Format: uuid
+         * @description A session's id (its tokens' `jti`), lower-case.
+         * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
+         */
+        SessionId: string;
+        Session: {
+            id: components["schemas"]["SessionId"];
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            /** @description The client address the session started from (see `TRUST_PROXY`). */
+            address: string | null;
+            /** @description The `User-Agent` it started with, cut to 256 characters. */
+            user_agent: string | null;
+            /** @description Whether this is the session of the token sent. */
+            current: boolean;
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
+        };
+        SessionsEnded: {
+            /**
+             * Format: int32
+             * @description How many sessions ended.
+             */
+            ended: number;
+        };
+        SessionEndedMessage: {
+            /** @enum {string} */
+            message: "Session ended";
+        };
+        SessionNotFoundError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "Session not found";
+        };
+        AdminUserView: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+            email_verified: boolean;
+            disabled: boolean;
+            created_at: components["schemas"]["Timestamp"];
+        };
+        UserSearchPage: {
+            users: components["schemas"]["AdminUserView"][];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            per_page: number;
+            /** Format: int64 */
+            total_users: number;
+        };
         /**
          * @description The kind of a security event.
          * @example login_failure
@@ -981,25 +1134,9 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        AdminUserView: {
-            id: components["schemas"]["UserId"];
-            email: components["schemas"]["Email"];
-            user_name: components["schemas"]["UserName"];
-            first_name: components["schemas"]["PersonName"];
-            last_name: components["schemas"]["PersonName"];
-            role: components["schemas"]["Role"];
-            email_verified: boolean;
-            disabled: boolean;
-            created_at: components["schemas"]["Timestamp"];
-        };
-        UserSearchPage: {
-            users: components["schemas"]["AdminUserView"][];
-            /** Format: int32 */
-            page: number;
-            /** Format: int32 */
-            per_page: number;
-            /** Format: int64 */
-            total_users: number;
+        LastAdminError: components["schemas"]["Error"] & {
+            /** @enum {string} */
+            error?: "The last admin cannot be removed";
         };
         RoleChange: {
             role: components["schemas"]["Role"];
@@ -1012,37 +1149,6 @@ export interface components {
             /** @enum {string} */
             message: "Account disabled" | "Account enabled";
         };
-        /**
-         * Format: uuid
-         * @description A session's id (its tokens' `jti`), lower-case.
-         * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
-         */
-        SessionId: string;
-        Session: {
-            id: components["schemas"]["SessionId"];
-            created_at: components["schemas"]["Timestamp"];
-            expires_at: components["schemas"]["Timestamp"];
-            /** @description The client address the session started from (see `TRUST_PROXY`). */
-            address: string | null;
-            /** @description The `User-Agent` it started with, cut to 256 characters. */
-            user_agent: string | null;
-            /** @description Whether this is the session of the token sent. */
-            current: boolean;
-        };
-        SessionList: {
-            sessions: components["schemas"]["Session"][];
-        };
-        SessionsEnded: {
-            /**
-             * Format: int32
-             * @description How many sessions ended.
-             */
-            ended: number;
-        };
-        SessionEndedMessage: {
-            /** @enum {string} */
-            message: "Session ended";
-        };
         EmailVerification: {
             /** @description The token from the verification link. */
             token: string;
@@ -1051,45 +1157,46 @@ export interface components {
             /** @enum {string} */
             message: "Email address verified";
         };
-        VerificationSentMessage: {
-            /** @enum {string} */
-            message: "A verification link is on its way";
-        };
         EmailVerificationRefusedError: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Incorrect field" | "Invalid or expired verification token";
+        };
+        VerificationSentMessage: {
+            /** @enum {string} */
+            message: "A verification link is on its way";
         };
         EmailAlreadyVerifiedError: components["schemas"]["Error"] & {
             /** @enum {string} */
             error?: "Email address is already verified";
         };
-        PasswordResetRequest: {
-            email: components["schemas"]["EmailInput"];
+        TokenRefresh: {
+            refresh_token: components["schemas"]["RefreshToken"];
         };
-        PasswordReset: {
-            /** @description The token from the reset link. */
-            token: string;
-            password: components["schemas"]["NewPassword"];
-        };
-        PasswordResetRequestedMessage: {
+        RefreshRefusedError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            message: "If an account has this email, a reset link is on its way";
+            error?: "Invalid or expired refresh token";
         };
-        PasswordResetMessage: {
+        RefreshConflictError: components["schemas"]["Error"] & {
             /** @enum {string} */
-            message: "Password has been reset";
+            error?: "Invalid request body" | "Refresh token already used";
         };
-        PasswordResetRefusedError: components["schemas"]["Error"] & {
+        /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
+        JsonWebKey: {
             /** @enum {string} */
-            error?: "Incorrect field" | "Invalid or expired reset token";
+            kty: "EC";
+            /** @enum {string} */
+            crv: "P-256";
+            x: string;
+            y: string;
+            /** @description The key's id, as in the `kid` header of the tokens it signed. */
+            kid: string;
+            /** @enum {string} */
+            alg: "ES256";
+            /** @enum {string} */
+            use: "sig";
         };
-        LogoutMessage: {
-            /** @enum {string} */
-            message: "Logout successful";
-        };
-        TokenValidMessage: {
-            /** @enum {string} */
-            message: "Token is valid";
+        JsonWebKeySet: {
+            keys: components["schemas"]["JsonWebKey"][];
         };
         Liveness: {
             /** @enum {string} */
@@ -1104,113 +1211,6 @@ export interface components {
             status: "unavailable";
             /** @enum {string} */
             reason: "database unreachable" | "migrations pending" | "shutting down";
-        };
-        /** @description One field that failed validation. */
-        FieldProblem: {
-            /**
-             * @description Where the problem is, for example `body.email`, `params.user_id` or `query.page`.
-             * @example body.email
-             */
-            field: string;
-            /**
-             * @description What is wrong, in English, for developers.
-             * @example must match format "email"
-             */
-            message: string;
-        };
-        /**
-         * @description Every error body. `error` is one of the texts documented on the
-         *     response, word for word; `details` appears only on `400` answers to
-         *     invalid input.
-         */
-        Error: {
-            /**
-             * @description What went wrong, in the contract's exact words.
-             * @example Incorrect field
-             */
-            error: string;
-            /** @description The fields that failed validation. */
-            details?: components["schemas"]["FieldProblem"][];
-        };
-        IncorrectFieldError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field";
-        };
-        PasswordChangeRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Old password is incorrect";
-        };
-        WrongPageParametersError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "wrong parameters page, per_page";
-        };
-        UserAuthenticationFailedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Unauthorized: User authentication failed";
-        };
-        InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired token";
-        };
-        RefreshRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired refresh token";
-        };
-        RefreshConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "Refresh token already used";
-        };
-        InvalidCredentialsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid credentials";
-        };
-        EmailNotVerifiedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Email address not verified";
-        };
-        SessionNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Session not found";
-        };
-        AccountClosureRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Password is incorrect";
-        };
-        RemovalConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "The last admin cannot be removed";
-        };
-        LastAdminError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "The last admin cannot be removed";
-        };
-        LoginRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Account disabled" | "Email address not verified";
-        };
-        NotPermittedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Forbidden" | "Email address not verified";
-        };
-        UserNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "User not found";
-        };
-        InvalidRequestBodyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body";
-        };
-        TooManyRequestsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Too many requests";
-        };
-        ServiceBusyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Service busy, try again later";
-        };
-        InternalServerErrorBody: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Internal server error";
         };
     };
     responses: {
@@ -1246,21 +1246,6 @@ export interface components {
                 "application/json": components["schemas"]["UserAuthenticationFailedError"];
             };
         };
-        /** @description The token is missing, malformed, expired, tampered with or revoked. */
-        InvalidOrExpiredToken: {
-            headers: {
-                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid or expired token"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidOrExpiredTokenError"];
-            };
-        };
         /**
          * @description `Forbidden`: the token is valid, but its user may not do this.
          *     `Email address not verified`: only with `REQUIRE_VERIFIED_EMAIL=true`,
@@ -1272,81 +1257,6 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["NotPermittedError"];
-            };
-        };
-        /**
-         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
-         *     verified its email yet. It may verify it, ask for a new link and log
-         *     out.
-         */
-        EmailNotVerified: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Email address not verified"
-                 *     }
-                 */
-                "application/json": components["schemas"]["EmailNotVerifiedError"];
-            };
-        };
-        /** @description This is the only admin left; make another admin first. */
-        LastAdmin: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "The last admin cannot be removed"
-                 *     }
-                 */
-                "application/json": components["schemas"]["LastAdminError"];
-            };
-        };
-        /**
-         * @description `The last admin cannot be removed`: this is the only admin left.
-         *     `Invalid request body`: the body is not readable JSON.
-         */
-        LastAdminOrUnreadable: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["RemovalConflictError"];
-            };
-        };
-        /** @description No user has this id. */
-        UserNotFound: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "User not found"
-                 *     }
-                 */
-                "application/json": components["schemas"]["UserNotFoundError"];
-            };
-        };
-        /**
-         * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
-         *     is not sent as `application/json`, or is larger than 16 KiB.
-         */
-        InvalidRequestBody: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid request body"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidRequestBodyError"];
             };
         };
         /**
@@ -1382,67 +1292,18 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
-        /**
-         * @description Too many failed logins for this email from this client address, from
-         *     this client address, or for this email from all addresses.
-         */
-        TooManyLoginFailures: {
+        /** @description Something unexpected failed on the server; nothing was half-written. */
+        InternalServerError: {
             headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
-                 *       "error": "Too many requests"
+                 *       "error": "Internal server error"
                  *     }
                  */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many reset requests for this email or from this client address in the last hour. */
-        TooManyResetRequests: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many wrong existing passwords for this account; logging in is not affected. */
-        TooManyPasswordChangeFailures: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many verification links for this account in the last hour. */
-        TooManyVerificationRequests: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
+                "application/json": components["schemas"]["InternalServerErrorBody"];
             };
         };
         /**
@@ -1466,18 +1327,157 @@ export interface components {
                 "application/json": components["schemas"]["ServiceBusyError"];
             };
         };
-        /** @description Something unexpected failed on the server; nothing was half-written. */
-        InternalServerError: {
+        /**
+         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
+         *     verified its email yet. It may verify it, ask for a new link and log
+         *     out.
+         */
+        EmailNotVerified: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
-                 *       "error": "Internal server error"
+                 *       "error": "Email address not verified"
                  *     }
                  */
-                "application/json": components["schemas"]["InternalServerErrorBody"];
+                "application/json": components["schemas"]["EmailNotVerifiedError"];
+            };
+        };
+        /** @description No user has this id. */
+        UserNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "User not found"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UserNotFoundError"];
+            };
+        };
+        /**
+         * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
+         *     is not sent as `application/json`, or is larger than 16 KiB.
+         */
+        InvalidRequestBody: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid request body"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidRequestBodyError"];
+            };
+        };
+        /** @description Too many wrong existing passwords for this account; logging in is not affected. */
+        TooManyPasswordChangeFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /**
+         * @description Too many failed logins for this email from this client address, from
+         *     this client address, or for this email from all addresses.
+         */
+        TooManyLoginFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description The token is missing, malformed, expired, tampered with or revoked. */
+        InvalidOrExpiredToken: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid or expired token"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidOrExpiredTokenError"];
+            };
+        };
+        /** @description Too many reset requests for this email or from this client address in the last hour. */
+        TooManyResetRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description This is the only admin left; make another admin first. */
+        LastAdmin: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "The last admin cannot be removed"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LastAdminError"];
+            };
+        };
+        /**
+         * @description `The last admin cannot be removed`: this is the only admin left.
+         *     `Invalid request body`: the body is not readable JSON.
+         */
+        LastAdminOrUnreadable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RemovalConflictError"];
+            };
+        };
+        /** @description Too many verification links for this account in the last hour. */
+        TooManyVerificationRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
     };
@@ -1497,13 +1497,13 @@ export interface components {
          *     `Bearer error="invalid_token"` when a token was sent and refused.
          */
         WWWAuthenticate: string;
+        /** @description Seconds until the limit allows another try. */
+        RetryAfter: number;
         /**
          * @description `public, max-age=<JWKS_MAX_AGE_SECONDS>` (default 300): how long a
          *     verifier may keep the key set.
          */
         PublicMaxAge: string;
-        /** @description Seconds until the limit allows another try. */
-        RetryAfter: number;
     };
     pathItems: never;
 }
