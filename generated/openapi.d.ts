@@ -811,45 +811,68 @@ export interface components {
         };
         /**
          * @description Every error body. `error` is one of the texts documented on the
-         *     response, word for word; `details` appears only on `400` answers to
-         *     invalid input.
+         *     response, word for word; `details` appears on `400` answers to invalid
+         *     input, naming the fields that failed, and on the `409` for a taken
+         *     email or user name, naming the field that is taken.
          */
-        Error: {
+        ErrorBody: {
             /**
              * @description What went wrong, in the contract's exact words.
              * @example Incorrect field
              */
             error: string;
-            /** @description The fields that failed validation. */
+            /** @description The fields that failed validation, or the one that is taken. */
             details?: components["schemas"]["FieldProblem"][];
         };
-        IncorrectFieldError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field";
+        /** @enum {string} */
+        IncorrectFieldText: "Incorrect field";
+        IncorrectFieldError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["IncorrectFieldText"];
         };
-        UserAuthenticationFailedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Unauthorized: User authentication failed";
+        /** @enum {string} */
+        UserAuthenticationFailedText: "Unauthorized: User authentication failed";
+        UserAuthenticationFailedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["UserAuthenticationFailedText"];
         };
-        NotPermittedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Forbidden" | "Email address not verified";
+        /** @enum {string} */
+        NotPermittedText: "Forbidden" | "Email address not verified";
+        NotPermittedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["NotPermittedText"];
         };
-        InvalidRequestBodyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body";
+        /** @enum {string} */
+        InvalidRequestBodyText: "Invalid request body";
+        /** @enum {string} */
+        TakenFieldName: "body.email" | "body.user_name";
+        /** @enum {string} */
+        TakenFieldText: "belongs to another account";
+        /** @description The email or user name that already belongs to another account. */
+        TakenField: {
+            field: components["schemas"]["TakenFieldName"];
+            message: components["schemas"]["TakenFieldText"];
         };
-        TooManyRequestsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Too many requests";
+        InvalidRequestBodyOrTakenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidRequestBodyText"];
+            /**
+             * @description Only when the email or user name belongs to another account:
+             *     names that field (one, also when both are taken). An unreadable
+             *     body has no `details`.
+             */
+            details?: components["schemas"]["TakenField"][];
         };
-        InternalServerErrorBody: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Internal server error";
+        /** @enum {string} */
+        TooManyRequestsText: "Too many requests";
+        TooManyRequestsError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["TooManyRequestsText"];
         };
-        ServiceBusyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Service busy, try again later";
+        /** @enum {string} */
+        InternalServerErrorText: "Internal server error";
+        InternalServerErrorBody: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InternalServerErrorText"];
+        };
+        /** @enum {string} */
+        ServiceBusyText: "Service busy, try again later";
+        ServiceBusyError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["ServiceBusyText"];
         };
         /**
          * Format: int32
@@ -899,13 +922,15 @@ export interface components {
              */
             total_users: number;
         };
-        WrongPageParametersError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "wrong parameters page, per_page";
+        /** @enum {string} */
+        WrongPageParametersText: "wrong parameters page, per_page";
+        WrongPageParametersError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["WrongPageParametersText"];
         };
-        EmailNotVerifiedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Email address not verified";
+        /** @enum {string} */
+        EmailNotVerifiedText: "Email address not verified";
+        EmailNotVerifiedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailNotVerifiedText"];
         };
         UserProfile: {
             id: components["schemas"]["UserId"];
@@ -915,9 +940,10 @@ export interface components {
             last_name: components["schemas"]["PersonName"];
             role: components["schemas"]["Role"];
         };
-        UserNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "User not found";
+        /** @enum {string} */
+        UserNotFoundText: "User not found";
+        UserNotFoundError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["UserNotFoundText"];
         };
         /** @description Any non-empty subset of the profile fields. */
         ProfileChanges: {
@@ -939,13 +965,18 @@ export interface components {
             existing_password: components["schemas"]["GivenPassword"];
             password: components["schemas"]["NewPassword"];
         };
+        /** @enum {string} */
+        PasswordUpdatedText: "Password updated successfully";
         PasswordUpdatedMessage: {
-            /** @enum {string} */
-            message: "Password updated successfully";
+            message: components["schemas"]["PasswordUpdatedText"];
         };
-        PasswordChangeRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Old password is incorrect";
+        /** @enum {string} */
+        PasswordChangeRefusedText: "Incorrect field" | "Invalid request: Old password is incorrect";
+        PasswordChangeRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["PasswordChangeRefusedText"];
+        };
+        InvalidRequestBodyError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidRequestBodyText"];
         };
         Credentials: {
             email: components["schemas"]["EmailInput"];
@@ -961,45 +992,53 @@ export interface components {
             expires_at: string;
             refresh_token: components["schemas"]["RefreshToken"];
         };
-        InvalidCredentialsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid credentials";
+        /** @enum {string} */
+        InvalidCredentialsText: "Invalid credentials";
+        InvalidCredentialsError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidCredentialsText"];
         };
-        LoginRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Account disabled" | "Email address not verified";
+        /** @enum {string} */
+        LoginRefusedText: "Account disabled" | "Email address not verified";
+        LoginRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["LoginRefusedText"];
         };
+        /** @enum {string} */
+        LogoutText: "Logout successful";
         LogoutMessage: {
-            /** @enum {string} */
-            message: "Logout successful";
+            message: components["schemas"]["LogoutText"];
         };
-        InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired token";
+        /** @enum {string} */
+        InvalidOrExpiredTokenText: "Invalid or expired token";
+        InvalidOrExpiredTokenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidOrExpiredTokenText"];
         };
+        /** @enum {string} */
+        TokenValidText: "Token is valid";
         TokenValidMessage: {
-            /** @enum {string} */
-            message: "Token is valid";
+            message: components["schemas"]["TokenValidText"];
         };
         PasswordResetRequest: {
             email: components["schemas"]["EmailInput"];
         };
+        /** @enum {string} */
+        PasswordResetRequestedText: "If an account has this email, a reset link is on its way";
         PasswordResetRequestedMessage: {
-            /** @enum {string} */
-            message: "If an account has this email, a reset link is on its way";
+            message: components["schemas"]["PasswordResetRequestedText"];
         };
         PasswordReset: {
             /** @description The token from the reset link. */
             token: string;
             password: components["schemas"]["NewPassword"];
         };
+        /** @enum {string} */
+        PasswordResetText: "Password has been reset";
         PasswordResetMessage: {
-            /** @enum {string} */
-            message: "Password has been reset";
+            message: components["schemas"]["PasswordResetText"];
         };
-        PasswordResetRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid or expired reset token";
+        /** @enum {string} */
+        PasswordResetRefusedText: "Incorrect field" | "Invalid or expired reset token";
+        PasswordResetRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["PasswordResetRefusedText"];
         };
         /**
          * Format: date-time
@@ -1033,17 +1072,20 @@ export interface components {
         AccountClosure: {
             password: components["schemas"]["GivenPassword"];
         };
+        /** @enum {string} */
+        AccountClosedText: "Account deleted";
         AccountClosedMessage: {
-            /** @enum {string} */
-            message: "Account deleted";
+            message: components["schemas"]["AccountClosedText"];
         };
-        AccountClosureRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Password is incorrect";
+        /** @enum {string} */
+        AccountClosureRefusedText: "Incorrect field" | "Invalid request: Password is incorrect";
+        AccountClosureRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["AccountClosureRefusedText"];
         };
-        RemovalConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "The last admin cannot be removed";
+        /** @enum {string} */
+        RemovalConflictText: "Invalid request body" | "The last admin cannot be removed";
+        RemovalConflictError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RemovalConflictText"];
         };
         /**
          * Format: uuid
@@ -1072,13 +1114,15 @@ export interface components {
              */
             ended: number;
         };
+        /** @enum {string} */
+        SessionEndedText: "Session ended";
         SessionEndedMessage: {
-            /** @enum {string} */
-            message: "Session ended";
+            message: components["schemas"]["SessionEndedText"];
         };
-        SessionNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Session not found";
+        /** @enum {string} */
+        SessionNotFoundText: "Session not found";
+        SessionNotFoundError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["SessionNotFoundText"];
         };
         AdminUserView: {
             id: components["schemas"]["UserId"];
@@ -1134,9 +1178,10 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        LastAdminError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "The last admin cannot be removed";
+        /** @enum {string} */
+        LastAdminText: "The last admin cannot be removed";
+        LastAdminError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["LastAdminText"];
         };
         RoleChange: {
             role: components["schemas"]["Role"];
@@ -1145,40 +1190,47 @@ export interface components {
             id: components["schemas"]["UserId"];
             role: components["schemas"]["Role"];
         };
+        /** @enum {string} */
+        AccountStateText: "Account disabled" | "Account enabled";
         AccountStateMessage: {
-            /** @enum {string} */
-            message: "Account disabled" | "Account enabled";
+            message: components["schemas"]["AccountStateText"];
         };
         EmailVerification: {
             /** @description The token from the verification link. */
             token: string;
         };
+        /** @enum {string} */
+        EmailVerifiedText: "Email address verified";
         EmailVerifiedMessage: {
-            /** @enum {string} */
-            message: "Email address verified";
+            message: components["schemas"]["EmailVerifiedText"];
         };
-        EmailVerificationRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid or expired verification token";
+        /** @enum {string} */
+        EmailVerificationRefusedText: "Incorrect field" | "Invalid or expired verification token";
+        EmailVerificationRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailVerificationRefusedText"];
         };
+        /** @enum {string} */
+        VerificationSentText: "A verification link is on its way";
         VerificationSentMessage: {
-            /** @enum {string} */
-            message: "A verification link is on its way";
+            message: components["schemas"]["VerificationSentText"];
         };
-        EmailAlreadyVerifiedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Email address is already verified";
+        /** @enum {string} */
+        EmailAlreadyVerifiedText: "Email address is already verified";
+        EmailAlreadyVerifiedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailAlreadyVerifiedText"];
         };
         TokenRefresh: {
             refresh_token: components["schemas"]["RefreshToken"];
         };
-        RefreshRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired refresh token";
+        /** @enum {string} */
+        RefreshRefusedText: "Invalid or expired refresh token";
+        RefreshRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RefreshRefusedText"];
         };
-        RefreshConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "Refresh token already used";
+        /** @enum {string} */
+        RefreshConflictText: "Invalid request body" | "Refresh token already used";
+        RefreshConflictError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RefreshConflictText"];
         };
         /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
         JsonWebKey: {
@@ -1262,19 +1314,15 @@ export interface components {
         /**
          * @description The body is not readable JSON (it does not parse, is not valid UTF-8,
          *     is not sent as `application/json`, or is larger than 16 KiB), or the
-         *     email or user name already belongs to another account, in any case.
+         *     email or user name already belongs to another account, in any case:
+         *     then `details` names that field.
          */
         InvalidRequestBodyOrTaken: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid request body"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidRequestBodyError"];
+                "application/json": components["schemas"]["InvalidRequestBodyOrTakenError"];
             };
         };
         /** @description This client address has registered too many accounts in the last hour. */
@@ -1328,6 +1376,23 @@ export interface components {
             };
         };
         /**
+         * @description `page` or `per_page` is not an integer or out of range, or an
+         *     unknown query parameter was sent.
+         */
+        WrongPageParameters: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "wrong parameters page, per_page"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WrongPageParametersError"];
+            };
+        };
+        /**
          * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
          *     verified its email yet. It may verify it, ask for a new link and log
          *     out.
@@ -1360,6 +1425,20 @@ export interface components {
             };
         };
         /**
+         * @description `Incorrect field`: a field is missing, unknown, of the wrong type,
+         *     or the new password breaks the policy (8 to 128 characters), or the
+         *     id is not a positive integer. `Invalid request: Old password is
+         *     incorrect`: `existing_password` is not the current password.
+         */
+        PasswordChangeRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordChangeRefusedError"];
+            };
+        };
+        /**
          * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
          *     is not sent as `application/json`, or is larger than 16 KiB.
          */
@@ -1389,6 +1468,38 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description The email is unknown or the password is wrong. */
+        InvalidCredentials: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid credentials"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidCredentialsError"];
+            };
+        };
+        /**
+         * @description The password is right, but no session is opened.
+         *     `Account disabled`: an admin has disabled the account.
+         *     `Email address not verified`: only with
+         *     `REQUIRE_VERIFIED_EMAIL=true`, the account's email is not verified;
+         *     a new verification link is sent (within the limit of
+         *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`). A wrong password answers
+         *     `401` either way, so neither state is shown to a guesser.
+         */
+        LoginRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["LoginRefusedError"];
             };
         };
         /**
@@ -1439,6 +1550,58 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
+        /**
+         * @description `Incorrect field`: a field is missing, unknown or of the wrong type,
+         *     or the new password breaks the policy. `Invalid or expired reset
+         *     token`: the token is unknown, used or expired.
+         */
+        PasswordResetRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordResetRefusedError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the password is missing or not a string.
+         *     `Invalid request: Password is incorrect`: it is not the account's
+         *     password.
+         */
+        AccountClosureRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AccountClosureRefusedError"];
+            };
+        };
+        /**
+         * @description `The last admin cannot be removed`: this is the only admin left.
+         *     `Invalid request body`: the body is not readable JSON.
+         */
+        LastAdminOrUnreadable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RemovalConflictError"];
+            };
+        };
+        /** @description The user has no open session with this id. */
+        SessionNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Session not found"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SessionNotFoundError"];
+            };
+        };
         /** @description This is the only admin left; make another admin first. */
         LastAdmin: {
             headers: {
@@ -1454,15 +1617,30 @@ export interface components {
             };
         };
         /**
-         * @description `The last admin cannot be removed`: this is the only admin left.
-         *     `Invalid request body`: the body is not readable JSON.
+         * @description `Incorrect field`: the token is missing or not a string.
+         *     `Invalid or expired verification token`: the token is unknown,
+         *     used, expired, or was sent to an address the account no longer has.
          */
-        LastAdminOrUnreadable: {
+        EmailVerificationRefused: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["RemovalConflictError"];
+                "application/json": components["schemas"]["EmailVerificationRefusedError"];
+            };
+        };
+        /** @description The email is already verified. */
+        EmailAlreadyVerified: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Email address is already verified"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailAlreadyVerifiedError"];
             };
         };
         /** @description Too many verification links for this account in the last hour. */
@@ -1480,13 +1658,60 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
+        /**
+         * @description The refresh token is unknown, expired or of an ended session, or
+         *     it was already exchanged (and its session has now been ended).
+         */
+        RefreshRefused: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid or expired refresh token"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RefreshRefusedError"];
+            };
+        };
+        /**
+         * @description `Invalid request body`: the body is not readable JSON.
+         *     `Refresh token already used`: this client exchanged this refresh
+         *     token moments ago; the session goes on with the pair that
+         *     exchange returned.
+         */
+        RefreshConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RefreshConflictError"];
+            };
+        };
+        /** @description Not ready; `reason` says why. */
+        ServiceNotReady: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": "unavailable",
+                 *       "reason": "migrations pending"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NotReady"];
+            };
+        };
     };
     parameters: {
         /**
          * @description The user's id, a positive integer.
          * @example 1
          */
-        UserId: components["schemas"]["UserId"];
+        UserIdInPath: components["schemas"]["UserId"];
     };
     requestBodies: never;
     headers: {
@@ -1610,23 +1835,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
-            /**
-             * @description `page` or `per_page` is not an integer or out of range, or an
-             *     unknown query parameter was sent.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "wrong parameters page, per_page"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["WrongPageParametersError"];
-                };
-            };
+            400: components["responses"]["WrongPageParameters"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["EmailNotVerified"];
             500: components["responses"]["InternalServerError"];
@@ -1641,7 +1850,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1683,7 +1892,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1730,7 +1939,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1760,20 +1969,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordUpdatedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: a field is missing, unknown, of the wrong type,
-             *     or the new password breaks the policy (8 to 128 characters), or the
-             *     id is not a positive integer. `Invalid request: Old password is
-             *     incorrect`: `existing_password` is not the current password.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PasswordChangeRefusedError"];
-                };
-            };
+            400: components["responses"]["PasswordChangeRefused"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["ForbiddenOrUnverified"];
             409: components["responses"]["InvalidRequestBody"];
@@ -1822,38 +2018,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["IncorrectField"];
-            /** @description The email is unknown or the password is wrong. */
-            401: {
-                headers: {
-                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Invalid credentials"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InvalidCredentialsError"];
-                };
-            };
-            /**
-             * @description The password is right, but no session is opened.
-             *     `Account disabled`: an admin has disabled the account.
-             *     `Email address not verified`: only with
-             *     `REQUIRE_VERIFIED_EMAIL=true`, the account's email is not verified;
-             *     a new verification link is sent (within the limit of
-             *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`). A wrong password answers
-             *     `401` either way, so neither state is shown to a guesser.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LoginRefusedError"];
-                };
-            };
+            401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["LoginRefused"];
             409: components["responses"]["InvalidRequestBody"];
             429: components["responses"]["TooManyLoginFailures"];
             500: components["responses"]["InternalServerError"];
@@ -1986,19 +2152,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordResetMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: a field is missing, unknown or of the wrong type,
-             *     or the new password breaks the policy. `Invalid or expired reset
-             *     token`: the token is unknown, used or expired.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PasswordResetRefusedError"];
-                };
-            };
+            400: components["responses"]["PasswordResetRefused"];
             409: components["responses"]["InvalidRequestBody"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
@@ -2074,32 +2228,9 @@ export interface operations {
                     "application/json": components["schemas"]["AccountClosedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: the password is missing or not a string.
-             *     `Invalid request: Password is incorrect`: it is not the account's
-             *     password.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AccountClosureRefusedError"];
-                };
-            };
+            400: components["responses"]["AccountClosureRefused"];
             401: components["responses"]["UserAuthenticationFailed"];
-            /**
-             * @description `Invalid request body`: the body is not readable JSON.
-             *     `The last admin cannot be removed`: this is the only admin.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RemovalConflictError"];
-                };
-            };
+            409: components["responses"]["LastAdminOrUnreadable"];
             429: components["responses"]["TooManyPasswordChangeFailures"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
@@ -2211,20 +2342,7 @@ export interface operations {
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["EmailNotVerified"];
-            /** @description The user has no open session with this id. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Session not found"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["SessionNotFoundError"];
-                };
-            };
+            404: components["responses"]["SessionNotFound"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -2367,7 +2485,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2404,7 +2522,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2451,7 +2569,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2488,7 +2606,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2524,7 +2642,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2583,19 +2701,7 @@ export interface operations {
                     "application/json": components["schemas"]["EmailVerifiedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: the token is missing or not a string.
-             *     `Invalid or expired verification token`: the token is unknown,
-             *     used, expired, or was sent to an address the account no longer has.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EmailVerificationRefusedError"];
-                };
-            };
+            400: components["responses"]["EmailVerificationRefused"];
             409: components["responses"]["InvalidRequestBody"];
             500: components["responses"]["InternalServerError"];
         };
@@ -2624,20 +2730,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["UserAuthenticationFailed"];
-            /** @description The email is already verified. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Email address is already verified"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["EmailAlreadyVerifiedError"];
-                };
-            };
+            409: components["responses"]["EmailAlreadyVerified"];
             429: components["responses"]["TooManyVerificationRequests"];
             500: components["responses"]["InternalServerError"];
         };
@@ -2678,38 +2771,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["IncorrectField"];
-            /**
-             * @description The refresh token is unknown, expired or of an ended session, or
-             *     it was already exchanged (and its session has now been ended).
-             */
-            401: {
-                headers: {
-                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Invalid or expired refresh token"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["RefreshRefusedError"];
-                };
-            };
-            /**
-             * @description `Invalid request body`: the body is not readable JSON.
-             *     `Refresh token already used`: this client exchanged this refresh
-             *     token moments ago; the session goes on with the pair that
-             *     exchange returned.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RefreshConflictError"];
-                };
-            };
+            401: components["responses"]["RefreshRefused"];
+            409: components["responses"]["RefreshConflict"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -2797,21 +2860,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ready"];
                 };
             };
-            /** @description Not ready; `reason` says why. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "unavailable",
-                     *       "reason": "migrations pending"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["NotReady"];
-                };
-            };
+            503: components["responses"]["ServiceNotReady"];
         };
     };
 }

@@ -67,7 +67,8 @@ export function errorTextsOf(spec: SpecDocument, response: SpecNode | undefined)
     const schema = resolveRef(spec, node);
     for (const part of (schema.allOf as SpecNode[] | undefined) ?? []) visit(part);
     const error = (schema.properties as Record<string, SpecNode> | undefined)?.error;
-    for (const text of (error?.enum as string[] | undefined) ?? []) if (!texts.includes(text)) texts.push(text);
+    const named = error && resolveRef(spec, error);
+    for (const text of (named?.enum as string[] | undefined) ?? []) if (!texts.includes(text)) texts.push(text);
   };
   visit(content?.['application/json']?.schema);
   return texts;
