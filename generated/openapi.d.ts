@@ -742,29 +742,6 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * Format: int32
-         * @description The user's id.
-         * @example 1
-         */
-        UserId: number;
-        /**
-         * Format: email
-         * @description An email address; stored lower-case, unique without regard to case.
-         * @example jane.doe@example.com
-         */
-        Email: string;
-        /**
-         * @description 3 to 32 ASCII letters, digits, `_`, `.` or `-` (after NFKC
-         *     normalization); unique without regard to case.
-         * @example jane.doe
-         */
-        UserName: string;
-        /**
-         * @description 1 to 100 characters, any script.
-         * @example Jane
-         */
-        PersonName: string;
-        /**
          * @description An email address as sent. Surrounding whitespace is trimmed and the
          *     text NFKC-normalized; the result must then be a valid address
          *     (`format: email`) of at most 254 characters. Stored lower-case, so
@@ -803,12 +780,6 @@ export interface components {
          */
         NewPassword: string;
         /**
-         * Format: password
-         * @description A password as the user knows it.
-         * @example correct-horse-battery
-         */
-        GivenPassword: string;
-        /**
          * @description `user` (the default), `moderator` (may also update users whose role is
          *     `user`) or `admin` (may update anyone and create moderators and admins).
          * @example user
@@ -823,35 +794,129 @@ export interface components {
             password: components["schemas"]["NewPassword"];
             role?: components["schemas"]["Role"];
         };
-        /** @description Any non-empty subset of the profile fields. */
-        ProfileChanges: {
-            email?: components["schemas"]["EmailInput"];
-            user_name?: components["schemas"]["UserNameInput"];
-            first_name?: components["schemas"]["PersonNameInput"];
-            last_name?: components["schemas"]["PersonNameInput"];
+        /**
+         * @description A JWT (ES256, or HS256 where configured) to send as `Authorization: Bearer <token>`.
+         * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
+         */
+        Token: string;
+        /**
+         * @description An opaque refresh token (256 random bits, base64url): send it to
+         *     `POST /token/refresh` for the next access token. Keep it secret; the
+         *     service stores only a hash of it.
+         * @example 3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA
+         */
+        RefreshToken: string;
+        RegistrationToken: {
+            JWT: components["schemas"]["Token"];
+            refresh_token: components["schemas"]["RefreshToken"];
         };
-        PasswordChange: {
-            existing_password: components["schemas"]["GivenPassword"];
-            password: components["schemas"]["NewPassword"];
+        /** @description One field that failed validation. */
+        FieldProblem: {
+            /**
+             * @description Where the problem is, for example `body.email`, `params.user_id` or `query.page`.
+             * @example body.email
+             */
+            field: string;
+            /**
+             * @description What is wrong, in English, for developers.
+             * @example must match format "email"
+             */
+            message: string;
         };
-        Credentials: {
-            email: components["schemas"]["EmailInput"];
-            password: components["schemas"]["GivenPassword"];
+        /**
+         * @description Every error body. `error` is one of the texts documented on the
+         *     response, word for word; `details` appears on `400` answers to invalid
+         *     input, naming the fields that failed, and on the `409` for a taken
+         *     email or user name, naming the field that is taken.
+         */
+        ErrorBody: {
+            /**
+             * @description What went wrong, in the contract's exact words.
+             * @example Incorrect field
+             */
+            error: string;
+            /** @description The fields that failed validation, or the one that is taken. */
+            details?: components["schemas"]["FieldProblem"][];
         };
+        /** @enum {string} */
+        IncorrectFieldText: "Incorrect field";
+        IncorrectFieldError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["IncorrectFieldText"];
+        };
+        /** @enum {string} */
+        UserAuthenticationFailedText: "Unauthorized: User authentication failed";
+        UserAuthenticationFailedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["UserAuthenticationFailedText"];
+        };
+        /** @enum {string} */
+        NotPermittedText: "Forbidden" | "Email address not verified";
+        NotPermittedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["NotPermittedText"];
+        };
+        /** @enum {string} */
+        InvalidRequestBodyText: "Invalid request body";
+        /** @enum {string} */
+        TakenFieldName: "body.email" | "body.user_name";
+        /** @enum {string} */
+        TakenFieldText: "belongs to another account";
+        /** @description The email or user name that already belongs to another account. */
+        TakenField: {
+            field: components["schemas"]["TakenFieldName"];
+            message: components["schemas"]["TakenFieldText"];
+        };
+        InvalidRequestBodyOrTakenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidRequestBodyText"];
+            /**
+             * @description Only when the email or user name belongs to another account:
+             *     names that field (one, also when both are taken). An unreadable
+             *     body has no `details`.
+             */
+            details?: components["schemas"]["TakenField"][];
+        };
+        /** @enum {string} */
+        TooManyRequestsText: "Too many requests";
+        TooManyRequestsError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["TooManyRequestsText"];
+        };
+        /** @enum {string} */
+        InternalServerErrorText: "Internal server error";
+        InternalServerErrorBody: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InternalServerErrorText"];
+        };
+        /** @enum {string} */
+        ServiceBusyText: "Service busy, try again later";
+        ServiceBusyError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["ServiceBusyText"];
+        };
+        /**
+         * Format: int32
+         * @description The user's id.
+         * @example 1
+         */
+        UserId: number;
+        /**
+         * Format: email
+         * @description An email address; stored lower-case, unique without regard to case.
+         * @example jane.doe@example.com
+         */
+        Email: string;
+        /**
+         * @description 3 to 32 ASCII letters, digits, `_`, `.` or `-` (after NFKC
+         *     normalization); unique without regard to case.
+         * @example jane.doe
+         */
+        UserName: string;
+        /**
+         * @description 1 to 100 characters, any script.
+         * @example Jane
+         */
+        PersonName: string;
         UserSummary: {
             id: components["schemas"]["UserId"];
             email: components["schemas"]["Email"];
             user_name: components["schemas"]["UserName"];
             first_name: components["schemas"]["PersonName"];
             last_name: components["schemas"]["PersonName"];
-        };
-        UserProfile: {
-            id: components["schemas"]["UserId"];
-            email: components["schemas"]["Email"];
-            user_name: components["schemas"]["UserName"];
-            first_name: components["schemas"]["PersonName"];
-            last_name: components["schemas"]["PersonName"];
-            role: components["schemas"]["Role"];
         };
         UserPage: {
             users: components["schemas"]["UserSummary"][];
@@ -871,24 +936,65 @@ export interface components {
              */
             total_users: number;
         };
+        /** @enum {string} */
+        WrongPageParametersText: "wrong parameters page, per_page";
+        WrongPageParametersError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["WrongPageParametersText"];
+        };
+        /** @enum {string} */
+        EmailNotVerifiedText: "Email address not verified";
+        EmailNotVerifiedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailNotVerifiedText"];
+        };
+        UserProfile: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+        };
+        /** @enum {string} */
+        UserNotFoundText: "User not found";
+        UserNotFoundError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["UserNotFoundText"];
+        };
+        /** @description Any non-empty subset of the profile fields. */
+        ProfileChanges: {
+            email?: components["schemas"]["EmailInput"];
+            user_name?: components["schemas"]["UserNameInput"];
+            first_name?: components["schemas"]["PersonNameInput"];
+            last_name?: components["schemas"]["PersonNameInput"];
+        };
         UpdatedUser: {
             id: components["schemas"]["UserId"];
         };
         /**
-         * @description A JWT (ES256, or HS256 where configured) to send as `Authorization: Bearer <token>`.
-         * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
+         * Format: password
+         * @description A password as the user knows it.
+         * @example correct-horse-battery
          */
-        Token: string;
-        /**
-         * @description An opaque refresh token (256 random bits, base64url): send it to
-         *     `POST /token/refresh` for the next access token. Keep it secret; the
-         *     service stores only a hash of it.
-         * @example 3q2-7wIr6cF0ZmxlBv1yxbYqQ8fT0u8cZ9r4Gm2sJkA
-         */
-        RefreshToken: string;
-        RegistrationToken: {
-            JWT: components["schemas"]["Token"];
-            refresh_token: components["schemas"]["RefreshToken"];
+        GivenPassword: string;
+        PasswordChange: {
+            existing_password: components["schemas"]["GivenPassword"];
+            password: components["schemas"]["NewPassword"];
+        };
+        /** @enum {string} */
+        PasswordUpdatedText: "Password updated successfully";
+        PasswordUpdatedMessage: {
+            message: components["schemas"]["PasswordUpdatedText"];
+        };
+        /** @enum {string} */
+        PasswordChangeRefusedText: "Incorrect field" | "Invalid request: Old password is incorrect";
+        PasswordChangeRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["PasswordChangeRefusedText"];
+        };
+        InvalidRequestBodyError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidRequestBodyText"];
+        };
+        Credentials: {
+            email: components["schemas"]["EmailInput"];
+            password: components["schemas"]["GivenPassword"];
         };
         LoginResult: {
             access_token: components["schemas"]["Token"];
@@ -900,30 +1006,53 @@ export interface components {
             expires_at: string;
             refresh_token: components["schemas"]["RefreshToken"];
         };
-        TokenRefresh: {
-            refresh_token: components["schemas"]["RefreshToken"];
+        /** @enum {string} */
+        InvalidCredentialsText: "Invalid credentials";
+        InvalidCredentialsError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidCredentialsText"];
         };
-        /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
-        JsonWebKey: {
-            /** @enum {string} */
-            kty: "EC";
-            /** @enum {string} */
-            crv: "P-256";
-            x: string;
-            y: string;
-            /** @description The key's id, as in the `kid` header of the tokens it signed. */
-            kid: string;
-            /** @enum {string} */
-            alg: "ES256";
-            /** @enum {string} */
-            use: "sig";
+        /** @enum {string} */
+        LoginRefusedText: "Account disabled" | "Email address not verified";
+        LoginRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["LoginRefusedText"];
         };
-        JsonWebKeySet: {
-            keys: components["schemas"]["JsonWebKey"][];
+        /** @enum {string} */
+        LogoutText: "Logout successful";
+        LogoutMessage: {
+            message: components["schemas"]["LogoutText"];
         };
-        PasswordUpdatedMessage: {
-            /** @enum {string} */
-            message: "Password updated successfully";
+        /** @enum {string} */
+        InvalidOrExpiredTokenText: "Invalid or expired token";
+        InvalidOrExpiredTokenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidOrExpiredTokenText"];
+        };
+        /** @enum {string} */
+        TokenValidText: "Token is valid";
+        TokenValidMessage: {
+            message: components["schemas"]["TokenValidText"];
+        };
+        PasswordResetRequest: {
+            email: components["schemas"]["EmailInput"];
+        };
+        /** @enum {string} */
+        PasswordResetRequestedText: "If an account has this email, a reset link is on its way";
+        PasswordResetRequestedMessage: {
+            message: components["schemas"]["PasswordResetRequestedText"];
+        };
+        PasswordReset: {
+            /** @description The token from the reset link. */
+            token: string;
+            password: components["schemas"]["NewPassword"];
+        };
+        /** @enum {string} */
+        PasswordResetText: "Password has been reset";
+        PasswordResetMessage: {
+            message: components["schemas"]["PasswordResetText"];
+        };
+        /** @enum {string} */
+        PasswordResetRefusedText: "Incorrect field" | "Invalid or expired reset token";
+        PasswordResetRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["PasswordResetRefusedText"];
         };
         /**
          * Format: date-time
@@ -957,9 +1086,77 @@ export interface components {
         AccountClosure: {
             password: components["schemas"]["GivenPassword"];
         };
+        /** @enum {string} */
+        AccountClosedText: "Account deleted";
         AccountClosedMessage: {
-            /** @enum {string} */
-            message: "Account deleted";
+            message: components["schemas"]["AccountClosedText"];
+        };
+        /** @enum {string} */
+        AccountClosureRefusedText: "Incorrect field" | "Invalid request: Password is incorrect";
+        AccountClosureRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["AccountClosureRefusedText"];
+        };
+        /** @enum {string} */
+        RemovalConflictText: "Invalid request body" | "The last admin cannot be removed";
+        RemovalConflictError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RemovalConflictText"];
+        };
+        /**
+         * Format: uuid
+         * @description A session's id (its tokens' `jti`), lower-case.
+         * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
+         */
+        SessionId: string;
+        Session: {
+            id: components["schemas"]["SessionId"];
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            /** @description The client address the session started from (see `TRUST_PROXY`). */
+            address: string | null;
+            /** @description The `User-Agent` it started with, cut to 256 characters. */
+            user_agent: string | null;
+            /** @description Whether this is the session of the token sent. */
+            current: boolean;
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
+        };
+        SessionsEnded: {
+            /**
+             * Format: int32
+             * @description How many sessions ended.
+             */
+            ended: number;
+        };
+        /** @enum {string} */
+        SessionEndedText: "Session ended";
+        SessionEndedMessage: {
+            message: components["schemas"]["SessionEndedText"];
+        };
+        /** @enum {string} */
+        SessionNotFoundText: "Session not found";
+        SessionNotFoundError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["SessionNotFoundText"];
+        };
+        AdminUserView: {
+            id: components["schemas"]["UserId"];
+            email: components["schemas"]["Email"];
+            user_name: components["schemas"]["UserName"];
+            first_name: components["schemas"]["PersonName"];
+            last_name: components["schemas"]["PersonName"];
+            role: components["schemas"]["Role"];
+            email_verified: boolean;
+            disabled: boolean;
+            created_at: components["schemas"]["Timestamp"];
+        };
+        UserSearchPage: {
+            users: components["schemas"]["AdminUserView"][];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            per_page: number;
+            /** Format: int64 */
+            total_users: number;
         };
         /**
          * @description The kind of a security event.
@@ -995,25 +1192,10 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        AdminUserView: {
-            id: components["schemas"]["UserId"];
-            email: components["schemas"]["Email"];
-            user_name: components["schemas"]["UserName"];
-            first_name: components["schemas"]["PersonName"];
-            last_name: components["schemas"]["PersonName"];
-            role: components["schemas"]["Role"];
-            email_verified: boolean;
-            disabled: boolean;
-            created_at: components["schemas"]["Timestamp"];
-        };
-        UserSearchPage: {
-            users: components["schemas"]["AdminUserView"][];
-            /** Format: int32 */
-            page: number;
-            /** Format: int32 */
-            per_page: number;
-            /** Format: int64 */
-            total_users: number;
+        /** @enum {string} */
+        LastAdminText: "The last admin cannot be removed";
+        LastAdminError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["LastAdminText"];
         };
         RoleChange: {
             role: components["schemas"]["Role"];
@@ -1022,88 +1204,65 @@ export interface components {
             id: components["schemas"]["UserId"];
             role: components["schemas"]["Role"];
         };
+        /** @enum {string} */
+        AccountStateText: "Account disabled" | "Account enabled";
         AccountStateMessage: {
-            /** @enum {string} */
-            message: "Account disabled" | "Account enabled";
-        };
-        /**
-         * Format: uuid
-         * @description A session's id (its tokens' `jti`), lower-case.
-         * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
-         */
-        SessionId: string;
-        Session: {
-            id: components["schemas"]["SessionId"];
-            created_at: components["schemas"]["Timestamp"];
-            expires_at: components["schemas"]["Timestamp"];
-            /** @description The client address the session started from (see `TRUST_PROXY`). */
-            address: string | null;
-            /** @description The `User-Agent` it started with, cut to 256 characters. */
-            user_agent: string | null;
-            /** @description Whether this is the session of the token sent. */
-            current: boolean;
-        };
-        SessionList: {
-            sessions: components["schemas"]["Session"][];
-        };
-        SessionsEnded: {
-            /**
-             * Format: int32
-             * @description How many sessions ended.
-             */
-            ended: number;
-        };
-        SessionEndedMessage: {
-            /** @enum {string} */
-            message: "Session ended";
+            message: components["schemas"]["AccountStateText"];
         };
         EmailVerification: {
             /** @description The token from the verification link. */
             token: string;
         };
+        /** @enum {string} */
+        EmailVerifiedText: "Email address verified";
         EmailVerifiedMessage: {
-            /** @enum {string} */
-            message: "Email address verified";
+            message: components["schemas"]["EmailVerifiedText"];
         };
+        /** @enum {string} */
+        EmailVerificationRefusedText: "Incorrect field" | "Invalid or expired verification token";
+        EmailVerificationRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailVerificationRefusedText"];
+        };
+        /** @enum {string} */
+        VerificationSentText: "A verification link is on its way";
         VerificationSentMessage: {
+            message: components["schemas"]["VerificationSentText"];
+        };
+        /** @enum {string} */
+        EmailAlreadyVerifiedText: "Email address is already verified";
+        EmailAlreadyVerifiedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailAlreadyVerifiedText"];
+        };
+        TokenRefresh: {
+            refresh_token: components["schemas"]["RefreshToken"];
+        };
+        /** @enum {string} */
+        RefreshRefusedText: "Invalid or expired refresh token";
+        RefreshRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RefreshRefusedText"];
+        };
+        /** @enum {string} */
+        RefreshConflictText: "Invalid request body" | "Refresh token already used";
+        RefreshConflictError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["RefreshConflictText"];
+        };
+        /** @description A P-256 public key (RFC 7518 §6.2) for checking ES256 signatures. */
+        JsonWebKey: {
             /** @enum {string} */
-            message: "A verification link is on its way";
-        };
-        EmailVerificationRefusedError: components["schemas"]["Error"] & {
+            kty: "EC";
             /** @enum {string} */
-            error?: "Incorrect field" | "Invalid or expired verification token";
-        };
-        EmailAlreadyVerifiedError: components["schemas"]["Error"] & {
+            crv: "P-256";
+            x: string;
+            y: string;
+            /** @description The key's id, as in the `kid` header of the tokens it signed. */
+            kid: string;
             /** @enum {string} */
-            error?: "Email address is already verified";
-        };
-        PasswordResetRequest: {
-            email: components["schemas"]["EmailInput"];
-        };
-        PasswordReset: {
-            /** @description The token from the reset link. */
-            token: string;
-            password: components["schemas"]["NewPassword"];
-        };
-        PasswordResetRequestedMessage: {
+            alg: "ES256";
             /** @enum {string} */
-            message: "If an account has this email, a reset link is on its way";
+            use: "sig";
         };
-        PasswordResetMessage: {
-            /** @enum {string} */
-            message: "Password has been reset";
-        };
-        PasswordResetRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid or expired reset token";
-        };
-        LogoutMessage: {
-            /** @enum {string} */
-            message: "Logout successful";
-        };
-        TokenValidMessage: {
-            /** @enum {string} */
-            message: "Token is valid";
+        JsonWebKeySet: {
+            keys: components["schemas"]["JsonWebKey"][];
         };
         Liveness: {
             /** @enum {string} */
@@ -1118,113 +1277,6 @@ export interface components {
             status: "unavailable";
             /** @enum {string} */
             reason: "database unreachable" | "migrations pending" | "shutting down";
-        };
-        /** @description One field that failed validation. */
-        FieldProblem: {
-            /**
-             * @description Where the problem is, for example `body.email`, `params.user_id` or `query.page`.
-             * @example body.email
-             */
-            field: string;
-            /**
-             * @description What is wrong, in English, for developers.
-             * @example must match format "email"
-             */
-            message: string;
-        };
-        /**
-         * @description Every error body. `error` is one of the texts documented on the
-         *     response, word for word; `details` appears only on `400` answers to
-         *     invalid input.
-         */
-        Error: {
-            /**
-             * @description What went wrong, in the contract's exact words.
-             * @example Incorrect field
-             */
-            error: string;
-            /** @description The fields that failed validation. */
-            details?: components["schemas"]["FieldProblem"][];
-        };
-        IncorrectFieldError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field";
-        };
-        PasswordChangeRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Old password is incorrect";
-        };
-        WrongPageParametersError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "wrong parameters page, per_page";
-        };
-        UserAuthenticationFailedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Unauthorized: User authentication failed";
-        };
-        InvalidOrExpiredTokenError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired token";
-        };
-        RefreshRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid or expired refresh token";
-        };
-        RefreshConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "Refresh token already used";
-        };
-        InvalidCredentialsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid credentials";
-        };
-        EmailNotVerifiedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Email address not verified";
-        };
-        SessionNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Session not found";
-        };
-        AccountClosureRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Incorrect field" | "Invalid request: Password is incorrect";
-        };
-        RemovalConflictError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body" | "The last admin cannot be removed";
-        };
-        LastAdminError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "The last admin cannot be removed";
-        };
-        LoginRefusedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Account disabled" | "Email address not verified";
-        };
-        NotPermittedError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Forbidden" | "Email address not verified";
-        };
-        UserNotFoundError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "User not found";
-        };
-        InvalidRequestBodyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Invalid request body";
-        };
-        TooManyRequestsError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Too many requests";
-        };
-        ServiceBusyError: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Service busy, try again later";
-        };
-        InternalServerErrorBody: components["schemas"]["Error"] & {
-            /** @enum {string} */
-            error?: "Internal server error";
         };
     };
     responses: {
@@ -1260,21 +1312,6 @@ export interface components {
                 "application/json": components["schemas"]["UserAuthenticationFailedError"];
             };
         };
-        /** @description The token is missing, malformed, expired, tampered with or revoked. */
-        InvalidOrExpiredToken: {
-            headers: {
-                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid or expired token"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidOrExpiredTokenError"];
-            };
-        };
         /**
          * @description `Forbidden`: the token is valid, but its user may not do this.
          *     `Email address not verified`: only with `REQUIRE_VERIFIED_EMAIL=true`,
@@ -1289,96 +1326,17 @@ export interface components {
             };
         };
         /**
-         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
-         *     verified its email yet. It may verify it, ask for a new link and log
-         *     out.
-         */
-        EmailNotVerified: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Email address not verified"
-                 *     }
-                 */
-                "application/json": components["schemas"]["EmailNotVerifiedError"];
-            };
-        };
-        /** @description This is the only admin left; make another admin first. */
-        LastAdmin: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "The last admin cannot be removed"
-                 *     }
-                 */
-                "application/json": components["schemas"]["LastAdminError"];
-            };
-        };
-        /**
-         * @description `The last admin cannot be removed`: this is the only admin left.
-         *     `Invalid request body`: the body is not readable JSON.
-         */
-        LastAdminOrUnreadable: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["RemovalConflictError"];
-            };
-        };
-        /** @description No user has this id. */
-        UserNotFound: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "User not found"
-                 *     }
-                 */
-                "application/json": components["schemas"]["UserNotFoundError"];
-            };
-        };
-        /**
-         * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
-         *     is not sent as `application/json`, or is larger than 16 KiB.
-         */
-        InvalidRequestBody: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid request body"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidRequestBodyError"];
-            };
-        };
-        /**
          * @description The body is not readable JSON (it does not parse, is not valid UTF-8,
          *     is not sent as `application/json`, or is larger than 16 KiB), or the
-         *     email or user name already belongs to another account, in any case.
+         *     email or user name already belongs to another account, in any case:
+         *     then `details` names that field.
          */
         InvalidRequestBodyOrTaken: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Invalid request body"
-                 *     }
-                 */
-                "application/json": components["schemas"]["InvalidRequestBodyError"];
+                "application/json": components["schemas"]["InvalidRequestBodyOrTakenError"];
             };
         };
         /** @description This client address has registered too many accounts in the last hour. */
@@ -1396,67 +1354,18 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
-        /**
-         * @description Too many failed logins for this email from this client address, from
-         *     this client address, or for this email from all addresses.
-         */
-        TooManyLoginFailures: {
+        /** @description Something unexpected failed on the server; nothing was half-written. */
+        InternalServerError: {
             headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
-                 *       "error": "Too many requests"
+                 *       "error": "Internal server error"
                  *     }
                  */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many reset requests for this email or from this client address in the last hour. */
-        TooManyResetRequests: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many wrong existing passwords for this account; logging in is not affected. */
-        TooManyPasswordChangeFailures: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
-            };
-        };
-        /** @description Too many verification links for this account, or messages to its address, in the last hour. */
-        TooManyVerificationRequests: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "Too many requests"
-                 *     }
-                 */
-                "application/json": components["schemas"]["TooManyRequestsError"];
+                "application/json": components["schemas"]["InternalServerErrorBody"];
             };
         };
         /**
@@ -1480,18 +1389,334 @@ export interface components {
                 "application/json": components["schemas"]["ServiceBusyError"];
             };
         };
-        /** @description Something unexpected failed on the server; nothing was half-written. */
-        InternalServerError: {
+        /**
+         * @description `page` or `per_page` is not an integer or out of range, or an
+         *     unknown query parameter was sent.
+         */
+        WrongPageParameters: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
-                 *       "error": "Internal server error"
+                 *       "error": "wrong parameters page, per_page"
                  *     }
                  */
-                "application/json": components["schemas"]["InternalServerErrorBody"];
+                "application/json": components["schemas"]["WrongPageParametersError"];
+            };
+        };
+        /**
+         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
+         *     verified its email yet. It may verify it, ask for a new link and log
+         *     out.
+         */
+        EmailNotVerified: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Email address not verified"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailNotVerifiedError"];
+            };
+        };
+        /** @description No user has this id. */
+        UserNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "User not found"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UserNotFoundError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: a field is missing, unknown, of the wrong type,
+         *     or the new password breaks the policy (8 to 128 characters), or the
+         *     id is not a positive integer. `Invalid request: Old password is
+         *     incorrect`: `existing_password` is not the current password.
+         */
+        PasswordChangeRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordChangeRefusedError"];
+            };
+        };
+        /**
+         * @description The body is not readable JSON: it does not parse, is not valid UTF-8,
+         *     is not sent as `application/json`, or is larger than 16 KiB.
+         */
+        InvalidRequestBody: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid request body"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidRequestBodyError"];
+            };
+        };
+        /** @description Too many wrong existing passwords for this account; logging in is not affected. */
+        TooManyPasswordChangeFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description The email is unknown or the password is wrong. */
+        InvalidCredentials: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid credentials"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidCredentialsError"];
+            };
+        };
+        /**
+         * @description The password is right, but no session is opened.
+         *     `Account disabled`: an admin has disabled the account.
+         *     `Email address not verified`: only with
+         *     `REQUIRE_VERIFIED_EMAIL=true`, the account's email is not verified;
+         *     a new verification link is sent (within the limit of
+         *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`). A wrong password answers
+         *     `401` either way, so neither state is shown to a guesser.
+         */
+        LoginRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["LoginRefusedError"];
+            };
+        };
+        /**
+         * @description Too many failed logins for this email from this client address, from
+         *     this client address, or for this email from all addresses.
+         */
+        TooManyLoginFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /** @description The token is missing, malformed, expired, tampered with or revoked. */
+        InvalidOrExpiredToken: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid or expired token"
+                 *     }
+                 */
+                "application/json": components["schemas"]["InvalidOrExpiredTokenError"];
+            };
+        };
+        /** @description Too many reset requests for this email or from this client address in the last hour. */
+        TooManyResetRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: a field is missing, unknown or of the wrong type,
+         *     or the new password breaks the policy. `Invalid or expired reset
+         *     token`: the token is unknown, used or expired.
+         */
+        PasswordResetRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordResetRefusedError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the password is missing or not a string.
+         *     `Invalid request: Password is incorrect`: it is not the account's
+         *     password.
+         */
+        AccountClosureRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AccountClosureRefusedError"];
+            };
+        };
+        /**
+         * @description `The last admin cannot be removed`: this is the only admin left.
+         *     `Invalid request body`: the body is not readable JSON.
+         */
+        LastAdminOrUnreadable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RemovalConflictError"];
+            };
+        };
+        /** @description The user has no open session with this id. */
+        SessionNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Session not found"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SessionNotFoundError"];
+            };
+        };
+        /** @description This is the only admin left; make another admin first. */
+        LastAdmin: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "The last admin cannot be removed"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LastAdminError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the token is missing or not a string.
+         *     `Invalid or expired verification token`: the token is unknown,
+         *     used, expired, or was sent to an address the account no longer has.
+         */
+        EmailVerificationRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["EmailVerificationRefusedError"];
+            };
+        };
+        /** @description The email is already verified. */
+        EmailAlreadyVerified: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Email address is already verified"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailAlreadyVerifiedError"];
+            };
+        };
+        /** @description Too many verification links for this account, or messages to its address, in the last hour. */
+        TooManyVerificationRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
+        /**
+         * @description The refresh token is unknown, expired or of an ended session, or
+         *     it was already exchanged (and its session has now been ended).
+         */
+        RefreshRefused: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Invalid or expired refresh token"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RefreshRefusedError"];
+            };
+        };
+        /**
+         * @description `Invalid request body`: the body is not readable JSON.
+         *     `Refresh token already used`: this client exchanged this refresh
+         *     token moments ago; the session goes on with the pair that
+         *     exchange returned.
+         */
+        RefreshConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RefreshConflictError"];
+            };
+        };
+        /** @description Not ready; `reason` says why. */
+        ServiceNotReady: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": "unavailable",
+                 *       "reason": "migrations pending"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NotReady"];
             };
         };
     };
@@ -1500,7 +1725,7 @@ export interface components {
          * @description The user's id, a positive integer.
          * @example 1
          */
-        UserId: components["schemas"]["UserId"];
+        UserIdInPath: components["schemas"]["UserId"];
     };
     requestBodies: never;
     headers: {
@@ -1511,13 +1736,13 @@ export interface components {
          *     `Bearer error="invalid_token"` when a token was sent and refused.
          */
         WWWAuthenticate: string;
+        /** @description Seconds until the limit allows another try. */
+        RetryAfter: number;
         /**
          * @description `public, max-age=<JWKS_MAX_AGE_SECONDS>` (default 300): how long a
          *     verifier may keep the key set.
          */
         PublicMaxAge: string;
-        /** @description Seconds until the limit allows another try. */
-        RetryAfter: number;
     };
     pathItems: never;
 }
@@ -1624,23 +1849,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
-            /**
-             * @description `page` or `per_page` is not an integer or out of range, or an
-             *     unknown query parameter was sent.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "wrong parameters page, per_page"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["WrongPageParametersError"];
-                };
-            };
+            400: components["responses"]["WrongPageParameters"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["EmailNotVerified"];
             500: components["responses"]["InternalServerError"];
@@ -1655,7 +1864,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1697,7 +1906,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1744,7 +1953,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -1774,20 +1983,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordUpdatedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: a field is missing, unknown, of the wrong type,
-             *     or the new password breaks the policy (8 to 128 characters), or the
-             *     id is not a positive integer. `Invalid request: Old password is
-             *     incorrect`: `existing_password` is not the current password.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PasswordChangeRefusedError"];
-                };
-            };
+            400: components["responses"]["PasswordChangeRefused"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["ForbiddenOrUnverified"];
             409: components["responses"]["InvalidRequestBody"];
@@ -1836,38 +2032,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["IncorrectField"];
-            /** @description The email is unknown or the password is wrong. */
-            401: {
-                headers: {
-                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Invalid credentials"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InvalidCredentialsError"];
-                };
-            };
-            /**
-             * @description The password is right, but no session is opened.
-             *     `Account disabled`: an admin has disabled the account.
-             *     `Email address not verified`: only with
-             *     `REQUIRE_VERIFIED_EMAIL=true`, the account's email is not verified;
-             *     a new verification link is sent (within the limit of
-             *     `EMAIL_VERIFICATION_REQUESTS_PER_USER`). A wrong password answers
-             *     `401` either way, so neither state is shown to a guesser.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LoginRefusedError"];
-                };
-            };
+            401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["LoginRefused"];
             409: components["responses"]["InvalidRequestBody"];
             429: components["responses"]["TooManyLoginFailures"];
             500: components["responses"]["InternalServerError"];
@@ -2000,19 +2166,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordResetMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: a field is missing, unknown or of the wrong type,
-             *     or the new password breaks the policy. `Invalid or expired reset
-             *     token`: the token is unknown, used or expired.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PasswordResetRefusedError"];
-                };
-            };
+            400: components["responses"]["PasswordResetRefused"];
             409: components["responses"]["InvalidRequestBody"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
@@ -2088,32 +2242,9 @@ export interface operations {
                     "application/json": components["schemas"]["AccountClosedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: the password is missing or not a string.
-             *     `Invalid request: Password is incorrect`: it is not the account's
-             *     password.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AccountClosureRefusedError"];
-                };
-            };
+            400: components["responses"]["AccountClosureRefused"];
             401: components["responses"]["UserAuthenticationFailed"];
-            /**
-             * @description `Invalid request body`: the body is not readable JSON.
-             *     `The last admin cannot be removed`: this is the only admin.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RemovalConflictError"];
-                };
-            };
+            409: components["responses"]["LastAdminOrUnreadable"];
             429: components["responses"]["TooManyPasswordChangeFailures"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
@@ -2225,20 +2356,7 @@ export interface operations {
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
             403: components["responses"]["EmailNotVerified"];
-            /** @description The user has no open session with this id. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Session not found"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["SessionNotFoundError"];
-                };
-            };
+            404: components["responses"]["SessionNotFound"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -2381,7 +2499,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2418,7 +2536,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2465,7 +2583,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2502,7 +2620,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2538,7 +2656,7 @@ export interface operations {
                  * @description The user's id, a positive integer.
                  * @example 1
                  */
-                user_id: components["parameters"]["UserId"];
+                user_id: components["parameters"]["UserIdInPath"];
             };
             cookie?: never;
         };
@@ -2597,19 +2715,7 @@ export interface operations {
                     "application/json": components["schemas"]["EmailVerifiedMessage"];
                 };
             };
-            /**
-             * @description `Incorrect field`: the token is missing or not a string.
-             *     `Invalid or expired verification token`: the token is unknown,
-             *     used, expired, or was sent to an address the account no longer has.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EmailVerificationRefusedError"];
-                };
-            };
+            400: components["responses"]["EmailVerificationRefused"];
             409: components["responses"]["InvalidRequestBody"];
             500: components["responses"]["InternalServerError"];
         };
@@ -2638,20 +2744,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["UserAuthenticationFailed"];
-            /** @description The email is already verified. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Email address is already verified"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["EmailAlreadyVerifiedError"];
-                };
-            };
+            409: components["responses"]["EmailAlreadyVerified"];
             429: components["responses"]["TooManyVerificationRequests"];
             500: components["responses"]["InternalServerError"];
         };
@@ -2692,38 +2785,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["IncorrectField"];
-            /**
-             * @description The refresh token is unknown, expired or of an ended session, or
-             *     it was already exchanged (and its session has now been ended).
-             */
-            401: {
-                headers: {
-                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": "Invalid or expired refresh token"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["RefreshRefusedError"];
-                };
-            };
-            /**
-             * @description `Invalid request body`: the body is not readable JSON.
-             *     `Refresh token already used`: this client exchanged this refresh
-             *     token moments ago; the session goes on with the pair that
-             *     exchange returned.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RefreshConflictError"];
-                };
-            };
+            401: components["responses"]["RefreshRefused"];
+            409: components["responses"]["RefreshConflict"];
             500: components["responses"]["InternalServerError"];
         };
     };
@@ -2811,21 +2874,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ready"];
                 };
             };
-            /** @description Not ready; `reason` says why. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "unavailable",
-                     *       "reason": "migrations pending"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["NotReady"];
-                };
-            };
+            503: components["responses"]["ServiceNotReady"];
         };
     };
 }

@@ -1,5 +1,7 @@
-// Reads openapi/openapi.yaml, the source of truth, for the app and the CLI
-// alike: the document, its $refs and validators for its schemas.
+// Reads the spec for the app and the CLI alike: the document, its $refs and
+// validators for its schemas. The source of truth is openapi/ (a root and the
+// files it refers to); this reads the one document bundled from it,
+// generated/openapi.bundled.yaml (npm run generate), whose $refs are all local.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,19 +32,22 @@ export type SpecOperation = {
 };
 export type SpecNode = { $ref?: string; [key: string]: unknown };
 
-/** The folder holding openapi/ (and dist/), found from this module, which runs from src/contract and dist/src/contract. */
+const BUNDLED_SPEC = join('generated', 'openapi.bundled.yaml');
+
+/** The folder holding generated/ (and dist/), found from this module, which runs from src/contract and dist/src/contract. */
 export function projectRoot(): string {
   let folder = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(folder, 'openapi', 'openapi.yaml'))) {
+  while (!existsSync(join(folder, BUNDLED_SPEC))) {
     const parent = dirname(folder);
-    if (parent === folder) throw new Error('openapi/openapi.yaml not found above ' + import.meta.url);
+    if (parent === folder) throw new Error(`${BUNDLED_SPEC} not found above ${import.meta.url}`);
     folder = parent;
   }
   return folder;
 }
 
+/** The bundled spec: one self-contained document. */
 export function specPath(): string {
-  return join(projectRoot(), 'openapi', 'openapi.yaml');
+  return join(projectRoot(), BUNDLED_SPEC);
 }
 
 export function loadSpec(): SpecDocument {
@@ -62,7 +67,8 @@ export function errorTextsOf(spec: SpecDocument, response: SpecNode | undefined)
     const schema = resolveRef(spec, node);
     for (const part of (schema.allOf as SpecNode[] | undefined) ?? []) visit(part);
     const error = (schema.properties as Record<string, SpecNode> | undefined)?.error;
-    for (const text of (error?.enum as string[] | undefined) ?? []) if (!texts.includes(text)) texts.push(text);
+    const named = error && resolveRef(spec, error);
+    for (const text of (named?.enum as string[] | undefined) ?? []) if (!texts.includes(text)) texts.push(text);
   };
   visit(content?.['application/json']?.schema);
   return texts;

@@ -43,7 +43,7 @@ export interface ContractError {
 }
 
 type Schemas = components['schemas'];
-type ErrorSchemaName = Exclude<Extract<keyof Schemas, `${string}Error` | `${string}ErrorBody`>, 'Error'>;
+type ErrorSchemaName = Exclude<Extract<keyof Schemas, `${string}Error` | `${string}ErrorBody`>, 'ErrorBody'>;
 /** Every error text the spec documents; the compiler checks MESSAGES against it. */
 type DocumentedErrorText = NonNullable<Schemas[ErrorSchemaName]['error']>;
 

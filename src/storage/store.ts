@@ -740,14 +740,36 @@ export function userNameKey(userName: string): string {
   return userName.toLowerCase();
 }
 
-/** Turns a unique-constraint violation into the domain's conflict: the database decides races. */
+/**
+ * Turns a unique-constraint violation into the domain's conflict, naming the
+ * field that is taken: the database decides races.
+ */
 async function rejectTakenKeys<T>(query: PromiseLike<T>): Promise<T> {
   try {
     return await query;
   } catch (error) {
-    if (isUniqueViolation(error)) throw new DomainError('conflict');
-    throw error;
+    if (!isUniqueViolation(error)) throw error;
+    const field = takenField(error);
+    throw new DomainError('conflict', field && { field, message: 'belongs to another account' });
   }
+}
+
+/**
+ * The profile field whose unique column a violation names: PostgreSQL names
+ * the constraint (users_user_name_key_unique), SQLite the column
+ * (UNIQUE constraint failed: users.user_name_key).
+ */
+function takenField(error: unknown): 'email' | 'user_name' | undefined {
+  const { constraint, message } = error as { constraint?: unknown; message?: unknown };
+  const column =
+    typeof constraint === 'string'
+      ? /^users_(\w+)_unique$/.exec(constraint)?.[1]
+      : typeof message === 'string'
+        ? /UNIQUE constraint failed: users\.(\w+)/.exec(message)?.[1]
+        : undefined;
+  if (column === 'email') return 'email';
+  if (column === 'user_name_key') return 'user_name';
+  return undefined;
 }
 
 function isUniqueViolation(error: unknown): boolean {

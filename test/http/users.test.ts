@@ -88,14 +88,20 @@ describe('users', () => {
       expect(huge.body).to.deep.equal({ error: 'Invalid request body' });
     });
 
-    it('answers 409 for an email or user_name taken in another case', async () => {
+    it('answers 409 for an email or user_name taken in another case, naming the field in details', async () => {
       await api.register({ email: 'taken@example.com', user_name: 'Taken.Name' });
       const email = await api.request('POST', '/users', { body: { ...newUser('t1'), email: 'TAKEN@example.com' } });
       expect(email.status).to.equal(409);
-      expect(email.body).to.deep.equal({ error: 'Invalid request body' });
+      expect(email.body).to.deep.equal({
+        error: 'Invalid request body',
+        details: [{ field: 'body.email', message: 'belongs to another account' }],
+      });
       const name = await api.request('POST', '/users', { body: { ...newUser('t2'), user_name: 'taken.name' } });
       expect(name.status).to.equal(409);
-      expect(name.body).to.deep.equal({ error: 'Invalid request body' });
+      expect(name.body).to.deep.equal({
+        error: 'Invalid request body',
+        details: [{ field: 'body.user_name', message: 'belongs to another account' }],
+      });
     });
 
     it('lets exactly one of many racing registrations of one email win', async () => {
@@ -106,6 +112,11 @@ describe('users', () => {
       );
       const statuses = replies.map((r) => r.status).sort();
       expect(statuses).to.deep.equal([201, 409, 409, 409, 409, 409, 409, 409]);
+      for (const lost of replies.filter((r) => r.status === 409))
+        expect(lost.body).to.deep.equal({
+          error: 'Invalid request body',
+          details: [{ field: 'body.email', message: 'belongs to another account' }],
+        });
     });
 
     it('refuses moderator and admin roles without an admin token (403)', async () => {
@@ -252,9 +263,16 @@ describe('users', () => {
         token,
       });
       expect(email.status).to.equal(409);
-      expect(email.body).to.deep.equal({ error: 'Invalid request body' });
+      expect(email.body).to.deep.equal({
+        error: 'Invalid request body',
+        details: [{ field: 'body.email', message: 'belongs to another account' }],
+      });
       const name = await api.request('PUT', `/users/update/${id}`, { body: { user_name: 'OTHER.ONE' }, token });
       expect(name.status).to.equal(409);
+      expect(name.body).to.deep.equal({
+        error: 'Invalid request body',
+        details: [{ field: 'body.user_name', message: 'belongs to another account' }],
+      });
       expect((await api.request('GET', `/users/${id}`, { token })).body).to.deep.equal(before);
     });
 
@@ -325,6 +343,11 @@ describe('users', () => {
         ),
       );
       expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 409, 409, 409, 409, 409]);
+      for (const lost of replies.filter((r) => r.status === 409))
+        expect(lost.body).to.deep.equal({
+          error: 'Invalid request body',
+          details: [{ field: 'body.email', message: 'belongs to another account' }],
+        });
     });
 
     it('lets an admin update anyone', async () => {
