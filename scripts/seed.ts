@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { ARGON2_OPTIONS } from '../src/domain/passwords.js';
 import { migrateToLatest, openDatabase } from '../src/storage/database.js';
-import { nextUserPosition, userNameKey } from '../src/storage/store.js';
+import { nextUserPosition, userNameKey } from '../src/storage/repositories/users.js';
 
 export const SEED_PASSWORD = 'seed-password-123';
 const BATCH = 5000; // rows per transaction
