@@ -11,9 +11,9 @@ export interface HashingBudget {
    * them fast while logins run at full speed.
    */
   concurrency: number;
-  /** The most hashing work, in seconds until done, one requester may have waiting. */
+  /** The most work, in seconds until done, one requester may have in turns. */
   maxQueuedSecondsPerRequester: number;
-  /** The most hashing work, in seconds until done, waiting in all. */
+  /** The most work, in seconds until done, in all turns. */
   maxQueuedSeconds: number;
 }
 
@@ -45,13 +45,25 @@ export class HashAdmission {
   private readonly waiting = new Map<string, Turn[]>();
   /** Requesters with jobs waiting, in the order they are served. */
   private readonly rotation: string[] = [];
-  private averageMs: number;
+  /** What a hash takes, in milliseconds: where a job comes in the queue. */
+  private hashMs: number;
+  /**
+   * What a turn costs, in seconds: how long apart turns end while any are
+   * live. Not what its hashes take: a request's other work (its database
+   * writes, which wait in line too) may cost more, and the budgets promise
+   * seconds until done.
+   */
+  private secondsPerTurn: number;
+  /** The measure in progress: time with turns live, and turns left, since `from`. */
+  private readonly measure = { from: 0, busyMs: 0, left: 0 };
 
   constructor(
     private readonly budget: HashingBudget,
-    initialEstimateMs: number,
+    /** What one hash took, before anything is measured. */
+    hashMs: number,
   ) {
-    this.averageMs = Math.max(1, initialEstimateMs);
+    this.hashMs = Math.max(1, hashMs);
+    this.secondsPerTurn = this.hashMs / 1000 / budget.concurrency;
   }
 
   /** A turn taken now, or Overloaded at once. */
@@ -75,9 +87,14 @@ export class HashAdmission {
     }
   }
 
+  /** Seconds until `turns` turns are done at the measured speed. */
+  private secondsFor(turns: number): number {
+    return turns * this.secondsPerTurn;
+  }
+
   /** Seconds until `jobs` hashes are done at the measured speed. */
-  private secondsFor(jobs: number): number {
-    return (jobs * this.averageMs) / 1000 / this.budget.concurrency;
+  private hashSecondsFor(jobs: number): number {
+    return (jobs * this.hashMs) / 1000 / this.budget.concurrency;
   }
 
   private refusal(seconds: number): Overloaded {
@@ -96,13 +113,13 @@ export class HashAdmission {
     const own = this.liveOf(requester);
     const ownSeconds = this.secondsFor(own + 1);
     if (ownSeconds > this.budget.maxQueuedSecondsPerRequester) return { refusal: this.refusal(ownSeconds) };
-    // Served in turn, this turn's job waits for as many turns of each other
-    // requester as this one has before it, and one more.
+    // Served in turn, this turn's job waits for as many hashes of each other
+    // requester as this one has turns before it, and one more.
     let ahead = own;
     for (const [other, turns] of this.live) {
       if (other !== requester) ahead += Math.min(turns.length, own + 1);
     }
-    const wait = this.secondsFor(ahead + 1);
+    const wait = this.hashSecondsFor(ahead + 1);
     if (wait > this.budget.maxQueuedSeconds) return { refusal: this.refusal(wait) };
     const all = this.secondsFor(this.liveCount + 1);
     if (all <= this.budget.maxQueuedSeconds) return {};
@@ -121,6 +138,7 @@ export class HashAdmission {
   }
 
   private count(turn: Turn): void {
+    if (this.liveCount === 0) this.measure.from = performance.now();
     const turns = this.live.get(turn.requester);
     if (turns) turns.push(turn);
     else this.live.set(turn.requester, [turn]);
@@ -153,8 +171,25 @@ export class HashAdmission {
 
   private leave(turn: Turn): void {
     if (turn.state !== 'live') return; // left already, or shed (no longer counted)
+    this.measureLeaving();
     this.uncount(turn);
     turn.state = 'left';
+  }
+
+  /**
+   * Turns end in bursts (a batch of database writes done at once) and stalls:
+   * the cost is taken over a second of busy time, not from one gap between two.
+   */
+  private measureLeaving(): void {
+    const now = performance.now();
+    const measure = this.measure;
+    measure.busyMs += now - measure.from;
+    measure.from = now;
+    measure.left += 1;
+    if (measure.busyMs < MEASURE_OVER_MS) return;
+    this.secondsPerTurn = (this.secondsPerTurn + measure.busyMs / measure.left / 1000) / 2;
+    measure.busyMs = 0;
+    measure.left = 0;
   }
 
   private async runIn<T>(turn: Turn, task: () => Promise<T>): Promise<T> {
@@ -172,7 +207,7 @@ export class HashAdmission {
     try {
       return await task();
     } finally {
-      this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);
+      this.hashMs = 0.8 * this.hashMs + 0.2 * (performance.now() - started);
       turn.running = false;
       this.running -= 1;
       this.startNext();
@@ -206,6 +241,8 @@ export class HashAdmission {
     start();
   }
 }
+
+const MEASURE_OVER_MS = 1000;
 
 interface Turn {
   readonly requester: string;

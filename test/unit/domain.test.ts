@@ -289,8 +289,7 @@ describe('the hashing turns, taken before a request does anything else', () => {
   });
 
   it('counts a turn once however many jobs it runs, and leaving twice is harmless', async () => {
-    // 100 ms a job, 110 ms for one requester: one turn (two, even at the
-    // average the instant jobs below bring it down to, 64 ms, are past it).
+    // 100 ms a turn, 110 ms for one requester: one turn.
     const admission = new HashAdmission(
       { concurrency: 1, maxQueuedSecondsPerRequester: 0.11, maxQueuedSeconds: 100 },
       100,
@@ -348,6 +347,21 @@ describe('the hashing turns, taken before a request does anything else', () => {
       outcome(() => admission.enter('e')),
       'all left',
     ).to.equal('in');
+  });
+
+  it('measures what a turn costs by how fast turns end, not by how long their hashes take', async () => {
+    // 10 ms a hash, 500 ms for all: 50 turns, until turns are seen to take longer.
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 1, maxQueuedSeconds: 0.5 }, 10);
+    for (let i = 0; i < 22; i += 1) {
+      const turn = admission.enter('a');
+      await turn.run(async () => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the request's other work
+      turn.leave();
+    }
+    const taken: unknown[] = [];
+    while (outcome(() => taken.push(admission.enter(`r${taken.length}`))) === 'in' && taken.length < 100);
+    // A second of turns of 50 ms or more: a turn costs at least (10 + 50) / 2 = 30 ms, 16 fit.
+    expect(taken.length).to.be.within(1, 20);
   });
 
   it('never sheds a turn whose job is running', async () => {
