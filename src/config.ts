@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { HashingBudget } from './domain/passwords.js';
+import type { HashingBudget } from './domain/hash-admission.js';
 import type { RateLimitValues } from './domain/rate-limits.js';
 import type { RetentionSettings } from './domain/retention.js';
 import { defaultOf, SETTINGS, type Setting, type SettingName } from './settings.js';

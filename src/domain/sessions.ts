@@ -8,7 +8,8 @@ import { DomainError } from './errors.js';
 import type { IssuedToken, Principal, RequestOrigin } from './model.js';
 import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
-import { requesterGroup, type PasswordHasher } from './passwords.js';
+import { requesterGroup } from './hash-admission.js';
+import type { HashingTurn, PasswordHasher } from './passwords.js';
 import { auditEntry } from './audit.js';
 import { newOneTimeToken, oneTimeTokenHash } from './one-time-tokens.js';
 import type { Repositories, Store } from './ports.js';
@@ -152,11 +153,20 @@ export class SessionService {
    * out). Unknown emails count like known ones, so the limits reveal nothing.
    * A failure keeps its places; a success gives its own back and clears this
    * email's count from this address. Every attempt, successful or not, also
-   * takes a place for good in the address's ceiling. An attempt the hashing
-   * queue would turn away is turned away first, before it writes anything.
+   * takes a place for good in the address's ceiling. The attempt takes its
+   * turn in the hashing first, so a busy service turns it away before it
+   * writes anything.
    */
   async login(email: string, password: string, origin: RequestOrigin): Promise<IssuedToken> {
-    this.hasher.checkRoom(origin.address);
+    const turn = this.hasher.takeTurn(origin.address);
+    try {
+      return await this.loginInTurn(email, password, origin, turn);
+    } finally {
+      turn.leave();
+    }
+  }
+
+  private loginInTurn(email: string, password: string, origin: RequestOrigin, turn: HashingTurn): Promise<IssuedToken> {
     const emailKey = canonicalEmail(email);
     const pairKey = emailAndAddressKey(emailKey, origin.address);
     const { loginFailuresPerEmailAndAddress, loginFailuresPerAddress, loginFailuresPerEmail } = this.limits;
@@ -173,8 +183,8 @@ export class SessionService {
       async (places) => {
         const credentials = await this.store.users.findCredentialsByEmail(emailKey);
         const check = credentials
-          ? await this.hasher.verify(credentials.password_hash, password, origin.address)
-          : await this.hasher.verifyAgainstNothing(password, origin.address).then(() => undefined);
+          ? await turn.verify(credentials.password_hash, password)
+          : await turn.verifyAgainstNothing(password).then(() => undefined);
         if (!credentials || !check?.matches) {
           await this.recordFailedLogin(credentials?.id ?? null, places.filledALimit, origin);
           throw new DomainError('invalid_credentials');
@@ -190,7 +200,7 @@ export class SessionService {
           await this.refuseUnverifiedWith.resendAfterRefusedLogin(credentials.id, credentials.email, origin);
           throw new DomainError('email_not_verified');
         }
-        const upgradedHash = check.outdated ? await this.hasher.hash(password, origin.address) : undefined;
+        const upgradedHash = check.outdated ? await turn.hash(password) : undefined;
         const { id, credential_generation: generation } = credentials;
         try {
           return await this.store.transaction(async (repositories) => {

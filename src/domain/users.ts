@@ -15,7 +15,7 @@ import type {
 } from './model.js';
 import { checkMailableEmail } from './email-policy.js';
 import { canonicalEmail } from './normalize.js';
-import type { PasswordHasher } from './passwords.js';
+import type { HashingTurn, PasswordHasher } from './passwords.js';
 import { replaceCredential } from './credentials.js';
 import { checkNewPassword } from './password-policy.js';
 import { mayAssignRole, mayUpdateOthers, mayUpdateProfile } from './permissions.js';
@@ -49,30 +49,36 @@ export class UserService {
    * per-address limit before the password is hashed, and keeps it whether it
    * creates an account or finds the email or user name taken; its place in
    * the address's mail cap is given back unless the account is created.
+   * The attempt takes its turn in the hashing before those places.
    */
   async register(input: NewUser, actor: Principal | undefined, origin: RequestOrigin): Promise<IssuedToken> {
     checkMailableEmail(input.email);
     checkNewPassword(input.password);
     const role = input.role ?? 'user';
     if (!mayAssignRole(actor, role)) throw new DomainError('forbidden');
-    return withPlaces(
-      this.store.rateLimits,
-      [[this.limits.registrationsPerAddress, origin.address]],
-      this.now(),
-      () =>
-        this.verification.withMailPlaces([input.email], undefined, (mayMail) =>
-          this.insertAccount(
-            { ...input, role },
-            origin,
-            { actorId: actor?.userId },
-            async (repositories, id, email) => {
-              if (mayMail) await this.verification.sendLink(repositories, id, email, origin);
-              return this.sessions.open(repositories, id, 0, origin);
-            },
+    const turn = this.hasher.takeTurn(origin.address);
+    try {
+      return await withPlaces(
+        this.store.rateLimits,
+        [[this.limits.registrationsPerAddress, origin.address]],
+        this.now(),
+        () =>
+          this.verification.withMailPlaces([input.email], undefined, (mayMail) =>
+            this.insertAccount(
+              { ...input, role },
+              origin,
+              { actorId: actor?.userId, turn },
+              async (repositories, id, email) => {
+                if (mayMail) await this.verification.sendLink(repositories, id, email, origin);
+                return this.sessions.open(repositories, id, 0, origin);
+              },
+            ),
           ),
-        ),
-      (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
-    );
+        (error) => error === undefined || (error instanceof DomainError && error.kind === 'conflict'),
+      );
+    } finally {
+      turn.leave();
+    }
   }
 
   /**
@@ -109,16 +115,19 @@ export class UserService {
     return this.insertAccount(account, origin, { emailTrusted: true }, async (_, id) => id);
   }
 
-  /** The one way an account is made: hash, insert, audit, then `andThen` in the same transaction. */
+  /**
+   * The one way an account is made: hash (in `turn`, or in a turn of its
+   * own), insert, audit, then `andThen` in the same transaction.
+   */
   private async insertAccount<T>(
     input: NewUser & { role: Role },
     origin: RequestOrigin,
-    { actorId, emailTrusted = false }: { actorId?: number; emailTrusted?: boolean },
+    { actorId, emailTrusted = false, turn }: { actorId?: number; emailTrusted?: boolean; turn?: HashingTurn },
     andThen: (repositories: Repositories, id: number, email: string) => Promise<T>,
   ): Promise<T> {
     const { password, ...profile } = input;
     const email = canonicalEmail(profile.email);
-    const password_hash = await this.hasher.hash(password, origin.address);
+    const password_hash = await (turn ? turn.hash(password) : this.hasher.hash(password, origin.address));
     return this.store.transaction(async (repositories) => {
       const verified = emailTrusted ? { email_verified_at: this.now() } : {};
       const id = await repositories.users.insert({ ...profile, email, password_hash, ...verified });
@@ -226,6 +235,7 @@ export class UserService {
    * sessions. Each try takes a place in the per-account limit of wrong
    * existing passwords before the check (a stolen token must not allow
    * unlimited guessing); a right one gives it back. Login is not affected.
+   * The try takes its turn in the hashing before that place.
    */
   async changePassword(
     actor: Principal,
@@ -235,57 +245,68 @@ export class UserService {
   ): Promise<void> {
     checkNewPassword(passwords.new);
     if (actor.userId !== id) throw new DomainError('forbidden');
-    await withPlaces(
-      this.store.rateLimits,
-      [[this.limits.passwordChangeFailuresPerUser, String(id)]],
-      this.now(),
-      async () => {
-        const credentials = await this.store.users.findCredentialsById(id);
-        if (!credentials) throw new DomainError('session_ended');
-        if (!(await this.hasher.verify(credentials.password_hash, passwords.existing, origin.address)).matches) {
-          throw new DomainError('wrong_existing_password');
-        }
-        const password_hash = await this.hasher.hash(passwords.new, origin.address);
-        await this.store.transaction(async (repositories) => {
-          const change = { generation: credentials.credential_generation, keepSessionId: actor.sessionId };
-          // Another change came first: the existing password sent is no longer the current one.
-          if (!(await replaceCredential(repositories, id, password_hash, change))) {
+    const turn = this.hasher.takeTurn(origin.address);
+    try {
+      await withPlaces(
+        this.store.rateLimits,
+        [[this.limits.passwordChangeFailuresPerUser, String(id)]],
+        this.now(),
+        async () => {
+          const credentials = await this.store.users.findCredentialsById(id);
+          if (!credentials) throw new DomainError('session_ended');
+          if (!(await turn.verify(credentials.password_hash, passwords.existing)).matches) {
             throw new DomainError('wrong_existing_password');
           }
-          await repositories.securityEvents.insert(auditEntry('password_change', id, origin));
-        });
-      },
-      (error) => error instanceof DomainError && error.kind === 'wrong_existing_password',
-    );
+          const password_hash = await turn.hash(passwords.new);
+          await this.store.transaction(async (repositories) => {
+            const change = { generation: credentials.credential_generation, keepSessionId: actor.sessionId };
+            // Another change came first: the existing password sent is no longer the current one.
+            if (!(await replaceCredential(repositories, id, password_hash, change))) {
+              throw new DomainError('wrong_existing_password');
+            }
+            await repositories.securityEvents.insert(auditEntry('password_change', id, origin));
+          });
+        },
+        (error) => error instanceof DomainError && error.kind === 'wrong_existing_password',
+      );
+    } finally {
+      turn.leave();
+    }
   }
 
   /**
    * Deletes the signed-in user's account once they give its password again.
    * Wrong passwords take places in the per-account limit of password
-   * changes (a stolen token must not allow unlimited guessing).
+   * changes (a stolen token must not allow unlimited guessing); the try
+   * takes its turn in the hashing before its place.
    */
   async closeAccount(actor: Principal, password: string, origin: RequestOrigin): Promise<void> {
-    await withPlaces(
-      this.store.rateLimits,
-      [[this.limits.passwordChangeFailuresPerUser, String(actor.userId)]],
-      this.now(),
-      async () => {
-        const credentials = await this.store.users.findCredentialsById(actor.userId);
-        if (!credentials) throw new DomainError('session_ended');
-        if (!(await this.hasher.verify(credentials.password_hash, password, origin.address)).matches) {
-          throw new DomainError('wrong_password');
-        }
-        const generation = credentials.credential_generation;
-        await this.store.transaction(async (repositories) => {
-          if (!(await eraseAccount(repositories, actor.userId, origin, { generation }))) {
-            // Gone already (a parallel close), or its password changed since it was checked.
-            const stillThere = await repositories.users.findCredentialsById(actor.userId);
-            throw new DomainError(stillThere ? 'wrong_password' : 'session_ended');
+    const turn = this.hasher.takeTurn(origin.address);
+    try {
+      await withPlaces(
+        this.store.rateLimits,
+        [[this.limits.passwordChangeFailuresPerUser, String(actor.userId)]],
+        this.now(),
+        async () => {
+          const credentials = await this.store.users.findCredentialsById(actor.userId);
+          if (!credentials) throw new DomainError('session_ended');
+          if (!(await turn.verify(credentials.password_hash, password)).matches) {
+            throw new DomainError('wrong_password');
           }
-        });
-      },
-      (error) => error instanceof DomainError && error.kind === 'wrong_password',
-    );
+          const generation = credentials.credential_generation;
+          await this.store.transaction(async (repositories) => {
+            if (!(await eraseAccount(repositories, actor.userId, origin, { generation }))) {
+              // Gone already (a parallel close), or its password changed since it was checked.
+              const stillThere = await repositories.users.findCredentialsById(actor.userId);
+              throw new DomainError(stillThere ? 'wrong_password' : 'session_ended');
+            }
+          });
+        },
+        (error) => error instanceof DomainError && error.kind === 'wrong_password',
+      );
+    } finally {
+      turn.leave();
+    }
   }
 
   async list(page: number, perPage: number): Promise<UserPage> {

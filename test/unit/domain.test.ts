@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { canonicalEmail, normalizeText } from '../../src/domain/normalize.js';
-import { createPasswordHasher, HashAdmission, type PasswordHasher } from '../../src/domain/passwords.js';
+import { HashAdmission } from '../../src/domain/hash-admission.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/domain/passwords.js';
 import argon2 from 'argon2';
 import { DomainError, Overloaded } from '../../src/domain/errors.js';
 import { checkNewPassword } from '../../src/domain/password-policy.js';
@@ -245,6 +246,148 @@ describe('the hashing admission under a flood from many addresses', () => {
       otherSlash64: await otherSlash64,
       sameIpv4: await sameIpv4,
     }).to.deep.equal({ sameSlash64: 'busy', otherSlash64: 'done', sameIpv4: 'busy' });
+  });
+});
+
+describe('the hashing turns, taken before a request does anything else', () => {
+  const held = () => {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    return { task: () => done, release };
+  };
+  const outcome = (run: () => unknown) => {
+    try {
+      run();
+      return 'in';
+    } catch (error) {
+      return error instanceof Overloaded ? 'busy' : 'other';
+    }
+  };
+  const settled = (run: Promise<unknown>) =>
+    run.then(
+      () => 'done',
+      (error: unknown) => (error instanceof Overloaded ? 'busy' : 'other'),
+    );
+
+  it('counts a turn from when it is taken: past its budget a requester is refused though none of its jobs is queued', () => {
+    // 10 ms a job, 35 ms for one requester: three turns.
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 0.035, maxQueuedSeconds: 100 },
+      10,
+    );
+    const turns = [admission.enter('a'), admission.enter('a'), admission.enter('a')];
+    expect(outcome(() => admission.enter('a'))).to.equal('busy');
+    expect(
+      outcome(() => admission.enter('b')),
+      'another requester',
+    ).to.equal('in');
+    turns[0].leave();
+    expect(
+      outcome(() => admission.enter('a')),
+      'after one left',
+    ).to.equal('in');
+  });
+
+  it('counts a turn once however many jobs it runs, and leaving twice is harmless', async () => {
+    // 100 ms a turn, 110 ms for one requester: one turn.
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 0.11, maxQueuedSeconds: 100 },
+      100,
+    );
+    const turn = admission.enter('a');
+    expect(await turn.run(async () => 'first')).to.equal('first');
+    expect(await turn.run(async () => 'second')).to.equal('second');
+    expect(
+      outcome(() => admission.enter('a')),
+      'a second turn while the first is live',
+    ).to.equal('busy');
+    turn.leave();
+    turn.leave();
+    const next = admission.enter('a');
+    expect(
+      outcome(() => admission.enter('a')),
+      'the second leave freed nothing more',
+    ).to.equal('busy');
+    next.leave();
+  });
+
+  it("lets a fresh requester in while the budget is full of others' turns, shedding the newest of the longest", async () => {
+    // 10 ms a job, 50 ms for all: five turns.
+    const admission = new HashAdmission(
+      { concurrency: 1, maxQueuedSecondsPerRequester: 1, maxQueuedSeconds: 0.05 },
+      10,
+    );
+    const first = held();
+    const a = [admission.enter('a'), admission.enter('a'), admission.enter('a')];
+    const b = [admission.enter('b'), admission.enter('b')];
+    const running = a[0].run(first.task); // has the slot: can't be shed
+    const waiting = settled(a[1].run(async () => undefined));
+    expect(
+      outcome(() => admission.enter('b')),
+      'a requester with a turn',
+    ).to.equal('busy');
+
+    // The newest of the longest (a's third, taken but not queued) is shed.
+    const fresh = admission.enter('c');
+    let refusal: unknown;
+    await a[2].run(async () => 'ran').catch((error: unknown) => (refusal = error));
+    expect(refusal, "the shed turn's next job").to.be.instanceOf(Overloaded);
+    expect((refusal as Overloaded).retryAfterSeconds).to.equal(1);
+    a[2].leave();
+
+    // Then a's queued job, its newest turn now.
+    const another = admission.enter('d');
+    expect(await waiting, "a's queued job").to.equal('busy');
+
+    first.release();
+    await running;
+    await Promise.all([fresh, another, ...b].map((turn) => turn.run(async () => undefined)));
+    for (const turn of [...a, ...b, fresh, another]) turn.leave();
+    expect(
+      outcome(() => admission.enter('e')),
+      'all left',
+    ).to.equal('in');
+  });
+
+  it('measures what a turn costs by how fast turns end, not by how long their hashes take', async () => {
+    // 10 ms a hash, 500 ms for all: 50 turns, until turns are seen to take longer.
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 1, maxQueuedSeconds: 0.5 }, 10);
+    for (let i = 0; i < 22; i += 1) {
+      const turn = admission.enter('a');
+      await turn.run(async () => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the request's other work
+      turn.leave();
+    }
+    const taken: unknown[] = [];
+    while (outcome(() => taken.push(admission.enter(`r${taken.length}`))) === 'in' && taken.length < 100);
+    // A second of turns of 50 ms or more: a turn costs at least (10 + 50) / 2 = 30 ms, 16 fit.
+    expect(taken.length).to.be.within(1, 20);
+  });
+
+  it('never sheds a turn whose job is running', async () => {
+    // 10 ms a job, two at once, 10 ms for all: two turns.
+    const admission = new HashAdmission(
+      { concurrency: 2, maxQueuedSecondsPerRequester: 1, maxQueuedSeconds: 0.01 },
+      10,
+    );
+    const jobs = [held(), held()];
+    const turns = [admission.enter('a'), admission.enter('a')];
+    const runs = turns.map((turn, i) => turn.run(jobs[i].task));
+    expect(
+      outcome(() => admission.enter('b')),
+      'both of the longest are running',
+    ).to.equal('busy');
+    jobs[1].release();
+    await runs[1];
+    expect(
+      outcome(() => admission.enter('b')),
+      'one is between jobs',
+    ).to.equal('in');
+    let refusal: unknown;
+    await turns[1].run(async () => undefined).catch((error: unknown) => (refusal = error));
+    expect(refusal).to.be.instanceOf(Overloaded);
+    jobs[0].release();
+    await runs[0];
   });
 });
 
