@@ -64,7 +64,12 @@ describe('a burst of guesses at one account', function () {
         }),
       ),
     );
-    expect(tally(replies)).to.deep.equal({ 401: 50, 429: 30 });
+    // Exactly the limit's 50 are checked. The others are refused: by the limit
+    // (429), or, since every login takes its hashing turn first, by the
+    // address's hashing budget when 80 turns at once outrun it (503).
+    const counts = tally(replies);
+    expect(counts[401]).to.equal(50);
+    expect((counts[429] ?? 0) + (counts[503] ?? 0)).to.equal(30);
   });
 });
 
