@@ -30,18 +30,29 @@ export function openDatabase(config: DatabaseConfig): Knex {
       min: 1,
       max: config.filename === ':memory:' ? 1 : SQLITE_FILE_CONNECTIONS,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) {
-        connection.exec(
-          // busy_timeout first: switching to WAL takes a lock, and a process starting
-          // beside another (two instances on a fresh file) must wait for it, not fail.
-          'PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;',
-          (error) => done(error, connection),
-        );
+        // busy_timeout first: switching to WAL takes a lock, and a process starting
+        // beside another (two instances on a fresh file) must wait for it, not fail.
+        // Some of these locks SQLite answers SQLITE_BUSY at once, without its busy
+        // handler (seen once in CI, a connection opened while another process
+        // wrote): the settings are tried again for as long as busy_timeout.
+        const givenUpAt = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+        const configure = () =>
+          connection.exec(
+            `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;`,
+            (error) => {
+              const busy = (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+              if (busy && Date.now() < givenUpAt) setTimeout(configure, 20);
+              else done(error, connection);
+            },
+          );
+        configure();
       },
     },
   });
 }
 
 const SQLITE_FILE_CONNECTIONS = 4;
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
 const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 
 /**
