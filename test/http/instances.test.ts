@@ -67,6 +67,7 @@ describe(`several processes on one ${backend} database`, function () {
       ADMIN_PASSWORD: ADMIN.password,
       TRUST_PROXY: '1',
       REGISTRATIONS_PER_ADDRESS: '12',
+      LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '40',
       JWKS_MAX_AGE_SECONDS: '1', // a rotated key signs 3 s after it is added
     };
     cliEnv = { DATABASE_URL: database.url, SIGNING_KEYS_SECRET: TEST_SECRET, JWKS_MAX_AGE_SECONDS: '1' };
@@ -169,6 +170,30 @@ describe(`several processes on one ${backend} database`, function () {
     const counts = tally(answers);
     expect((counts[401] ?? 0) + (counts[200] ?? 0)).to.equal(5);
     expect(counts[429]).to.equal(25);
+  });
+
+  it('holds the login ceiling per address over the processes, successful logins counted too', async () => {
+    // Ten accounts, five logins each: within the strict limit of each email from this address.
+    const users = Array.from({ length: 10 }, (_, n) => `ceiling.${n}`).map((name) => ({
+      email: `${name}@example.com`,
+      user_name: name.replace('.', '_'),
+      first_name: 'C',
+      last_name: 'L',
+      password: 'long-enough-pw',
+    }));
+    for (const user of users) {
+      expect((await send(targets[0], 'POST', '/users', { body: user, address: '198.51.100.40' })).status).to.equal(201);
+    }
+    // Right passwords: a success gives back its places in the failure limits, never in the ceiling.
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        send(targets[i % targets.length], 'POST', '/login', {
+          body: { email: users[i % 10].email, password: users[i % 10].password },
+          address: '198.51.100.41',
+        }),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 200: 40, 429: 10 });
   });
 
   it('creates no more accounts than the registration limit in a burst spread over the processes', async () => {
