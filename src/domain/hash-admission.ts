@@ -21,6 +21,12 @@ export interface HashingBudget {
 export interface AdmissionTurn {
   /** Runs one job in this turn; throws Overloaded if the turn was shed. */
   run<T>(task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs the request's whole work in one slot, its jobs inside it running at
+   * once: its database writes then wait in turn by requester too, not in
+   * arrival order behind a flood's.
+   */
+  hold<T>(work: () => Promise<T>): Promise<T>;
   /** Ends the turn; harmless when already left. */
   leave(): void;
 }
@@ -33,7 +39,8 @@ export interface AdmissionTurn {
  * before it costs the database anything. Jobs wait in one queue per requester
  * (a client address; IPv6 by /64), served in turn, so a flood from some
  * addresses can't starve the rest: a requester's first job waits for at most
- * one job of each other requester. When the budget for all is full, a
+ * one job of each other requester. A request whose writes a flood would make
+ * wait (a login) holds its slot for all its work. When the budget for all is full, a
  * requester with no turn still gets in: the one with the most turns gives up
  * its newest, so the budget keeps room for newcomers.
  */
@@ -74,7 +81,15 @@ export class HashAdmission {
     if (shed) this.shed(shed);
     const turn: Turn = { requester: group, state: 'live', running: false };
     this.count(turn);
-    return { run: (task) => this.runIn(turn, task), leave: () => this.leave(turn) };
+    return {
+      run: (task) => (turn.holding ? task() : this.runIn(turn, task)),
+      hold: (work) =>
+        this.runIn(turn, () => {
+          turn.holding = true;
+          return work();
+        }),
+      leave: () => this.leave(turn),
+    };
   }
 
   /** One job in a turn of its own. */
@@ -250,6 +265,8 @@ interface Turn {
   state: 'live' | 'left' | Overloaded;
   /** Its job has a slot: it can't be shed. */
   running: boolean;
+  /** Its request holds a slot for all its work (AdmissionTurn.hold). */
+  holding?: boolean;
   /** Set while its job waits in the queue. */
   waiter?: { start: () => void; refuse: (refusal: Overloaded) => void };
 }

@@ -22,6 +22,8 @@ export interface HashingTurn {
   verify(passwordHash: string, password: string): Promise<PasswordCheck>;
   /** Spends the same time as verify on a real hash, for unknown accounts. */
   verifyAgainstNothing(password: string): Promise<void>;
+  /** Runs all the request's work in its turn's slot (see AdmissionTurn.hold). */
+  hold<T>(work: () => Promise<T>): Promise<T>;
   /** Ends the turn; harmless when already left. */
   leave(): void;
 }
@@ -97,6 +99,7 @@ export async function createPasswordHasher(budget: HashingBudget = DEFAULT_BUDGE
         // number of hashes: two when the password is not in canonical form.
         await verify(decoyHash, password);
       },
+      hold: (work) => turn.hold(work),
       leave: () => turn.leave(),
     };
   }

@@ -160,7 +160,7 @@ export class SessionService {
   async login(email: string, password: string, origin: RequestOrigin): Promise<IssuedToken> {
     const turn = this.hasher.takeTurn(origin.address);
     try {
-      return await this.loginInTurn(email, password, origin, turn);
+      return await turn.hold(() => this.loginInTurn(email, password, origin, turn));
     } finally {
       turn.leave();
     }

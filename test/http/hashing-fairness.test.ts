@@ -2,7 +2,7 @@
 // limit, against the service as a real process (one worker, then two): the
 // password-hashing queue is served by address in turn, and a full budget
 // sheds the longest queue's newest job, so a fresh address is let in and
-// answered after about one hash per address with work waiting, not refused
+// answered after about one login per address with work waiting, not refused
 // and not behind the flood.
 import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -14,9 +14,9 @@ const LOGINS_PER_ADDRESS = 20; // 500 wrong-password logins in flight at any tim
 const HONEST_LOGINS = 5;
 /**
  * Each honest login must answer 200 within this. Served in turn, it waits for
- * about one hash per address with work waiting: 26 × ~30 ms ≈ 0.8 s, with room
- * for a slower machine, where the budget (5 s of work) holds fewer jobs. Before the fix it was refused at once (503), as long
- * as the flood kept the budget full.
+ * about one login (a hash and its writes) per address with work waiting:
+ * 26 × ~35 ms ≈ 0.9 s, with room for a slower machine. Before the turns it was
+ * refused at once (503), as long as the flood kept the budget full.
  */
 const HONEST_LOGIN_BOUND_MS = 3_000;
 
@@ -30,17 +30,13 @@ async function post(url: string, body: unknown, address: string) {
   return response.status;
 }
 
-// Skipped: not yet within its bound. A turn in the hashing is now taken
-// before the limits' writes, and a turn is reckoned by how fast turns end, so
-// the flood holds about the budget's worth of work, not more. But that work is
-// mostly database writes (about 40 ms a login against 25 ms a hash), waited
-// for in arrival order, not in turn by address: a fresh address is answered
-// after about the budget (5 s here), not after one hash per address. Measured
-// on 2 shared cores under load: 1.2-5.4 s with 1 worker, 2.2-9.0 s with 2
-// (which also answered a few flood logins 500). Within 3 s needs the database
-// work served in turn by address too.
+// A login holds its slot in the hashing for all its work, its limits'
+// database writes included: those wait in turn by address too, not in arrival
+// order behind the flood's. Before that (the turn held for the hashes only)
+// the honest logins took 1.2-5.4 s with 1 worker and 2.2-9.0 s with 2, on 2
+// shared cores; after, 0.9-1.8 s on SQLite and PostgreSQL.
 for (const workers of [1, 2]) {
-  describe.skip(`the hashing queue under a login flood, ${workers} worker${workers > 1 ? 's' : ''}`, function () {
+  describe(`the hashing queue under a login flood, ${workers} worker${workers > 1 ? 's' : ''}`, function () {
     this.timeout(120_000);
     let database: TestDatabase;
     let server: ServerProcess;

@@ -364,6 +364,29 @@ describe('the hashing turns, taken before a request does anything else', () => {
     expect(taken.length).to.be.within(1, 20);
   });
 
+  it("holds one slot for a request's whole work: its jobs run inside it, and others' wait in turn behind it", async () => {
+    const admission = new HashAdmission({ concurrency: 1, maxQueuedSecondsPerRequester: 1, maxQueuedSeconds: 1 }, 10);
+    const order: string[] = [];
+    const writes = held();
+    const a = admission.enter('a');
+    const holding = a.hold(async () => {
+      order.push('a: writes');
+      await writes.task(); // a's database work, in the slot
+      await a.run(async () => void order.push('a: hash')); // would wait behind b's job if it queued again
+      return 'a done';
+    });
+    const b = admission.enter('b');
+    const waiting = b.run(async () => void order.push('b: hash'));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(order, "b's job waits while a holds the slot").to.deep.equal(['a: writes']);
+    writes.release();
+    expect(await holding).to.equal('a done');
+    await waiting;
+    expect(order).to.deep.equal(['a: writes', 'a: hash', 'b: hash']);
+    a.leave();
+    b.leave();
+  });
+
   it('never sheds a turn whose job is running', async () => {
     // 10 ms a job, two at once, 10 ms for all: two turns.
     const admission = new HashAdmission(
