@@ -2,7 +2,11 @@
 // the limits' events keyed by the email go; audit events keep ids and kinds
 // only; the listing stays dense and exact. Races are fired in parallel.
 import { expect } from 'chai';
-import { ADMIN, startTestServer, tally, type TestServer } from '../support/server.js';
+import bcrypt from 'bcryptjs';
+import knex, { type Knex } from 'knex';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backend } from '../support/database.js';
+import { ADMIN, type Reply, startTestServer, tally, type TestServer } from '../support/server.js';
 
 const WRONG_PASSWORD = { error: 'Invalid request: Password is incorrect' };
 
@@ -124,5 +128,61 @@ describe('closing your account', function () {
         expect((await api.request('GET', '/protected', { token: login.body.access_token })).status).to.equal(401);
       }
     }
+  });
+
+  it('erases in the lock order of a login replacing an outdated hash, so the two never deadlock', async function () {
+    // SQLite has one writer at a time: two transactions can't each hold a lock the other waits for.
+    if (backend !== 'postgres') this.skip();
+    const db = api.service.db;
+    const adminToken = await api.login(ADMIN.email, ADMIN.password);
+    const user = await api.register();
+    await db('users')
+      .where({ id: user.id })
+      .update({ password_hash: bcrypt.hashSync(user.password, 4) });
+    // The store's retry hides a deadlock from the replies; its victim's error is seen here.
+    const deadlocks: string[] = [];
+    const onQueryError = (error: { code?: unknown; message?: unknown }) => {
+      if (error.code === '40P01') deadlocks.push(String(error.message));
+    };
+    db.on('query-error', onQueryError);
+    // A connection of the test's own holds the account's row, so the login and
+    // the erasure each stop at it (or at what the other holds) with their
+    // earlier locks taken: the interleaving that deadlocks when the two orders
+    // differ, made on purpose.
+    const outside: Knex = knex({ client: 'pg', connection: db.client.config.connection, pool: { min: 0, max: 2 } });
+    const waitingForLocks = async (count: number) => {
+      for (let waited = 0; ; waited += 20) {
+        const [{ waiting }] = await outside
+          .raw<{ rows: { waiting: number }[] }>(
+            "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+          )
+          .then(({ rows }) => rows);
+        if (waiting >= count) return;
+        if (waited > 10_000) throw new Error(`${waiting} of ${count} transactions waiting for a lock`);
+        await sleep(20);
+      }
+    };
+    const holder = await outside.transaction();
+    const requests: Promise<Reply>[] = [];
+    try {
+      await holder('users').where({ id: user.id }).forUpdate().select('id');
+      requests.push(api.request('POST', '/login', { body: { email: user.email, password: user.password } }));
+      await waitingForLocks(1);
+      // An admin's erasure checks no password: closing it oneself would wait for the login's hashing turn.
+      requests.push(api.request('DELETE', `/admin/users/${user.id}`, { token: adminToken }));
+      await waitingForLocks(2);
+    } finally {
+      await holder.commit();
+      await Promise.allSettled(requests);
+      db.off('query-error', onQueryError);
+      await outside.destroy();
+    }
+    const [login, erasure] = await Promise.all(requests);
+    expect(deadlocks).to.deep.equal([]);
+    // The login took the limits' events first, so the erasure waited for all of it.
+    expect(login.status).to.equal(200);
+    expect(erasure.status).to.equal(200);
+    expect(await db('users').where({ id: user.id })).to.deep.equal([]);
+    expect(await db('sessions').where({ user_id: user.id })).to.deep.equal([]);
   });
 });
