@@ -13,12 +13,17 @@ const ATTACKER_ADDRESSES = 25;
 const LOGINS_PER_ADDRESS = 20; // 500 wrong-password logins in flight at any time
 const HONEST_LOGINS = 5;
 /**
- * Each honest login must answer 200 within this. Served in turn, it waits for
- * about one login (a hash and its writes) per address with work waiting:
- * 26 × ~35 ms ≈ 0.9 s, with room for a slower machine. Before the turns it was
- * refused at once (503), as long as the flood kept the budget full.
+ * Each honest login must answer 200 within this many rounds of the queue, a
+ * round being the time the service takes, at the rate it answers the flood
+ * meanwhile, to serve each address once (per worker). Served in turn, a
+ * fresh address waits about one round: 1.2-1.3 rounds measured, 1.1-2.1 s on
+ * 2 shared cores, also with another process spinning on a core. Waiting in
+ * arrival order behind the flood's writes (a turn held for the hashes only),
+ * it waited 2.6-2.8 rounds (3.1-4.7 s); before the turns it was refused at
+ * once (503). Measured by the same run, the bound stays in proportion on a
+ * slower or busier machine.
  */
-const HONEST_LOGIN_BOUND_MS = 3_000;
+const ROUNDS_OF_WAIT = 2;
 
 async function post(url: string, body: unknown, address: string) {
   const response = await fetch(`${url}/login`, {
@@ -63,7 +68,7 @@ for (const workers of [1, 2]) {
       await database?.drop();
     });
 
-    it(`answers ${HONEST_LOGINS} honest logins from a fresh address, each within ${HONEST_LOGIN_BOUND_MS / 1000} s`, async () => {
+    it(`answers ${HONEST_LOGINS} honest logins from a fresh address, each within ${ROUNDS_OF_WAIT} rounds of the queue`, async () => {
       const honest = { email: 'honest@example.com', password: 'an-honest-long-password' };
       const registered = await fetch(`${server.url}/users`, {
         method: 'POST',
@@ -79,6 +84,7 @@ for (const workers of [1, 2]) {
       let flooding = true;
       let sent = 0;
       const floodStatuses: number[] = [];
+      const floodAnswered: number[] = []; // when each flood login was answered (checked, not refused)
       const slot = async (address: string) => {
         while (flooding) {
           sent += 1;
@@ -88,6 +94,7 @@ for (const workers of [1, 2]) {
             address,
           ).catch(() => 0);
           floodStatuses.push(status);
+          if (status === 401) floodAnswered.push(performance.now());
           if (status === 503) await new Promise((resolve) => setTimeout(resolve, 1000));
           else if (status !== 401) return; // a limit reached (429): this address is done
         }
@@ -100,6 +107,7 @@ for (const workers of [1, 2]) {
       while (!floodStatuses.includes(503) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(floodStatuses, 'the flood never filled the hashing budget').to.include(503);
 
+      const honestFrom = performance.now();
       const latencies: number[] = [];
       const honestStatuses: number[] = [];
       for (let i = 0; i < HONEST_LOGINS; i += 1) {
@@ -107,6 +115,7 @@ for (const workers of [1, 2]) {
         honestStatuses.push(await post(server.url, honest, '203.0.113.77'));
         latencies.push(Math.round(performance.now() - started));
       }
+      const honestUntil = performance.now();
       // The premise held throughout: the flood was still being refused while the honest logins ran.
       const refusedBefore = floodStatuses.filter((status) => status === 503).length;
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -117,10 +126,18 @@ for (const workers of [1, 2]) {
         (counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }),
         {},
       );
-      const report = `honest: ${honestStatuses.join(', ')} in ${latencies.join(', ')} ms; flood: ${JSON.stringify(tallied)}`;
+      // The rate the flood was answered while the honest logins ran: one round
+      // of the queue serves each address (and the honest one) once, per worker.
+      const answeredMeanwhile = floodAnswered.filter((at) => at >= honestFrom && at <= honestUntil).length;
+      const roundMs =
+        ((ATTACKER_ADDRESSES + 1) * workers * (honestUntil - honestFrom)) / Math.max(1, answeredMeanwhile);
+      const bound = Math.round(ROUNDS_OF_WAIT * roundMs);
+      const report =
+        `honest: ${honestStatuses.join(', ')} in ${latencies.join(', ')} ms (bound ${bound} ms, a round ${Math.round(roundMs)} ms); ` +
+        `flood: ${JSON.stringify(tallied)}`;
       expect(refusedAfter, `the flood stopped filling the budget; ${report}`).to.be.above(refusedBefore);
       expect(honestStatuses, report).to.deep.equal(Array(HONEST_LOGINS).fill(200));
-      for (const latency of latencies) expect(latency, report).to.be.below(HONEST_LOGIN_BOUND_MS);
+      for (const latency of latencies) expect(latency, report).to.be.below(bound);
       expect(Object.keys(tallied).sort(), report).to.deep.equal(['401', '503']);
     });
   });
