@@ -4,7 +4,8 @@
 // one of them with two workers. Every burst here is sent all at once.
 import { expect } from 'chai';
 import { request as httpRequest } from 'node:http';
-import { backend, createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { Knex } from 'knex';
+import { backend, connectTo, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, TEST_SECRET, tally } from '../support/server.js';
 import { runCli } from '../support/process.js';
@@ -46,6 +47,16 @@ function send(
   });
 }
 
+/** The processes of the header: the servers to stop, and two targets to spread requests over. */
+async function startInstances(env: Record<string, string>) {
+  if (backend === 'sqlite') {
+    const server = await startServerProcess({ ...env, WEB_CONCURRENCY: '2' });
+    return { servers: [server], targets: [server.url, server.url] };
+  }
+  const servers = await Promise.all([startServerProcess({ ...env, WEB_CONCURRENCY: '2' }), startServerProcess(env)]);
+  return { servers, targets: servers.map((s) => s.url) };
+}
+
 describe(`several processes on one ${backend} database`, function () {
   this.timeout(60_000);
   let database: TestDatabase;
@@ -71,13 +82,7 @@ describe(`several processes on one ${backend} database`, function () {
       JWKS_MAX_AGE_SECONDS: '1', // a rotated key signs 3 s after it is added
     };
     cliEnv = { DATABASE_URL: database.url, SIGNING_KEYS_SECRET: TEST_SECRET, JWKS_MAX_AGE_SECONDS: '1' };
-    if (backend === 'sqlite') {
-      servers = [await startServerProcess({ ...env, WEB_CONCURRENCY: '2' })];
-      targets = [servers[0].url, servers[0].url];
-    } else {
-      servers = await Promise.all([startServerProcess({ ...env, WEB_CONCURRENCY: '2' }), startServerProcess(env)]);
-      targets = servers.map((s) => s.url);
-    }
+    ({ servers, targets } = await startInstances(env));
   });
 
   after(async () => {
@@ -562,5 +567,113 @@ describe(`several processes on one ${backend} database`, function () {
     expect(await everyProcess(async (target) => !(await published(target)).includes(oldKid))).to.equal(true);
     const renewed = await refreshOn(targets[0], before.refresh_token, 'app/1.0');
     expect(kidOf(renewed.body.access_token)).to.equal(newKid);
+  });
+});
+
+describe(`the cap of mail per recipient over several processes on one ${backend} database`, function () {
+  this.timeout(60_000);
+  const CAP = 6;
+  const BURST = 16;
+  let database: TestDatabase;
+  let db: Knex;
+  let servers: ServerProcess[] = [];
+  let targets: string[];
+
+  before(async () => {
+    database = await createTestDatabase();
+    // No SMTP_URL: the mail stays in the outbox, where it is counted.
+    ({ servers, targets } = await startInstances({
+      DATABASE_URL: database.url,
+      SIGNING_KEYS_SECRET: TEST_SECRET,
+      TRUST_PROXY: '1',
+      MAIL_PER_RECIPIENT: String(CAP),
+      // Above what is asked here: every 429 and every reset link left unsent is the cap's doing.
+      EMAIL_VERIFICATION_REQUESTS_PER_USER: String(BURST + 2),
+      PASSWORD_RESET_REQUESTS_PER_EMAIL: String(BURST + 2),
+    }));
+    db = connectTo(database.url);
+  });
+
+  after(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  const subjectsTo = (recipient: string) =>
+    db('mail_outbox').where({ recipient }).orderBy('id').pluck<string[]>('subject');
+  /** The subjects queued to `recipient` once there are `count` at least (a reset link is queued after its answer). */
+  const queuedTo = async (recipient: string, count: number) => {
+    for (let waited = 0; ; waited += 25) {
+      const subjects = await subjectsTo(recipient);
+      if (subjects.length >= count) return subjects;
+      if (waited > 10_000) throw new Error(`${subjects.length} of ${count} messages to ${recipient} queued`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+
+  it('queues no more than the cap to one address from two accounts and from links and resets fired at once', async () => {
+    const victim = 'capped@example.com';
+    const register = async (user_name: string, address: string) => {
+      const body = { email: victim, user_name, first_name: 'C', last_name: 'P', password: 'long-enough-pw' };
+      const answer = await send(targets[0], 'POST', '/users', { body, address });
+      expect(answer.status).to.equal(201);
+      const token = answer.body.JWT as string;
+      return { token, id: Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub) };
+    };
+    // Four places go one at a time: the first account's link, the notice when it moves
+    // to another address, and a second account's link on registration and reset link.
+    const first = await register('capped_first', '198.51.100.70');
+    const moved = await send(targets[1], 'PUT', `/users/update/${first.id}`, {
+      token: first.token,
+      body: { email: 'moved-away@example.com' },
+    });
+    expect(moved.status).to.equal(200);
+    const second = await register('capped_second', '198.51.100.71');
+    const forgot = (i: number) =>
+      send(targets[i % targets.length], 'POST', '/password/forgot', {
+        body: { email: victim },
+        address: `203.0.113.${100 + i}`,
+      });
+    expect((await forgot(BURST)).status).to.equal(202);
+    expect(await queuedTo(victim, 4)).to.deep.equal([
+      SUBJECTS.verification,
+      SUBJECTS.emailChanged,
+      SUBJECTS.verification,
+      SUBJECTS.reset,
+    ]);
+
+    // 32 more asked for at once, spread over the processes, for the two places left.
+    const answers = await Promise.all([
+      ...Array.from({ length: BURST }, (_, i) =>
+        send(targets[(i + 1) % targets.length], 'POST', '/email/resend', { token: second.token }),
+      ),
+      ...Array.from({ length: BURST }, (_, i) => forgot(i)),
+    ]);
+    // A reset request answers 202 whether or not a link goes; a resend 202 or, past the cap, 429.
+    expect(tally(answers.slice(BURST))).to.deep.equal({ 202: BURST });
+    const resends = answers.slice(0, BURST);
+    for (const refused of resends.filter((a) => a.status !== 202)) {
+      expect(refused).to.deep.equal({ status: 429, body: { error: 'Too many requests' } });
+    }
+    const resent = resends.filter((a) => a.status === 202).length;
+
+    await queuedTo(victim, CAP);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // reset links past the cap would be queued by now
+
+    const subjects = await subjectsTo(victim);
+    expect(subjects).to.have.length(CAP);
+    const counts: Record<string, number> = {};
+    for (const subject of subjects) counts[subject] = (counts[subject] ?? 0) + 1;
+    expect(counts).to.deep.equal({
+      [SUBJECTS.verification]: 2 + resent,
+      [SUBJECTS.emailChanged]: 1,
+      [SUBJECTS.reset]: CAP - 3 - resent,
+    });
+    // The cap is what refuses now: the account's own limit has places left.
+    expect(await send(targets[1], 'POST', '/email/resend', { token: second.token })).to.deep.equal({
+      status: 429,
+      body: { error: 'Too many requests' },
+    });
   });
 });

@@ -1,7 +1,7 @@
 // The database a test runs on. By default SQLite; with TEST_DATABASE=postgres,
 // a fresh PostgreSQL database per test server, created through
 // TEST_DATABASE_URL (a role allowed to create databases) and dropped after.
-import knex from 'knex';
+import knex, { type Knex } from 'knex';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE=postgres needs TEST_DATABASE_URL=postgres://user:pass@host:port/db');
   return createPostgresDatabase(adminUrl);
+}
+
+/** A connection of the test's own to a test database's `url`, to read what the service wrote there. */
+export function connectTo(url: string): Knex {
+  if (url.startsWith('sqlite:')) {
+    return knex({ client: 'sqlite3', connection: { filename: url.slice('sqlite:'.length) }, useNullAsDefault: true });
+  }
+  return knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
 }
 
 /** A new, empty PostgreSQL database, made through `adminUrl` (a role allowed to create databases). */
