@@ -194,8 +194,47 @@ export interface paths {
          *     back and clears the count for its email from its address. A `400` or
          *     `429` is not counted. When too much password-hashing work is already
          *     waiting, `503`.
+         *
+         *     An account with a second factor gets `202` instead of `200`: no
+         *     session and no token yet, but an `mfa_token` to send with a code to
+         *     `POST /login/mfa`.
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a login with a second factor
+         * @description The second step of a login whose `POST /login` answered `202`: the
+         *     `mfa_token` from it and a current code from the authenticator app
+         *     (`code`), or one of the recovery codes (`recovery_code`). Answers
+         *     like `POST /login`'s `200`; the session's `amr` is `["pwd", "otp"]`.
+         *
+         *     Each time step's code is accepted once per account, on every
+         *     instance: a code that signed in (or confirmed the enrolment) is
+         *     refused for the rest of its 30 seconds, and so are older ones. A
+         *     recovery code works once. Each `mfa_token` is single-use and checks
+         *     at most 5 codes, counted before a code is checked, so a burst of
+         *     parallel guesses gets no more; then it is void. Wrong codes also
+         *     count per account (`MFA_MAX_FAILURES_PER_USER`, default 10, in
+         *     `LOGIN_FAILURE_WINDOW_SECONDS`): past it, `429` for that account
+         *     until a place frees up; its password step and other accounts are not
+         *     affected. A disabled account, or one whose password changed since
+         *     the first step, is refused here too.
+         */
+        post: operations["completeLogin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -356,6 +395,124 @@ export interface paths {
          *     mistyped address can be closed and made again.
          */
         post: operations["closeAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account/reauthenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew recent authentication
+         * @description Operations that change how an account is signed into need a session
+         *     that proved its user at most `REAUTH_MAX_AGE_SECONDS` (default 600)
+         *     ago, else `403 Recent authentication required`. A login counts as
+         *     proof; so does this, given the password and, when a second factor is
+         *     active, a current code or a recovery code. It renews the current
+         *     session only. Wrong passwords and codes count against the same
+         *     per-account limit as a password change's
+         *     (`PASSWORD_CHANGE_MAX_FAILURES_PER_USER`): past it, `429`.
+         */
+        post: operations["reauthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling an authenticator app
+         * @description A new TOTP secret for the signed-in user, as a QR code to scan and as
+         *     text. Nothing is active until `POST /account/mfa/totp/confirm` with a
+         *     code from the app; starting again replaces a secret not yet
+         *     confirmed. The secret is kept encrypted (AES-256-GCM). Needs recent
+         *     authentication. No request body.
+         */
+        post: operations["startTotpEnrollment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the authenticator app and turn the second factor on
+         * @description Activates the secret from `POST /account/mfa/totp` with a current
+         *     code from the app, and answers ten recovery codes, shown this once.
+         *     Every other session of the account ends; this one counts as signed in
+         *     with both factors. From now on a login needs a code too. Needs recent
+         *     authentication.
+         */
+        post: operations["confirmTotpEnrollment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account/mfa/totp/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn the second factor off
+         * @description Removes the authenticator app and the recovery codes, given a current
+         *     code or a recovery code. Logins need only the password again. Needs
+         *     recent authentication.
+         */
+        post: operations["removeTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/account/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the recovery codes
+         * @description Ten new recovery codes, shown this once; the old ones stop working.
+         *     Given a current code or a recovery code. Needs recent authentication.
+         */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1006,6 +1163,35 @@ export interface components {
             expires_at: string;
             refresh_token: components["schemas"]["RefreshToken"];
         };
+        /**
+         * @description Opaque, 256 random bits in base64url: the pending login it was issued
+         *     for. Single-use; lives `MFA_TOKEN_TTL_SECONDS` (default 300); void after
+         *     5 wrong codes.
+         * @example 9Qh3W1s0c2YxZ0JkV3Zr5mN4aGp0cUVYbDJ1ZnR3eXM
+         */
+        MfaToken: string;
+        /**
+         * @description `totp`: a 6-digit code from an authenticator app; `recovery_code`: one
+         *     of the codes shown at enrolment.
+         * @enum {string}
+         */
+        MfaMethod: "totp" | "recovery_code";
+        /**
+         * @description The password was right and the account has a second factor: no session
+         *     yet. Send the `mfa_token` with a code to `POST /login/mfa`.
+         */
+        MfaChallenge: {
+            /** @enum {boolean} */
+            mfa_required: true;
+            mfa_token: components["schemas"]["MfaToken"];
+            /** @description The ways the login may be completed. */
+            methods: components["schemas"]["MfaMethod"][];
+            /**
+             * Format: date-time
+             * @description When the `mfa_token` expires, ISO 8601 in UTC.
+             */
+            expires_at: string;
+        };
         /** @enum {string} */
         InvalidCredentialsText: "Invalid credentials";
         InvalidCredentialsError: components["schemas"]["ErrorBody"] & {
@@ -1015,6 +1201,28 @@ export interface components {
         LoginRefusedText: "Account disabled" | "Email address not verified";
         LoginRefusedError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["LoginRefusedText"];
+        };
+        /**
+         * @description The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps).
+         * @example 123456
+         */
+        TotpCode: string;
+        /**
+         * @description A recovery code as shown (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`); compared
+         *     without regard to case, spaces and dashes. Each works once.
+         * @example 7KQ2-M9XD-4TRB-HN6P-W3ZC-8FJV
+         */
+        RecoveryCode: string;
+        /** @description The `mfa_token` from the login's `202` and exactly one of `code` and `recovery_code`. */
+        MfaCompletion: {
+            mfa_token: components["schemas"]["MfaToken"];
+            code?: components["schemas"]["TotpCode"];
+            recovery_code?: components["schemas"]["RecoveryCode"];
+        } & (unknown | unknown);
+        /** @enum {string} */
+        MfaLoginRefusedText: "Invalid or expired MFA token" | "Invalid code";
+        MfaLoginRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["MfaLoginRefusedText"];
         };
         /** @enum {string} */
         LogoutText: "Logout successful";
@@ -1082,6 +1290,13 @@ export interface components {
              *     password has not changed since.
              */
             password_changed_at: string | null;
+            /** @description Whether logins need a second factor (an authenticator app is confirmed). */
+            mfa_enabled: boolean;
+            /**
+             * Format: int32
+             * @description How many recovery codes are still unused; `0` without a second factor.
+             */
+            recovery_codes_left: number;
         };
         AccountClosure: {
             password: components["schemas"]["GivenPassword"];
@@ -1101,14 +1316,95 @@ export interface components {
         RemovalConflictError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["RemovalConflictText"];
         };
+        /** @description The account's password, and when a second factor is active, a current code or a recovery code. */
+        Reauthentication: {
+            password: components["schemas"]["GivenPassword"];
+            code?: components["schemas"]["TotpCode"];
+            recovery_code?: components["schemas"]["RecoveryCode"];
+        };
+        RecentAuthentication: {
+            /**
+             * Format: date-time
+             * @description When the session last proved its user (now).
+             */
+            authenticated_at: string;
+            /**
+             * Format: date-time
+             * @description Until when operations that need recent authentication accept it (`REAUTH_MAX_AGE_SECONDS`).
+             */
+            recent_until: string;
+        };
+        /** @enum {string} */
+        ReauthenticationRefusedText: "Incorrect field" | "Invalid request: Password is incorrect" | "Invalid code";
+        ReauthenticationRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["ReauthenticationRefusedText"];
+        };
+        TotpEnrollment: {
+            /**
+             * @description The shared secret (160 bits, base32), for typing into an app that can't scan.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            secret: string;
+            /**
+             * @description The `otpauth://totp/` URI that authenticator apps read: label
+             *     `MFA_ISSUER:email`, `issuer=MFA_ISSUER`, SHA1, 6 digits, 30 seconds.
+             * @example otpauth://totp/User%20Service:jane.doe%40example.com?issuer=User%20Service&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30
+             */
+            otpauth_uri: string;
+            /**
+             * @description The URI as a QR code, an SVG image. Show it as an image (e.g.
+             *     `<img src="data:image/svg+xml;base64,...">`), not as markup in your page.
+             */
+            qr_svg: string;
+        };
+        /** @enum {string} */
+        AccountForbiddenText: "Email address not verified" | "Recent authentication required";
+        AccountForbiddenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["AccountForbiddenText"];
+        };
+        /** @enum {string} */
+        SecondFactorStateText: "Invalid request body" | "Second factor already active" | "No second factor enrollment in progress" | "No second factor active";
+        SecondFactorStateError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["SecondFactorStateText"];
+        };
+        TotpConfirmation: {
+            code: components["schemas"]["TotpCode"];
+        };
+        RecoveryCodes: {
+            /** @description Ten single-use codes, shown this once; the service keeps only their hashes. */
+            recovery_codes: components["schemas"]["RecoveryCode"][];
+        };
+        /** @enum {string} */
+        InvalidCodeText: "Incorrect field" | "Invalid code";
+        InvalidCodeError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["InvalidCodeText"];
+        };
+        /** @description A current code from the authenticator app, or one of the recovery codes. */
+        SecondFactorProof: {
+            code?: components["schemas"]["TotpCode"];
+            recovery_code?: components["schemas"]["RecoveryCode"];
+        } & (unknown | unknown);
+        SecondFactorRemovedMessage: {
+            /** @enum {string} */
+            message: "Second factor removed";
+        };
         /**
          * Format: uuid
          * @description A session's id (its tokens' `jti`), lower-case.
          * @example 0b6c9a52-8d1e-4f3a-9c27-5e4d3b2a1f00
          */
         SessionId: string;
+        /**
+         * @description How a session's user proved who they are (RFC 8176): `pwd` a password,
+         *     `otp` a one-time code (an authenticator app's or a recovery code).
+         * @enum {string}
+         */
+        AuthenticationMethod: "pwd" | "otp";
         Session: {
             id: components["schemas"]["SessionId"];
+            /** @description How its user signed in (RFC 8176 `amr`), e.g. `["pwd", "otp"]`; a refresh keeps them. */
+            methods: components["schemas"]["AuthenticationMethod"][];
+            authenticated_at: components["schemas"]["Timestamp"];
             created_at: components["schemas"]["Timestamp"];
             expires_at: components["schemas"]["Timestamp"];
             /** @description The client address the session started from (see `TRUST_PROXY`). */
@@ -1163,7 +1459,7 @@ export interface components {
          * @example login_failure
          * @enum {string}
          */
-        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled" | "refresh_token_reused" | "signing_key_added" | "signing_key_retired";
+        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled" | "refresh_token_reused" | "signing_key_added" | "signing_key_retired" | "login_second_factor_required" | "second_factor_failure" | "recovery_code_used" | "second_factor_enabled" | "second_factor_removed" | "recovery_codes_regenerated" | "reauthenticated" | "reauthentication_failure";
         AuditEvent: {
             /** Format: int64 */
             id: number;
@@ -1534,6 +1830,41 @@ export interface components {
                 "application/json": components["schemas"]["TooManyRequestsError"];
             };
         };
+        /**
+         * @description `Invalid or expired MFA token`: the `mfa_token` is unknown, used,
+         *     expired, void after 5 wrong codes, or its account's password changed
+         *     since. Log in again. `Invalid code`: the code is wrong, or its time step
+         *     was used already; the token may be tried again (5 codes in all).
+         */
+        MfaTokenRefused: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["MfaLoginRefusedError"];
+            };
+        };
+        /**
+         * @description Too many wrong codes for this account in the login window
+         *     (`MFA_MAX_FAILURES_PER_USER` in `LOGIN_FAILURE_WINDOW_SECONDS`, counted
+         *     across completing logins, confirming, removing and renewing); the
+         *     password step and other accounts are not affected.
+         */
+        TooManyMfaFailures: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Too many requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TooManyRequestsError"];
+            };
+        };
         /** @description The token is missing, malformed, expired, tampered with or revoked. */
         InvalidOrExpiredToken: {
             headers: {
@@ -1600,6 +1931,61 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["RemovalConflictError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the body breaks the schema.
+         *     `Invalid request: Password is incorrect`: the password is wrong.
+         *     `Invalid code`: a second factor is active and the code is missing,
+         *     wrong or used already.
+         */
+        ReauthenticationRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRefusedError"];
+            };
+        };
+        /**
+         * @description `Recent authentication required`: the session last proved its user
+         *     more than `REAUTH_MAX_AGE_SECONDS` (default 600) ago; renew it with
+         *     `POST /account/reauthenticate` and try again.
+         *     `Email address not verified`: see `REQUIRE_VERIFIED_EMAIL`.
+         */
+        RecentAuthenticationRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AccountForbiddenError"];
+            };
+        };
+        /**
+         * @description `Invalid request body`: the body is not readable JSON.
+         *     `Second factor already active`: remove it first to enrol another.
+         *     `No second factor enrollment in progress`: start one with
+         *     `POST /account/mfa/totp`. `No second factor active`: there is nothing
+         *     to remove or renew.
+         */
+        SecondFactorState: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SecondFactorStateError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the body breaks the schema. `Invalid code`: the code
+         *     is wrong, or its time step was used already.
+         */
+        InvalidCodeOrField: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["InvalidCodeError"];
             };
         };
         /** @description The user has no open session with this id. */
@@ -2031,6 +2417,31 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResult"];
                 };
             };
+            /**
+             * @description The password is right and the account has a second factor: complete
+             *     the login with `POST /login/mfa` before `expires_at`. Nothing in
+             *     this answer is accepted as a token by any operation.
+             */
+            202: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "mfa_required": true,
+                     *       "mfa_token": "9Qh3W1s0c2YxZ0JkV3Zr5mN4aGp0cUVYbDJ1ZnR3eXM",
+                     *       "methods": [
+                     *         "totp",
+                     *         "recovery_code"
+                     *       ],
+                     *       "expires_at": "2026-01-02T09:35:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MfaChallenge"];
+                };
+            };
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["InvalidCredentials"];
             403: components["responses"]["LoginRefused"];
@@ -2038,6 +2449,37 @@ export interface operations {
             429: components["responses"]["TooManyLoginFailures"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["HashingBusy"];
+        };
+    };
+    completeLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaCompletion"];
+            };
+        };
+        responses: {
+            /** @description A new session, as `POST /login` answers it. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResult"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["MfaTokenRefused"];
+            403: components["responses"]["LoginRefused"];
+            409: components["responses"]["InvalidRequestBody"];
+            429: components["responses"]["TooManyMfaFailures"];
+            500: components["responses"]["InternalServerError"];
         };
     };
     logout: {
@@ -2199,7 +2641,9 @@ export interface operations {
                      *       "email_verified": true,
                      *       "email_verified_at": "2026-01-02T09:30:00.000Z",
                      *       "created_at": "2026-01-02T09:28:12.000Z",
-                     *       "password_changed_at": "2026-03-14T18:05:40.000Z"
+                     *       "password_changed_at": "2026-03-14T18:05:40.000Z",
+                     *       "mfa_enabled": true,
+                     *       "recovery_codes_left": 9
                      *     }
                      */
                     "application/json": components["schemas"]["Account"];
@@ -2250,6 +2694,180 @@ export interface operations {
             503: components["responses"]["HashingBusy"];
         };
     };
+    reauthenticate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct-horse-battery",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Reauthentication"];
+            };
+        };
+        responses: {
+            /** @description The session counts as recently authenticated until `recent_until`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecentAuthentication"];
+                };
+            };
+            400: components["responses"]["ReauthenticationRefused"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["EmailNotVerified"];
+            409: components["responses"]["InvalidRequestBody"];
+            429: components["responses"]["TooManyPasswordChangeFailures"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["HashingBusy"];
+        };
+    };
+    startTotpEnrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret to add to an authenticator app. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrollment"];
+                };
+            };
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["RecentAuthenticationRequired"];
+            409: components["responses"]["SecondFactorState"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    confirmTotpEnrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TotpConfirmation"];
+            };
+        };
+        responses: {
+            /** @description The second factor is on. Keep the recovery codes somewhere safe. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["InvalidCodeOrField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["RecentAuthenticationRequired"];
+            409: components["responses"]["SecondFactorState"];
+            429: components["responses"]["TooManyMfaFailures"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    removeTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecondFactorProof"];
+            };
+        };
+        responses: {
+            /** @description The second factor is off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Second factor removed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SecondFactorRemovedMessage"];
+                };
+            };
+            400: components["responses"]["InvalidCodeOrField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["RecentAuthenticationRequired"];
+            409: components["responses"]["SecondFactorState"];
+            429: components["responses"]["TooManyMfaFailures"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecondFactorProof"];
+            };
+        };
+        responses: {
+            /** @description The new recovery codes. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["InvalidCodeOrField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["RecentAuthenticationRequired"];
+            409: components["responses"]["SecondFactorState"];
+            429: components["responses"]["TooManyMfaFailures"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
     listSessions: {
         parameters: {
             query?: never;
@@ -2275,6 +2893,11 @@ export interface operations {
                      *           "expires_at": "2026-03-14T19:05:40.000Z",
                      *           "address": "203.0.113.7",
                      *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+                     *           "methods": [
+                     *             "pwd",
+                     *             "otp"
+                     *           ],
+                     *           "authenticated_at": "2026-03-14T18:05:40.000Z",
                      *           "current": true
                      *         },
                      *         {
@@ -2283,6 +2906,10 @@ export interface operations {
                      *           "expires_at": "2026-03-14T09:12:03.000Z",
                      *           "address": "198.51.100.23",
                      *           "user_agent": "MyApp/2.4 (iPhone; iOS 18.1)",
+                     *           "methods": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-03-14T08:12:03.000Z",
                      *           "current": false
                      *         }
                      *       ]

@@ -3,17 +3,21 @@
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
 //   → parameter and body validation against openapi.yaml (400)
 //   → unverified email (403, with REQUIRE_VERIFIED_EMAIL) → required role (403)
+//   → recent authentication (403, x-requires-recent-authentication)
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { RecoveryService } from './domain/recovery.js';
+import type { SecondFactorService } from './domain/second-factor.js';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import type { EmailVerification } from './domain/verification.js';
 import type { Administration } from './domain/administration.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { requireRole } from './http/middleware/required-role.js';
+import { requireRecentAuthentication } from './http/middleware/recent-authentication.js';
+import { secondFactorHandlers } from './http/handlers/second-factor.js';
 import { documentationRoutes } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
 import { errorHandler } from './http/errors.js';
@@ -54,6 +58,7 @@ export interface AppDependencies {
   recovery: RecoveryService;
   verification: EmailVerification;
   administration: Administration;
+  secondFactor: SecondFactorService;
   /** The JWKS. */
   publishedKeys: PublishedKeys;
   readiness: ReadinessProbe;
@@ -79,8 +84,9 @@ export interface AppDependencies {
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
-  const { users, sessions, recovery, verification, administration, publishedKeys, readiness, draining, metrics } =
+  const { users, sessions, recovery, verification, administration, secondFactor, publishedKeys, readiness } =
     dependencies;
+  const { draining, metrics } = dependencies;
   const { spec, operations, logger, settings, promised } = dependencies;
   const app = express();
   app.disable('x-powered-by');
@@ -115,10 +121,12 @@ export function buildApp(dependencies: AppDependencies): Express {
   app.use(specValidation(spec, operations, settings));
   if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
   app.use(requireRole);
+  app.use(requireRecentAuthentication((principal) => secondFactor.isRecent(principal)));
   app.use(
     dispatch({
       ...userHandlers(users),
-      ...accountHandlers(users, verification),
+      ...accountHandlers(users, verification, secondFactor),
+      ...secondFactorHandlers(secondFactor),
       ...authHandlers(sessions),
       ...sessionHandlers(sessions),
       ...tokenHandlers(sessions, publishedKeys),

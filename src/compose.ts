@@ -11,6 +11,8 @@ import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
 import { RecoveryService } from './domain/recovery.js';
 import { Retention } from './domain/retention.js';
+import { SecondFactorService } from './domain/second-factor.js';
+import { Sealer } from './domain/sealing.js';
 import { SessionService } from './domain/sessions.js';
 import { KEY_RING_REFRESH_MS, KeySecret, KeySecretMismatch, SigningKeys } from './domain/signing-keys.js';
 import { keyRingKeys, sharedSecretKeys, TokenSigner, type TokenKeys } from './domain/tokens.js';
@@ -47,6 +49,7 @@ export interface Domain {
   recovery: RecoveryService;
   verification: EmailVerification;
   administration: Administration;
+  secondFactor: SecondFactorService;
   /** The ES256 signing keys (`npm run cli -- keys`); undefined with JWT_ALGORITHM=HS256. */
   signingKeys: SigningKeys | undefined;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
@@ -102,7 +105,18 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       refreshReuseGraceSeconds: tokens.refreshReuseGraceSeconds,
       limits,
       refuseUnverifiedWith: config.verification.required ? verification : undefined,
+      challengeTtlSeconds: config.secondFactor.challengeTtlSeconds,
     });
+    // TOTP secrets are sealed under a key of their own, derived from the
+    // secret that protects the signing keys (JWT_SECRET with HS256).
+    const { signing } = config.tokens;
+    const secondFactor = new SecondFactorService(
+      store,
+      hasher,
+      sessions,
+      new Sealer(signing.algorithm === 'ES256' ? signing.keysSecret : signing.secret, 'totp secrets v1'),
+      { issuer: config.secondFactor.issuer, reauthMaxAgeSeconds: config.secondFactor.reauthMaxAgeSeconds, limits },
+    );
     const users = new UserService(store, hasher, sessions, verification, limits);
     const recovery = new RecoveryService(
       store,
@@ -125,6 +139,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       recovery,
       verification,
       administration,
+      secondFactor,
       signingKeys,
       outbox: store.outbox,
       retention: new Retention(store, config.retention),
@@ -140,7 +155,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 /** The domain plus the HTTP app and the background pruning of expired sessions. */
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
-  const { spec, users, sessions, recovery, verification, administration, signingKeys } = domain;
+  const { spec, users, sessions, recovery, verification, administration, secondFactor, signingKeys } = domain;
   // One after the other: on SQLite they would only wait for each other's write lock.
   const pruneExpired = async () => {
     await sessions
@@ -176,6 +191,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     recovery,
     verification,
     administration,
+    secondFactor,
     publishedKeys: {
       current: () => signingKeys?.ring.publicJwks() ?? [],
       maxAgeSeconds: config.tokens.jwksMaxAgeSeconds,

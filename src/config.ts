@@ -78,6 +78,8 @@ export interface Config {
   recovery: { resetUrl: string; tokenTtlSeconds: number };
   /** Email verification: the app's page (with `{token}`), how long a link works, whether it is required. */
   verification: { verifyUrl: string; tokenTtlSeconds: number; required: boolean };
+  /** The second factor: the issuer apps show, how long a pending login lasts, and how recent a sensitive change's authentication must be. */
+  secondFactor: { issuer: string; challengeTtlSeconds: number; reauthMaxAgeSeconds: number };
   /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
   mail: { smtpUrl: string | undefined; from: string; pollMs: number };
   /** How long the audit trail and the outbox keep their rows, in days; 0 keeps them. */
@@ -138,6 +140,12 @@ export function loadConfig(env: Env = process.env): Config {
       passwordResetRequestsPerAddress: integerSetting(env, 'PASSWORD_RESET_REQUESTS_PER_ADDRESS', 0, 1_000_000),
       emailVerificationRequestsPerUser: integerSetting(env, 'EMAIL_VERIFICATION_REQUESTS_PER_USER', 0, 1_000_000),
       mailPerRecipient: integerSetting(env, 'MAIL_PER_RECIPIENT', 0, 1_000_000),
+      mfaMaxFailuresPerUser: integerSetting(env, 'MFA_MAX_FAILURES_PER_USER', 0, 1_000_000),
+    },
+    secondFactor: {
+      issuer: env.MFA_ISSUER?.trim() || defaultOf('MFA_ISSUER'),
+      challengeTtlSeconds: integerSetting(env, 'MFA_TOKEN_TTL_SECONDS', 1, 3600),
+      reauthMaxAgeSeconds: integerSetting(env, 'REAUTH_MAX_AGE_SECONDS', 1, 86_400),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),

@@ -120,6 +120,24 @@ export const SETTINGS = {
     default: 5,
     meaning: 'wrong `existing_password` tries per account in the login window, then `429` on password changes only',
   },
+  MFA_ISSUER: {
+    default: 'User Service',
+    meaning: 'the issuer an authenticator app shows beside the account (the `otpauth://` label and `issuer`)',
+  },
+  MFA_TOKEN_TTL_SECONDS: {
+    default: 300,
+    meaning: "how long a login's `mfa_token` (its `202`) may be completed with a code; at least 1",
+  },
+  MFA_MAX_FAILURES_PER_USER: {
+    default: 10,
+    meaning:
+      'wrong second-factor codes per account in the login window, then `429` on `POST /login/mfa` for that account only',
+  },
+  REAUTH_MAX_AGE_SECONDS: {
+    default: 600,
+    meaning:
+      'how long after a login (or `POST /account/reauthenticate`) a session may use the operations that need recent authentication; at least 1',
+  },
   PASSWORD_HASH_QUEUE_SECONDS_PER_ADDRESS: {
     default: 3,
     meaning:

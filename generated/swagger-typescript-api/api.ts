@@ -73,6 +73,14 @@ export enum SecurityEventType {
   RefreshTokenReused = "refresh_token_reused",
   SigningKeyAdded = "signing_key_added",
   SigningKeyRetired = "signing_key_retired",
+  LoginSecondFactorRequired = "login_second_factor_required",
+  SecondFactorFailure = "second_factor_failure",
+  RecoveryCodeUsed = "recovery_code_used",
+  SecondFactorEnabled = "second_factor_enabled",
+  SecondFactorRemoved = "second_factor_removed",
+  RecoveryCodesRegenerated = "recovery_codes_regenerated",
+  Reauthenticated = "reauthenticated",
+  ReauthenticationFailure = "reauthentication_failure",
 }
 
 export enum SessionNotFoundText {
@@ -81,6 +89,38 @@ export enum SessionNotFoundText {
 
 export enum SessionEndedText {
   SessionEnded = "Session ended",
+}
+
+/**
+ * How a session's user proved who they are (RFC 8176): `pwd` a password,
+ * `otp` a one-time code (an authenticator app's or a recovery code).
+ */
+export enum AuthenticationMethod {
+  Password = "pwd",
+  OneTimePassword = "otp",
+}
+
+export enum InvalidCodeText {
+  IncorrectField = "Incorrect field",
+  InvalidCode = "Invalid code",
+}
+
+export enum SecondFactorStateText {
+  InvalidRequestBody = "Invalid request body",
+  SecondFactorAlreadyActive = "Second factor already active",
+  NoEnrollmentInProgress = "No second factor enrollment in progress",
+  NoSecondFactorActive = "No second factor active",
+}
+
+export enum AccountForbiddenText {
+  EmailAddressNotVerified = "Email address not verified",
+  RecentAuthenticationRequired = "Recent authentication required",
+}
+
+export enum ReauthenticationRefusedText {
+  IncorrectField = "Incorrect field",
+  PasswordIsIncorrect = "Invalid request: Password is incorrect",
+  InvalidCode = "Invalid code",
 }
 
 export enum RemovalConflictText {
@@ -122,6 +162,11 @@ export enum LogoutText {
   LogoutSuccessful = "Logout successful",
 }
 
+export enum MfaLoginRefusedText {
+  InvalidOrExpiredMfaToken = "Invalid or expired MFA token",
+  InvalidCode = "Invalid code",
+}
+
 export enum LoginRefusedText {
   AccountDisabled = "Account disabled",
   EmailAddressNotVerified = "Email address not verified",
@@ -129,6 +174,15 @@ export enum LoginRefusedText {
 
 export enum InvalidCredentialsText {
   InvalidCredentials = "Invalid credentials",
+}
+
+/**
+ * `totp`: a 6-digit code from an authenticator app; `recovery_code`: one
+ * of the codes shown at enrolment.
+ */
+export enum MfaMethod {
+  Totp = "totp",
+  RecoveryCode = "recovery_code",
 }
 
 export enum PasswordChangeRefusedText {
@@ -623,12 +677,90 @@ export interface LoginResult {
   refresh_token: RefreshToken;
 }
 
+/**
+ * Opaque, 256 random bits in base64url: the pending login it was issued
+ * for. Single-use; lives `MFA_TOKEN_TTL_SECONDS` (default 300); void after
+ * 5 wrong codes.
+ * @minLength 43
+ * @maxLength 43
+ * @pattern ^[A-Za-z0-9_-]{43}$
+ * @example "9Qh3W1s0c2YxZ0JkV3Zr5mN4aGp0cUVYbDJ1ZnR3eXM"
+ */
+export type MfaToken = string;
+
+/**
+ * The password was right and the account has a second factor: no session
+ * yet. Send the `mfa_token` with a code to `POST /login/mfa`.
+ */
+export interface MfaChallenge {
+  mfa_required: true;
+  /**
+   * Opaque, 256 random bits in base64url: the pending login it was issued
+   * for. Single-use; lives `MFA_TOKEN_TTL_SECONDS` (default 300); void after
+   * 5 wrong codes.
+   */
+  mfa_token: MfaToken;
+  /**
+   * The ways the login may be completed.
+   * @maxItems 2
+   * @minItems 1
+   * @uniqueItems true
+   */
+  methods: MfaMethod[];
+  /**
+   * When the `mfa_token` expires, ISO 8601 in UTC.
+   * @format date-time
+   * @maxLength 30
+   */
+  expires_at: string;
+}
+
 export type InvalidCredentialsError = ErrorBody & {
   error?: InvalidCredentialsText;
 };
 
 export type LoginRefusedError = ErrorBody & {
   error?: LoginRefusedText;
+};
+
+/**
+ * The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps).
+ * @minLength 6
+ * @maxLength 6
+ * @pattern ^[0-9]{6}$
+ * @example "123456"
+ */
+export type TotpCode = string;
+
+/**
+ * A recovery code as shown (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`); compared
+ * without regard to case, spaces and dashes. Each works once.
+ * @minLength 24
+ * @maxLength 40
+ * @pattern ^[A-Za-z0-9 -]+$
+ * @example "7KQ2-M9XD-4TRB-HN6P-W3ZC-8FJV"
+ */
+export type RecoveryCode = string;
+
+/** The `mfa_token` from the login's `202` and exactly one of `code` and `recovery_code`. */
+export type MfaCompletion = {
+  /**
+   * Opaque, 256 random bits in base64url: the pending login it was issued
+   * for. Single-use; lives `MFA_TOKEN_TTL_SECONDS` (default 300); void after
+   * 5 wrong codes.
+   */
+  mfa_token: MfaToken;
+  /** The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps). */
+  code?: TotpCode;
+  /**
+   * A recovery code as shown (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`); compared
+   * without regard to case, spaces and dashes. Each works once.
+   */
+  recovery_code?: RecoveryCode;
+};
+
+export type MfaLoginRefusedError = ErrorBody & {
+  error?: MfaLoginRefusedText;
 };
 
 export interface LogoutMessage {
@@ -733,6 +865,15 @@ export interface Account {
    * @maxLength 30
    */
   password_changed_at: string | null;
+  /** Whether logins need a second factor (an authenticator app is confirmed). */
+  mfa_enabled: boolean;
+  /**
+   * How many recovery codes are still unused; `0` without a second factor.
+   * @format int32
+   * @min 0
+   * @max 10
+   */
+  recovery_codes_left: number;
 }
 
 export interface AccountClosure {
@@ -752,6 +893,105 @@ export type RemovalConflictError = ErrorBody & {
   error?: RemovalConflictText;
 };
 
+/** The account's password, and when a second factor is active, a current code or a recovery code. */
+export interface Reauthentication {
+  /** A password as the user knows it. */
+  password: GivenPassword;
+  /** The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps). */
+  code?: TotpCode;
+  /**
+   * A recovery code as shown (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`); compared
+   * without regard to case, spaces and dashes. Each works once.
+   */
+  recovery_code?: RecoveryCode;
+}
+
+export interface RecentAuthentication {
+  /**
+   * When the session last proved its user (now).
+   * @format date-time
+   * @maxLength 30
+   */
+  authenticated_at: string;
+  /**
+   * Until when operations that need recent authentication accept it (`REAUTH_MAX_AGE_SECONDS`).
+   * @format date-time
+   * @maxLength 30
+   */
+  recent_until: string;
+}
+
+export type ReauthenticationRefusedError = ErrorBody & {
+  error?: ReauthenticationRefusedText;
+};
+
+export interface TotpEnrollment {
+  /**
+   * The shared secret (160 bits, base32), for typing into an app that can't scan.
+   * @minLength 32
+   * @maxLength 32
+   * @pattern ^[A-Z2-7]{32}$
+   * @example "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+   */
+  secret: string;
+  /**
+   * The `otpauth://totp/` URI that authenticator apps read: label
+   * `MFA_ISSUER:email`, `issuer=MFA_ISSUER`, SHA1, 6 digits, 30 seconds.
+   * @maxLength 1024
+   * @pattern ^otpauth://totp/
+   * @example "otpauth://totp/User%20Service:jane.doe%40example.com?issuer=User%20Service&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30"
+   */
+  otpauth_uri: string;
+  /**
+   * The URI as a QR code, an SVG image. Show it as an image (e.g.
+   * `<img src="data:image/svg+xml;base64,...">`), not as markup in your page.
+   * @maxLength 65536
+   * @pattern ^<svg
+   */
+  qr_svg: string;
+}
+
+export type AccountForbiddenError = ErrorBody & {
+  error?: AccountForbiddenText;
+};
+
+export type SecondFactorStateError = ErrorBody & {
+  error?: SecondFactorStateText;
+};
+
+export interface TotpConfirmation {
+  /** The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps). */
+  code: TotpCode;
+}
+
+export interface RecoveryCodes {
+  /**
+   * Ten single-use codes, shown this once; the service keeps only their hashes.
+   * @maxItems 10
+   * @minItems 10
+   */
+  recovery_codes: RecoveryCode[];
+}
+
+export type InvalidCodeError = ErrorBody & {
+  error?: InvalidCodeText;
+};
+
+/** A current code from the authenticator app, or one of the recovery codes. */
+export type SecondFactorProof = {
+  /** The 6-digit code the authenticator app shows now (RFC 6238, 30-second steps). */
+  code?: TotpCode;
+  /**
+   * A recovery code as shown (`XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`); compared
+   * without regard to case, spaces and dashes. Each works once.
+   */
+  recovery_code?: RecoveryCode;
+};
+
+export interface SecondFactorRemovedMessage {
+  message: "Second factor removed";
+}
+
 /**
  * A session's id (its tokens' `jti`), lower-case.
  * @format uuid
@@ -765,6 +1005,14 @@ export type SessionId = string;
 export interface Session {
   /** A session's id (its tokens' `jti`), lower-case. */
   id: SessionId;
+  /**
+   * How its user signed in (RFC 8176 `amr`), e.g. `["pwd", "otp"]`; a refresh keeps them.
+   * @maxItems 4
+   * @minItems 1
+   */
+  methods: AuthenticationMethod[];
+  /** A moment, ISO 8601 in UTC with milliseconds. */
+  authenticated_at: Timestamp;
   /** A moment, ISO 8601 in UTC with milliseconds. */
   created_at: Timestamp;
   /** A moment, ISO 8601 in UTC with milliseconds. */
@@ -1332,7 +1580,9 @@ export class HttpClient<SecurityDataType = unknown> {
  * ## Tokens
  * An access token is a JWT signed with ES256 (or HS256 where
  * `JWT_ALGORITHM=HS256`), carrying `kid` in its header and `sub` (the user
- * id), `jti` (its session), `iss`, `aud`, `iat` and `exp`. Send it as
+ * id), `jti` (its session), `iss`, `aud`, `iat`, `exp`, `auth_time` (when
+ * its session's user last proved who they are) and `amr` (how: RFC 8176
+ * values, `["pwd"]` or `["pwd", "otp"]`). Send it as
  * `Authorization: Bearer <token>`. It lasts `JWT_TTL_SECONDS` (default 15
  * minutes); the `refresh_token` that came with it gets a new pair from
  * `POST /token/refresh` until the session ends (`SESSION_TTL_SECONDS`,
@@ -1538,7 +1788,7 @@ export class Api<
   };
   login = {
     /**
-     * @description Exchanges an email and password for a token. An unknown email and a wrong password get the same answer, in comparable time. Failed logins (`401`) are counted, whether or not an account has the email, within `LOGIN_FAILURE_WINDOW_SECONDS` (default 900) in three limits: - per email and client address together (`LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS`, default 5): the strict limit on guessing one password; - per client address, any email (`LOGIN_MAX_FAILURES_PER_ADDRESS`, default 50): against spraying many accounts; - per email, from all addresses (`LOGIN_MAX_FAILURES_PER_EMAIL`, default 100): against guessing spread over many addresses. It is high on purpose: someone guessing from elsewhere does not lock the owner out of their own address, until guesses from many addresses add up to it. Past any of them the answer is `429` with `Retry-After` until a place frees up, even for the right password. Each attempt takes its place before the password is checked, so a burst of parallel guesses gets no more than the limit checked. A successful login gives its places back and clears the count for its email from its address. A `400` or `429` is not counted. When too much password-hashing work is already waiting, `503`.
+     * @description Exchanges an email and password for a token. An unknown email and a wrong password get the same answer, in comparable time. Failed logins (`401`) are counted, whether or not an account has the email, within `LOGIN_FAILURE_WINDOW_SECONDS` (default 900) in three limits: - per email and client address together (`LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS`, default 5): the strict limit on guessing one password; - per client address, any email (`LOGIN_MAX_FAILURES_PER_ADDRESS`, default 50): against spraying many accounts; - per email, from all addresses (`LOGIN_MAX_FAILURES_PER_EMAIL`, default 100): against guessing spread over many addresses. It is high on purpose: someone guessing from elsewhere does not lock the owner out of their own address, until guesses from many addresses add up to it. Past any of them the answer is `429` with `Retry-After` until a place frees up, even for the right password. Each attempt takes its place before the password is checked, so a burst of parallel guesses gets no more than the limit checked. A successful login gives its places back and clears the count for its email from its address. A `400` or `429` is not counted. When too much password-hashing work is already waiting, `503`. An account with a second factor gets `202` instead of `200`: no session and no token yet, but an `mfa_token` to send with a code to `POST /login/mfa`.
      *
      * @tags Authentication
      * @name Login
@@ -1557,6 +1807,32 @@ export class Api<
         | ServiceBusyError
       >({
         path: `/login`,
+        method: "POST",
+        body: data,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description The second step of a login whose `POST /login` answered `202`: the `mfa_token` from it and a current code from the authenticator app (`code`), or one of the recovery codes (`recovery_code`). Answers like `POST /login`'s `200`; the session's `amr` is `["pwd", "otp"]`. Each time step's code is accepted once per account, on every instance: a code that signed in (or confirmed the enrolment) is refused for the rest of its 30 seconds, and so are older ones. A recovery code works once. Each `mfa_token` is single-use and checks at most 5 codes, counted before a code is checked, so a burst of parallel guesses gets no more; then it is void. Wrong codes also count per account (`MFA_MAX_FAILURES_PER_USER`, default 10, in `LOGIN_FAILURE_WINDOW_SECONDS`): past it, `429` for that account until a place frees up; its password step and other accounts are not affected. A disabled account, or one whose password changed since the first step, is refused here too.
+     *
+     * @tags Authentication
+     * @name CompleteLogin
+     * @summary Complete a login with a second factor
+     * @request POST:/login/mfa
+     */
+    completeLogin: (data: MfaCompletion, params: RequestParams = {}) =>
+      this.request<
+        LoginResult,
+        | IncorrectFieldError
+        | MfaLoginRefusedError
+        | LoginRefusedError
+        | InvalidRequestBodyError
+        | TooManyRequestsError
+        | InternalServerErrorBody
+      >({
+        path: `/login/mfa`,
         method: "POST",
         body: data,
         type: ContentType.Json,
@@ -1706,6 +1982,149 @@ export class Api<
         | ServiceBusyError
       >({
         path: `/account/delete`,
+        method: "POST",
+        body: data,
+        secure: true,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description Operations that change how an account is signed into need a session that proved its user at most `REAUTH_MAX_AGE_SECONDS` (default 600) ago, else `403 Recent authentication required`. A login counts as proof; so does this, given the password and, when a second factor is active, a current code or a recovery code. It renews the current session only. Wrong passwords and codes count against the same per-account limit as a password change's (`PASSWORD_CHANGE_MAX_FAILURES_PER_USER`): past it, `429`.
+     *
+     * @tags Second factor
+     * @name Reauthenticate
+     * @summary Renew recent authentication
+     * @request POST:/account/reauthenticate
+     * @secure
+     */
+    reauthenticate: (data: Reauthentication, params: RequestParams = {}) =>
+      this.request<
+        RecentAuthentication,
+        | ReauthenticationRefusedError
+        | UserAuthenticationFailedError
+        | EmailNotVerifiedError
+        | InvalidRequestBodyError
+        | TooManyRequestsError
+        | InternalServerErrorBody
+        | ServiceBusyError
+      >({
+        path: `/account/reauthenticate`,
+        method: "POST",
+        body: data,
+        secure: true,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description A new TOTP secret for the signed-in user, as a QR code to scan and as text. Nothing is active until `POST /account/mfa/totp/confirm` with a code from the app; starting again replaces a secret not yet confirmed. The secret is kept encrypted (AES-256-GCM). Needs recent authentication. No request body.
+     *
+     * @tags Second factor
+     * @name StartTotpEnrollment
+     * @summary Start enrolling an authenticator app
+     * @request POST:/account/mfa/totp
+     * @secure
+     */
+    startTotpEnrollment: (params: RequestParams = {}) =>
+      this.request<
+        TotpEnrollment,
+        | UserAuthenticationFailedError
+        | AccountForbiddenError
+        | SecondFactorStateError
+        | InternalServerErrorBody
+      >({
+        path: `/account/mfa/totp`,
+        method: "POST",
+        secure: true,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description Activates the secret from `POST /account/mfa/totp` with a current code from the app, and answers ten recovery codes, shown this once. Every other session of the account ends; this one counts as signed in with both factors. From now on a login needs a code too. Needs recent authentication.
+     *
+     * @tags Second factor
+     * @name ConfirmTotpEnrollment
+     * @summary Confirm the authenticator app and turn the second factor on
+     * @request POST:/account/mfa/totp/confirm
+     * @secure
+     */
+    confirmTotpEnrollment: (
+      data: TotpConfirmation,
+      params: RequestParams = {},
+    ) =>
+      this.request<
+        RecoveryCodes,
+        | InvalidCodeError
+        | UserAuthenticationFailedError
+        | AccountForbiddenError
+        | SecondFactorStateError
+        | TooManyRequestsError
+        | InternalServerErrorBody
+      >({
+        path: `/account/mfa/totp/confirm`,
+        method: "POST",
+        body: data,
+        secure: true,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description Removes the authenticator app and the recovery codes, given a current code or a recovery code. Logins need only the password again. Needs recent authentication.
+     *
+     * @tags Second factor
+     * @name RemoveTotp
+     * @summary Turn the second factor off
+     * @request POST:/account/mfa/totp/remove
+     * @secure
+     */
+    removeTotp: (data: SecondFactorProof, params: RequestParams = {}) =>
+      this.request<
+        SecondFactorRemovedMessage,
+        | InvalidCodeError
+        | UserAuthenticationFailedError
+        | AccountForbiddenError
+        | SecondFactorStateError
+        | TooManyRequestsError
+        | InternalServerErrorBody
+      >({
+        path: `/account/mfa/totp/remove`,
+        method: "POST",
+        body: data,
+        secure: true,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description Ten new recovery codes, shown this once; the old ones stop working. Given a current code or a recovery code. Needs recent authentication.
+     *
+     * @tags Second factor
+     * @name RegenerateRecoveryCodes
+     * @summary Replace the recovery codes
+     * @request POST:/account/mfa/recovery-codes
+     * @secure
+     */
+    regenerateRecoveryCodes: (
+      data: SecondFactorProof,
+      params: RequestParams = {},
+    ) =>
+      this.request<
+        RecoveryCodes,
+        | InvalidCodeError
+        | UserAuthenticationFailedError
+        | AccountForbiddenError
+        | SecondFactorStateError
+        | TooManyRequestsError
+        | InternalServerErrorBody
+      >({
+        path: `/account/mfa/recovery-codes`,
         method: "POST",
         body: data,
         secure: true,

@@ -18,7 +18,14 @@ export type DomainErrorKind =
   | 'last_admin' // the change would leave no (enabled) admin
   | 'account_disabled' // an admin has disabled the account
   | 'invalid_refresh_token' // unknown, of an ended session, or reused (which ends the session)
-  | 'refresh_token_already_used'; // the same client used it moments ago: the session goes on
+  | 'refresh_token_already_used' // the same client used it moments ago: the session goes on
+  | 'invalid_mfa_token' // a pending login's token: unknown, used, expired, out of checks, or its password changed
+  | 'wrong_second_factor' // a wrong or used code completing a login (401)
+  | 'wrong_code' // a wrong or used code confirming a change (400)
+  | 'second_factor_active' // enrolling while a factor is active
+  | 'no_enrollment' // confirming without an enrolment in progress
+  | 'no_second_factor' // removing or renewing without an active factor
+  | 'reauthentication_required'; // the session's proof of its user is older than REAUTH_MAX_AGE_SECONDS
 
 /** Which input field a failure is about, for the answer's details. */
 export interface FieldProblem {

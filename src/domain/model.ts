@@ -40,12 +40,24 @@ export interface NewUser {
 
 export type ProfileChanges = Partial<Pick<User, 'email' | 'user_name' | 'first_name' | 'last_name'>>;
 
+/** How a user proved who they are (RFC 8176 `amr` values): a password, a one-time code. */
+export const AUTHENTICATION_METHODS = ['pwd', 'otp'] as const;
+export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
+
+/** A session's proof of its user: the methods and when (Unix milliseconds). */
+export interface Authentication {
+  amr: AuthenticationMethod[];
+  at: number;
+}
+
 /** Who is making a request: the owner of a valid token and its open session. */
 export interface Principal {
   userId: number;
   role: Role;
   sessionId: string;
   emailVerified: boolean;
+  /** How and when the session's user last proved who they are (recent authentication). */
+  authentication: Authentication;
   /** A profile read in the same statement as the session, when the operation asked for one (undefined: no such user). */
   readAlong?: { userId: number; profile: User | undefined };
 }

@@ -6,6 +6,7 @@ import type { OneTimeTokenRepository } from './ports/one-time-tokens.js';
 import type { OutboxRepository } from './ports/outbox.js';
 import type { RateLimitRepository } from './ports/rate-limits.js';
 import type { RefreshTokenRepository } from './ports/refresh-tokens.js';
+import type { MfaChallengeRepository, RecoveryCodeRepository, TotpFactorRepository } from './ports/second-factor.js';
 import type { SessionRepository } from './ports/sessions.js';
 import type { SigningKeyRepository } from './ports/signing-keys.js';
 import type { UserRepository } from './ports/users.js';
@@ -18,6 +19,7 @@ export * from './ports/outbox.js';
 export * from './ports/one-time-tokens.js';
 export * from './ports/signing-keys.js';
 export * from './ports/refresh-tokens.js';
+export * from './ports/second-factor.js';
 
 export interface Repositories {
   users: UserRepository;
@@ -29,6 +31,9 @@ export interface Repositories {
   verificationTokens: OneTimeTokenRepository;
   signingKeys: SigningKeyRepository;
   refreshTokens: RefreshTokenRepository;
+  totpFactors: TotpFactorRepository;
+  recoveryCodes: RecoveryCodeRepository;
+  mfaChallenges: MfaChallengeRepository;
 }
 
 /** Repositories, plus a way to run several writes as one transaction. */

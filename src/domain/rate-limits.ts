@@ -35,6 +35,8 @@ export interface RateLimitSettings {
   verificationMailPerUser: RateLimitRule;
   /** Every message to one address, from any account or request, an hour. */
   mailPerRecipient: RateLimitRule;
+  /** Wrong second-factor codes per account, in the login window. */
+  mfaFailuresPerUser: RateLimitRule;
 }
 
 export interface RateLimitValues {
@@ -49,6 +51,7 @@ export interface RateLimitValues {
   passwordResetRequestsPerAddress: number;
   emailVerificationRequestsPerUser: number;
   mailPerRecipient: number;
+  mfaMaxFailuresPerUser: number;
 }
 
 export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
@@ -72,6 +75,7 @@ export function rateLimitSettings(values: RateLimitValues): RateLimitSettings {
     resetRequestsPerAddress: hourlyRule('reset_request_address', values.passwordResetRequestsPerAddress),
     verificationMailPerUser: hourlyRule('verification_mail_user', values.emailVerificationRequestsPerUser),
     mailPerRecipient: hourlyRule('mail_recipient', values.mailPerRecipient),
+    mfaFailuresPerUser: loginRule('mfa_failure_user', values.mfaMaxFailuresPerUser),
   };
 }
 

@@ -5,7 +5,7 @@
 // sessions are pruned with the expired sessions.
 import { randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
-import type { IssuedToken, Principal, RequestOrigin } from './model.js';
+import type { Authentication, IssuedToken, Principal, RequestOrigin } from './model.js';
 import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import { requesterGroup } from './hash-admission.js';
@@ -20,6 +20,7 @@ import {
   type RateLimitRule,
   type RateLimitSettings,
 } from './rate-limits.js';
+import { SignInGate, type SessionOpener, type SignIn } from './sign-in-gate.js';
 import type { TokenClaims, TokenSigner } from './tokens.js';
 import type { EmailVerification } from './verification.js';
 
@@ -38,10 +39,14 @@ export interface SessionSettings {
    * verified is refused a session, and sent a new link through this.
    */
   refuseUnverifiedWith?: EmailVerification;
+  /** How long a login waiting for its second factor may be completed. */
+  challengeTtlSeconds: number;
   now?: () => number;
 }
 
-export class SessionService {
+export class SessionService implements SessionOpener {
+  /** The gate every way in passes (sign-in-gate.ts). */
+  readonly gate: SignInGate;
   private readonly accessTokenTtlSeconds: number;
   private readonly sessionTtlSeconds: number;
   private readonly refreshReuseGraceMs: number;
@@ -61,6 +66,7 @@ export class SessionService {
     this.limits = settings.limits;
     this.refuseUnverifiedWith = settings.refuseUnverifiedWith;
     this.now = settings.now ?? Date.now;
+    this.gate = new SignInGate(this, { challengeTtlSeconds: settings.challengeTtlSeconds, now: this.now });
   }
 
   /**
@@ -73,6 +79,7 @@ export class SessionService {
     userId: number,
     generation: number,
     origin: RequestOrigin,
+    authentication: Authentication = { amr: ['pwd'], at: this.now() },
   ): Promise<IssuedToken> {
     const sessionId = randomUUID();
     const sessionEndsAt = this.nowSeconds() + this.sessionTtlSeconds;
@@ -82,10 +89,12 @@ export class SessionService {
       expires_at: sessionEndsAt,
       address: origin.address,
       user_agent: origin.userAgent ?? null,
+      amr: authentication.amr.join(' '),
+      authenticated_at: authentication.at,
     };
     const opened = await repositories.sessions.insert(session, generation);
     if (!opened) throw new DomainError('invalid_credentials');
-    return this.issue(repositories, { userId, sessionId }, sessionEndsAt);
+    return this.issue(repositories, { userId, sessionId }, sessionEndsAt, authentication);
   }
 
   /**
@@ -108,7 +117,11 @@ export class SessionService {
       if (sessionId !== undefined) {
         const session = await sessions.findOpen(sessionId, nowSeconds);
         if (!session) return 'refused' as const;
-        return this.issue(repositories, { userId: session.user_id, sessionId }, session.expires_at);
+        // The session keeps how its user signed in: a refresh proves nothing new.
+        return this.issue(repositories, { userId: session.user_id, sessionId }, session.expires_at, {
+          amr: session.amr.split(' ') as Authentication['amr'],
+          at: session.authenticated_at,
+        });
       }
       const used = await refreshTokens.findUsed(tokenHash);
       const session = used && (await sessions.findOpen(used.session_id, nowSeconds));
@@ -130,6 +143,7 @@ export class SessionService {
     { refreshTokens }: Repositories,
     claims: TokenClaims,
     sessionEndsAt: number,
+    authentication: Authentication,
   ): Promise<IssuedToken> {
     const { token: refreshToken, hash } = newOneTimeToken();
     await refreshTokens.insert({
@@ -139,7 +153,10 @@ export class SessionService {
     });
     const expiresAtSeconds = Math.min(this.nowSeconds() + this.accessTokenTtlSeconds, sessionEndsAt);
     return {
-      token: this.signer.sign(claims, expiresAtSeconds),
+      token: this.signer.sign(claims, expiresAtSeconds, {
+        amr: authentication.amr,
+        authTimeSeconds: Math.floor(authentication.at / 1000),
+      }),
       expiresAt: new Date(expiresAtSeconds * 1000),
       refreshToken,
     };
@@ -155,9 +172,10 @@ export class SessionService {
    * email's count from this address. Every attempt, successful or not, also
    * takes a place for good in the address's ceiling. The attempt takes its
    * turn in the hashing first, so a busy service turns it away before it
-   * writes anything.
+   * writes anything. The right password hands the account to the gate: a
+   * session, or a second-factor challenge.
    */
-  async login(email: string, password: string, origin: RequestOrigin): Promise<IssuedToken> {
+  async login(email: string, password: string, origin: RequestOrigin): Promise<SignIn> {
     const turn = this.hasher.takeTurn(origin.address);
     try {
       return await turn.hold(() => this.loginInTurn(email, password, origin, turn));
@@ -166,7 +184,7 @@ export class SessionService {
     }
   }
 
-  private loginInTurn(email: string, password: string, origin: RequestOrigin, turn: HashingTurn): Promise<IssuedToken> {
+  private loginInTurn(email: string, password: string, origin: RequestOrigin, turn: HashingTurn): Promise<SignIn> {
     const emailKey = canonicalEmail(email);
     const pairKey = emailAndAddressKey(emailKey, origin.address);
     const { loginFailuresPerEmailAndAddress, loginFailuresPerAddress, loginFailuresPerEmail } = this.limits;
@@ -209,8 +227,11 @@ export class SessionService {
             await rateLimits.deleteKey(loginFailuresPerEmailAndAddress.bucket, pairKey);
             await rateLimits.release(places.eventIds);
             if (upgradedHash) await users.replacePasswordHash(id, upgradedHash, { generation, sameCredential: true });
-            await securityEvents.insert(auditEntry('login_success', id, origin));
-            return this.open(repositories, id, generation, origin);
+            const signIn = await this.gate.signIn(repositories, { id, generation }, ['pwd'], origin);
+            await securityEvents.insert(
+              auditEntry(signIn.kind === 'session' ? 'login_success' : 'login_second_factor_required', id, origin),
+            );
+            return signIn;
           });
         } catch (error) {
           // The password changed while it was being checked: it is no longer the right one.
@@ -287,6 +308,7 @@ export class SessionService {
   /** Deletes expired sessions, the refresh tokens of ended ones, and rate-limit events older than any window. */
   async pruneExpired(): Promise<number> {
     await this.store.rateLimits.deleteOlderThan(this.now() - longestWindowSeconds(this.limits) * 1000);
+    await this.store.mfaChallenges.deleteExpired(this.now());
     const ended = await this.store.sessions.deleteExpired(this.nowSeconds());
     await this.store.refreshTokens.deleteOrphaned();
     return ended;
@@ -303,5 +325,9 @@ function principalOf(session: ActiveSession, claims: TokenClaims): Principal {
     role: session.role,
     sessionId: claims.sessionId,
     emailVerified: Boolean(session.email_verified),
+    authentication: {
+      amr: session.amr.split(' ') as Authentication['amr'],
+      at: Number(session.authenticated_at),
+    },
   };
 }

@@ -2,7 +2,7 @@
 // so every instance on it signs and verifies with the same ones, and each
 // instance re-reads them every second (KeyRing.refresh), so a rotation or a
 // retirement reaches all of them without a restart. Private keys are stored
-// encrypted with a key derived from SIGNING_KEYS_SECRET.
+// encrypted with a key derived from SIGNING_KEYS_SECRET (sealing.ts).
 //
 // A key's life: it is made as the standby, published (JWKS) at once but not
 // signing. `keys rotate` schedules the standby to sign as soon as every
@@ -13,17 +13,15 @@
 // was the signing key the standby signs straight away, a key that has never
 // signed and that every verifier already holds.
 import {
-  createCipheriv,
-  createDecipheriv,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
-  hkdfSync,
   randomBytes,
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
 import { auditEntry } from './audit.js';
+import { Sealer } from './sealing.js';
 import type { RequestOrigin } from './model.js';
 import type { Repositories, SigningKeyRepository, SigningKeyRow, Store } from './ports.js';
 
@@ -65,27 +63,20 @@ export const KEY_RING_REFRESH_MS = 1000;
 
 /** Seals private keys with AES-256-GCM under a key derived from SIGNING_KEYS_SECRET; the kid is bound in. */
 export class KeySecret {
-  private readonly key: Buffer;
+  private readonly sealer: Sealer;
 
   constructor(secret: string) {
-    this.key = Buffer.from(hkdfSync('sha256', secret, 'user-service', 'signing keys v1', 32));
+    this.sealer = new Sealer(secret, 'signing keys v1');
   }
 
   seal(kid: string, plaintext: Buffer): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(kid));
-    const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return [iv, cipher.getAuthTag(), sealed].map((part) => part.toString('base64url')).join('.');
+    return this.sealer.seal(kid, plaintext);
   }
 
   open(kid: string, sealed: string): Buffer {
-    const [iv, tag, ciphertext] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(kid)).setAuthTag(tag);
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
-    } catch {
-      throw new KeySecretMismatch(kid);
-    }
+    const opened = this.sealer.open(kid, sealed);
+    if (!opened) throw new KeySecretMismatch(kid);
+    return opened;
   }
 }
 

@@ -24,6 +24,12 @@ export interface TokenClaims {
   sessionId: string;
 }
 
+/** What a token says besides who: how and when its session's user signed in (`amr`, `auth_time`). */
+export interface SignedAuthentication {
+  amr: string[];
+  authTimeSeconds: number;
+}
+
 /** Who issues the tokens and for whom: set in every token and required on verify. */
 export interface TokenScope {
   issuer: string;
@@ -87,9 +93,10 @@ export class TokenSigner {
   }
 
   /** A token for the session, expiring at `expiresAtSeconds` (Unix seconds). */
-  sign(claims: TokenClaims, expiresAtSeconds: number): string {
+  sign(claims: TokenClaims, expiresAtSeconds: number, authentication: SignedAuthentication): string {
     const { kid, key } = this.keys.signingKey();
-    const token = jwt.sign({ exp: expiresAtSeconds }, key, {
+    const payload = { exp: expiresAtSeconds, auth_time: authentication.authTimeSeconds, amr: authentication.amr };
+    const token = jwt.sign(payload, key, {
       algorithm: this.keys.algorithm,
       ...(kid === undefined ? {} : { keyid: kid }),
       issuer: this.scope.issuer,

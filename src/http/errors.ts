@@ -67,6 +67,12 @@ export const MESSAGES = {
   accountDisabled: 'Account disabled',
   invalidRefreshToken: 'Invalid or expired refresh token',
   refreshTokenAlreadyUsed: 'Refresh token already used',
+  invalidMfaToken: 'Invalid or expired MFA token',
+  invalidCode: 'Invalid code',
+  secondFactorActive: 'Second factor already active',
+  noEnrollment: 'No second factor enrollment in progress',
+  noSecondFactor: 'No second factor active',
+  recentAuthenticationRequired: 'Recent authentication required',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -98,6 +104,13 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   account_disabled: { status: 403, body: { error: MESSAGES.accountDisabled } },
   invalid_refresh_token: { status: 401, body: { error: MESSAGES.invalidRefreshToken } },
   refresh_token_already_used: { status: 409, body: { error: MESSAGES.refreshTokenAlreadyUsed } },
+  invalid_mfa_token: { status: 401, body: { error: MESSAGES.invalidMfaToken } },
+  wrong_second_factor: { status: 401, body: { error: MESSAGES.invalidCode } },
+  wrong_code: { status: 400, body: { error: MESSAGES.invalidCode } },
+  second_factor_active: { status: 409, body: { error: MESSAGES.secondFactorActive } },
+  no_enrollment: { status: 409, body: { error: MESSAGES.noEnrollment } },
+  no_second_factor: { status: 409, body: { error: MESSAGES.noSecondFactor } },
+  reauthentication_required: { status: 403, body: { error: MESSAGES.recentAuthenticationRequired } },
 };
 
 const MAX_DETAILS = 20;

@@ -41,6 +41,11 @@ export interface Operation {
    * REQUIRE_VERIFIED_EMAIL is on (`x-allowed-before-email-verification`).
    */
   allowedBeforeEmailVerification: boolean;
+  /**
+   * Whether the caller's session must have proven its user recently
+   * (`x-requires-recent-authentication`), checked after validation.
+   */
+  requiresRecentAuthentication: boolean;
   /** The role a caller must have (`x-required-role`), checked after validation; undefined: none. */
   requiredRole: Role | undefined;
   /**
@@ -86,6 +91,7 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
             errorTextsOf(spec, operation.responses['401'])[0] ?? settings.fallbackTexts.authenticationFailed,
         },
         allowedBeforeEmailVerification: operation['x-allowed-before-email-verification'] === true,
+        requiresRecentAuthentication: operation['x-requires-recent-authentication'] === true,
         requiredRole: requiredRoleOf(operation),
         profileWithSession:
           typeof operation['x-profile-with-session'] === 'string' ? operation['x-profile-with-session'] : undefined,

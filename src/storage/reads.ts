@@ -28,14 +28,16 @@ import { openPipeline, type Parameter, type Pipeline } from './postgres-pipeline
 export const SUMMARY_COLUMNS = ['id', 'email', 'user_name', 'first_name', 'last_name'] as const;
 export const PROFILE_COLUMNS = [...SUMMARY_COLUMNS, 'role'] as const;
 
+const ACTIVE_SESSION_COLUMNS =
+  'sessions.user_id, users.role, users.email_verified_at is not null as email_verified, sessions.amr, sessions.authenticated_at';
 const ACTIVE_SESSION_SQL =
-  'select sessions.user_id, users.role, users.email_verified_at is not null as email_verified ' +
+  `select ${ACTIVE_SESSION_COLUMNS} ` +
   'from sessions inner join users on users.id = sessions.user_id ' +
   'where sessions.id = ? and sessions.expires_at > ? limit 1';
 const PROFILE_BY_ID_SQL = `select ${PROFILE_COLUMNS.join(', ')} from users where id = ? limit 1`;
 // The session and a profile in one statement (x-profile-with-session): the profile's id first.
 const ACTIVE_SESSION_WITH_PROFILE_SQL =
-  'select sessions.user_id, users.role, users.email_verified_at is not null as email_verified, ' +
+  `select ${ACTIVE_SESSION_COLUMNS}, ` +
   PROFILE_COLUMNS.map((column) => `profile.${column} as profile_${column}`).join(', ') +
   ' from sessions inner join users on users.id = sessions.user_id ' +
   'left join users profile on profile.id = ? ' +
@@ -48,12 +50,12 @@ type SessionWithProfileRow = ActiveSession & {
 /** The session's fields, and the profile when the left join found one. */
 function sessionWithProfile(row: SessionWithProfileRow | undefined): SessionWithProfile | undefined {
   if (!row) return undefined;
-  const { user_id, role, email_verified } = row;
+  const { user_id, role, email_verified, amr, authenticated_at } = row;
   const profile =
     row.profile_id === null
       ? undefined
       : (Object.fromEntries(PROFILE_COLUMNS.map((column) => [column, row[`profile_${column}`]])) as unknown as User);
-  return { user_id, role, email_verified, profile };
+  return { user_id, role, email_verified, amr, authenticated_at, profile };
 }
 /**
  * Users are counted in blocks of this many positions (migration 010):

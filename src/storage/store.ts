@@ -9,6 +9,7 @@ import { oneTimeTokenRepository } from './repositories/one-time-tokens.js';
 import { outboxRepository } from './repositories/outbox.js';
 import { rateLimitRepository } from './repositories/rate-limits.js';
 import { refreshTokenRepository } from './repositories/refresh-tokens.js';
+import { mfaChallengeRepository, recoveryCodeRepository, totpFactorRepository } from './repositories/second-factor.js';
 import { securityEventRepository } from './repositories/security-events.js';
 import { sessionRepository } from './repositories/sessions.js';
 import { signingKeyRepository } from './repositories/signing-keys.js';
@@ -62,5 +63,8 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     verificationTokens: oneTimeTokenRepository(db, 'email_verification_tokens'),
     signingKeys: signingKeyRepository(db),
     refreshTokens: refreshTokenRepository(db),
+    totpFactors: totpFactorRepository(db),
+    recoveryCodes: recoveryCodeRepository(db),
+    mfaChallenges: mfaChallengeRepository(db),
   };
 }

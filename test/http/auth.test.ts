@@ -25,7 +25,9 @@ describe('authentication', () => {
       expect(reply.body.refresh_token).to.match(/^[A-Za-z0-9_-]{43}$/);
       expect(reply.headers.get('cache-control')).to.equal('no-store');
       const claims = claimsOf(reply.body.access_token);
-      expect(Object.keys(claims).sort()).to.deep.equal(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+      expect(Object.keys(claims).sort()).to.deep.equal(['amr', 'aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sub']);
+      expect(claims.amr).to.deep.equal(['pwd']);
+      expect(claims.auth_time).to.be.within(claims.iat - 1, claims.iat);
       expect(claims).to.include({ iss: 'user-service', aud: 'user-service' });
       expect(claims.sub).to.equal(String(id));
       expect(claims.exp - claims.iat).to.equal(900);

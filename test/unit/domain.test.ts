@@ -30,8 +30,12 @@ describe('tokens', () => {
   const exp = Math.floor(Date.now() / 1000) + 3600;
 
   it('round-trips the claims and signs with HS256', async () => {
-    const token = signer.sign({ userId: 7, sessionId: 'abc' }, exp);
+    const token = signer.sign({ userId: 7, sessionId: 'abc' }, exp, {
+      amr: ['pwd', 'otp'],
+      authTimeSeconds: 1_700_000_000,
+    });
     expect(await signer.verify(token)).to.deep.equal({ userId: 7, sessionId: 'abc' });
+    expect(jwt.decode(token)).to.include({ auth_time: 1_700_000_000 }).and.to.have.deep.property('amr', ['pwd', 'otp']);
     expect(jwt.decode(token, { complete: true })?.header.alg).to.equal('HS256');
   });
 
@@ -420,6 +424,7 @@ describe('permissions', () => {
     role,
     sessionId: 's',
     emailVerified: true,
+    authentication: { amr: ['pwd'], at: 0 },
   });
   it('lets only admins assign elevated roles', () => {
     expect(mayAssignRole(undefined, 'user')).to.equal(true);

@@ -32,6 +32,8 @@ const row = (n: number) => ({
   updated_at: 0,
 });
 
+const PASSWORD_LOGIN = { amr: 'pwd', authenticated_at: 1_000_000 };
+
 describe('storage', () => {
   it('numbers existing users densely in id order when positions arrive (migration 003)', async () => {
     await withDatabase(async (db) => {
@@ -144,20 +146,20 @@ describe('storage', () => {
         });
         expect(
           await viaKnex.sessions.insert(
-            { id: 'open', user_id: id, expires_at: 2_000, address: null, user_agent: null },
+            { id: 'open', user_id: id, expires_at: 2_000, address: null, user_agent: null, ...PASSWORD_LOGIN },
             0,
           ),
         ).to.equal(true);
         expect(
           await viaKnex.sessions.insert(
-            { id: 'expired', user_id: id, expires_at: 1_000, address: null, user_agent: null },
+            { id: 'expired', user_id: id, expires_at: 1_000, address: null, user_agent: null, ...PASSWORD_LOGIN },
             0,
           ),
         ).to.equal(true);
         // A session is opened only from the current credential generation.
         expect(
           await viaKnex.sessions.insert(
-            { id: 'stale', user_id: id, expires_at: 2_000, address: null, user_agent: null },
+            { id: 'stale', user_id: id, expires_at: 2_000, address: null, user_agent: null, ...PASSWORD_LOGIN },
             1,
           ),
         ).to.equal(false);
@@ -173,11 +175,16 @@ describe('storage', () => {
           user_id: id,
           role: 'moderator',
           email_verified: config.client === 'sqlite' ? 0 : false, // SQLite answers 0 for false
+          amr: 'pwd',
+          authenticated_at: 1_000_000,
         };
+        // PostgreSQL answers a bigint as a string.
+        const withTimeAsNumber = <T extends { authenticated_at: number | string }>(session: T | undefined) =>
+          session && { ...session, authenticated_at: Number(session.authenticated_at) };
         for (const store of [viaKnex, viaHotReads]) {
           expect(await store.users.findById(id)).to.deep.equal(profile);
           expect(await store.users.findById(id + 1)).to.equal(undefined);
-          expect(await store.sessions.findActive('open', 1_500)).to.deep.equal(openSession);
+          expect(withTimeAsNumber(await store.sessions.findActive('open', 1_500))).to.deep.equal(openSession);
           expect(await store.sessions.findActive('expired', 1_500)).to.equal(undefined);
           expect(await store.sessions.findActive('missing', 1_500)).to.equal(undefined);
           expect(await store.users.count()).to.equal(1);
@@ -188,7 +195,7 @@ describe('storage', () => {
         }
         for (const store of [viaKnex, viaHotReads]) {
           // The session and a profile in one statement: the profile, or none for an unknown id.
-          expect(await store.sessions.findActiveWithProfile('open', 1_500, id)).to.deep.equal({
+          expect(withTimeAsNumber(await store.sessions.findActiveWithProfile('open', 1_500, id))).to.deep.equal({
             ...openSession,
             profile,
           });

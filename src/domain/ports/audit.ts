@@ -25,6 +25,14 @@ export const SECURITY_EVENT_TYPES = [
   'refresh_token_reused',
   'signing_key_added',
   'signing_key_retired',
+  'login_second_factor_required',
+  'second_factor_failure',
+  'recovery_code_used',
+  'second_factor_enabled',
+  'second_factor_removed',
+  'recovery_codes_regenerated',
+  'reauthenticated',
+  'reauthentication_failure',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 

@@ -7,6 +7,9 @@ export interface SessionRow {
   expires_at: number; // Unix seconds, the token's exp
   address: string | null;
   user_agent: string | null;
+  /** How its user proved who they are: RFC 8176 values, space-separated. */
+  amr: string;
+  authenticated_at: number; // Unix milliseconds
 }
 
 /** A session as its user sees it in their list. */
@@ -16,6 +19,8 @@ export interface SessionRecord {
   expires_at: number; // Unix seconds
   address: string | null;
   user_agent: string | null;
+  amr: string;
+  authenticated_at: number; // Unix milliseconds
 }
 
 export interface ActiveSession {
@@ -23,6 +28,17 @@ export interface ActiveSession {
   role: Role;
   /** SQLite answers 0 or 1. */
   email_verified: boolean | number;
+  amr: string;
+  /** PostgreSQL answers a bigint as a string. */
+  authenticated_at: number | string;
+}
+
+/** An open session's user, end, and how and when its user last proved who they are. */
+export interface OpenSession {
+  user_id: number;
+  expires_at: number; // Unix seconds
+  amr: string;
+  authenticated_at: number; // Unix milliseconds
 }
 
 /** An active session with another user's profile read in the same statement (undefined: no such user). */
@@ -30,7 +46,9 @@ export type SessionWithProfile = ActiveSession & { profile: User | undefined };
 
 export interface SessionRepository {
   /** The session's user and end (Unix seconds), if it is open at `nowSeconds`. */
-  findOpen(id: string, nowSeconds: number): Promise<{ user_id: number; expires_at: number } | undefined>;
+  findOpen(id: string, nowSeconds: number): Promise<OpenSession | undefined>;
+  /** Records a new proof of its user (recent authentication), with the methods it now counts; false when it ended. */
+  renewAuthentication(id: string, nowMs: number, amr: string): Promise<boolean>;
   /**
    * Inserts the session, in one step, only while its user's credential
    * generation is still `generation`: false when the password changed (or the

@@ -1,4 +1,5 @@
 import type { AccountRecord } from '../../domain/model.js';
+import type { SecondFactorService, SecondFactorStatus } from '../../domain/second-factor.js';
 import type { UserService } from '../../domain/users.js';
 import type { EmailVerification } from '../../domain/verification.js';
 import type { OperationHandlers, ResponseBody } from '../contract.js';
@@ -9,10 +10,13 @@ type AccountOperations = 'getAccount' | 'closeAccount' | 'verifyEmail' | 'resend
 export function accountHandlers(
   users: UserService,
   verification: EmailVerification,
+  secondFactor: SecondFactorService,
 ): Pick<OperationHandlers, AccountOperations> {
   return {
     async getAccount({ principal }) {
-      return { status: 200, body: accountView(await users.getAccount(signedIn(principal))), headers: NO_STORE };
+      const caller = signedIn(principal);
+      const [account, status] = await Promise.all([users.getAccount(caller), secondFactor.status(caller.userId)]);
+      return { status: 200, body: accountView(account, status), headers: NO_STORE };
     },
 
     async closeAccount({ body, principal, origin }) {
@@ -32,7 +36,7 @@ export function accountHandlers(
   };
 }
 
-function accountView(account: AccountRecord): ResponseBody<'getAccount', 200> {
+function accountView(account: AccountRecord, secondFactor: SecondFactorStatus): ResponseBody<'getAccount', 200> {
   const { email_verified_at, created_at, password_changed_at, ...profile } = account;
   return {
     ...profile,
@@ -40,6 +44,8 @@ function accountView(account: AccountRecord): ResponseBody<'getAccount', 200> {
     email_verified_at: isoOrNull(email_verified_at),
     created_at: new Date(created_at).toISOString(),
     password_changed_at: isoOrNull(password_changed_at),
+    mfa_enabled: secondFactor.enabled,
+    recovery_codes_left: secondFactor.recoveryCodesLeft,
   };
 }
 

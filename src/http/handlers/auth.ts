@@ -1,19 +1,15 @@
 import type { SessionService } from '../../domain/sessions.js';
 import type { OperationHandlers } from '../contract.js';
 import { AuthenticationFailed } from '../errors.js';
-import { isoSeconds, NO_STORE, signedIn } from './replies.js';
+import { signedIn } from './replies.js';
+import { signInReply } from './second-factor.js';
 
 type AuthOperations = 'login' | 'logout' | 'checkToken';
 
 export function authHandlers(sessions: SessionService): Pick<OperationHandlers, AuthOperations> {
   return {
     async login({ body, origin }) {
-      const { token, expiresAt, refreshToken } = await sessions.login(body.email, body.password, origin);
-      return {
-        status: 200,
-        body: { access_token: token, expires_at: isoSeconds(expiresAt), refresh_token: refreshToken },
-        headers: NO_STORE,
-      };
+      return signInReply(await sessions.login(body.email, body.password, origin));
     },
 
     async logout({ principal, origin }) {

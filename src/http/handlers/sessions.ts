@@ -1,3 +1,4 @@
+import type { AuthenticationMethod } from '../../domain/model.js';
 import type { SessionService } from '../../domain/sessions.js';
 import type { OperationHandlers } from '../contract.js';
 import { NO_STORE, signedIn } from './replies.js';
@@ -11,8 +12,10 @@ export function sessionHandlers(sessions: SessionService): Pick<OperationHandler
       return {
         status: 200,
         body: {
-          sessions: own.map((session) => ({
+          sessions: own.map(({ amr, ...session }) => ({
             ...session,
+            methods: amr.split(' ') as AuthenticationMethod[],
+            authenticated_at: new Date(session.authenticated_at).toISOString(),
             created_at: new Date(session.created_at).toISOString(),
             expires_at: new Date(session.expires_at * 1000).toISOString(),
           })),

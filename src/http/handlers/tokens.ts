@@ -1,7 +1,7 @@
 import type { SessionService } from '../../domain/sessions.js';
 import type { PublicJwk } from '../../domain/signing-keys.js';
 import type { OperationHandlers } from '../contract.js';
-import { isoSeconds, NO_STORE } from './replies.js';
+import { loginResult, NO_STORE } from './replies.js';
 
 export interface PublishedKeys {
   /** The public keys whose tokens are accepted now (none with HS256). */
@@ -16,12 +16,7 @@ export function tokenHandlers(
 ): Pick<OperationHandlers, 'refreshToken' | 'getSigningKeys'> {
   return {
     async refreshToken({ body, origin }) {
-      const { token, expiresAt, refreshToken } = await sessions.refresh(body.refresh_token, origin);
-      return {
-        status: 200,
-        body: { access_token: token, expires_at: isoSeconds(expiresAt), refresh_token: refreshToken },
-        headers: NO_STORE,
-      };
+      return { status: 200, body: loginResult(await sessions.refresh(body.refresh_token, origin)), headers: NO_STORE };
     },
 
     async getSigningKeys() {

@@ -15,6 +15,7 @@ import * as disabledAccounts from './011_disabled_accounts.js';
 import * as signingKeysAndRefreshTokens from './012_signing_keys_and_refresh_tokens.js';
 import * as outboxCreatedAtIndex from './013_outbox_created_at_index.js';
 import * as signingKeyStandby from './014_signing_key_standby.js';
+import * as secondFactor from './015_second_factor.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '012_signing_keys_and_refresh_tokens': signingKeysAndRefreshTokens,
   '013_outbox_created_at_index': outboxCreatedAtIndex,
   '014_signing_key_standby': signingKeyStandby,
+  '015_second_factor': secondFactor,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -10,8 +10,9 @@ import { isPostgres } from '../sql.js';
 // see the new generation, so it can't slip in behind the change's delete.
 // SQLite has one writer at a time, so the question can't arise there.
 const insertSessionIfGenerationSql = (onPostgres: boolean) =>
-  'insert into sessions (id, user_id, expires_at, created_at, address, user_agent) ' +
-  'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint), cast(? as varchar(64)), cast(? as varchar(256)) ' +
+  'insert into sessions (id, user_id, expires_at, created_at, address, user_agent, amr, authenticated_at) ' +
+  'select cast(? as varchar(64)), id, cast(? as bigint), cast(? as bigint), cast(? as varchar(64)), cast(? as varchar(256)), ' +
+  'cast(? as varchar(64)), cast(? as bigint) ' +
   'from users ' +
   `where id = ? and credential_generation = ? and disabled_at is null${onPostgres ? ' for share' : ''} returning id`;
 
@@ -27,6 +28,8 @@ export function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads):
           Date.now(),
           session.address,
           session.user_agent,
+          session.amr,
+          session.authenticated_at,
           session.user_id,
           generation,
         ]),
@@ -38,8 +41,21 @@ export function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads):
       const row = await db('sessions')
         .where({ id })
         .andWhere('expires_at', '>', nowSeconds)
-        .first<{ user_id: number; expires_at: number | string } | undefined>('user_id', 'expires_at');
-      return row && { user_id: Number(row.user_id), expires_at: Number(row.expires_at) };
+        .first<
+          { user_id: number; expires_at: number | string; amr: string; authenticated_at: number | string } | undefined
+        >('user_id', 'expires_at', 'amr', 'authenticated_at');
+      return (
+        row && {
+          user_id: Number(row.user_id),
+          expires_at: Number(row.expires_at),
+          amr: row.amr,
+          authenticated_at: Number(row.authenticated_at),
+        }
+      );
+    },
+
+    async renewAuthentication(id: string, nowMs: number, amr: string) {
+      return (await db('sessions').where({ id }).update({ authenticated_at: nowMs, amr })) > 0;
     },
 
     async findActive(id: string, nowSeconds: number) {
@@ -59,8 +75,13 @@ export function sessionRepository(db: Knex | Knex.Transaction, reads: HotReads):
           { column: 'id', order: 'desc' },
         ])
         .limit(limit)
-        .select<SessionRecord[]>('id', 'created_at', 'expires_at', 'address', 'user_agent');
-      return rows.map((row) => ({ ...row, created_at: Number(row.created_at), expires_at: Number(row.expires_at) }));
+        .select<SessionRecord[]>('id', 'created_at', 'expires_at', 'address', 'user_agent', 'amr', 'authenticated_at');
+      return rows.map((row) => ({
+        ...row,
+        created_at: Number(row.created_at),
+        expires_at: Number(row.expires_at),
+        authenticated_at: Number(row.authenticated_at),
+      }));
     },
 
     async delete(id: string) {
