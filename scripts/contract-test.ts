@@ -81,6 +81,8 @@ try {
     LOGIN_MAX_FAILURES_PER_EMAIL: '1',
     PASSWORD_CHANGE_MAX_FAILURES_PER_USER: '1',
     PASSWORD_RESET_REQUESTS_PER_EMAIL: '1',
+    // For the 403 of an authentication no longer recent.
+    REAUTH_MAX_AGE_SECONDS: '1',
   });
   servers.push(strict);
   // A third on the main database whose hashing budget is below the cost of

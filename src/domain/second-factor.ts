@@ -136,10 +136,9 @@ export class SecondFactorService {
     if (!challenge) throw new DomainError('invalid_mfa_token');
     const userId = challenge.user_id;
     const account = await this.store.users.findCredentialsById(userId);
-    if (!account || account.credential_generation !== challenge.credential_generation) {
-      throw new DomainError('invalid_mfa_token');
-    }
+    if (!account) throw new DomainError('invalid_mfa_token');
     if (account.disabled_at !== null) throw new DomainError('account_disabled');
+    if (account.credential_generation !== challenge.credential_generation) throw new DomainError('invalid_mfa_token');
     const factor = await this.store.totpFactors.find(userId);
     if (!factor || factor.confirmed_at === null) throw new DomainError('invalid_mfa_token');
     return this.withFailureCap(

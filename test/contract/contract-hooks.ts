@@ -9,6 +9,7 @@ import knex, { type Knex } from 'knex';
 import { appendFileSync } from 'node:fs';
 import { loadSpec, specAjv, type SpecDocument } from '../../src/contract/spec.js';
 import { lastOutboxId, tokenFromOutbox } from '../support/outbox.js';
+import { awayFromStepBoundary, codeFor } from '../support/totp.js';
 import { SUBJECTS } from '../support/smtp.js';
 import { documentedResponses, type DocumentedResponse } from './transactions.js';
 
@@ -75,7 +76,14 @@ const fixtures = {} as {
   /** Deleted by `deleteUser 200`; given a role, disabled, enabled and signed out by the others. */
   doomed: Account;
   managed: Account;
+  /** Second-factor fixtures: each enrolled (or enrolling) for the one response it provokes. */
+  mfa: Record<string, Enrolled>;
 };
+/** An account with an authenticator app: confirmed unless made with `confirm: false`. */
+interface Enrolled extends Account {
+  secret: string;
+  recoveryCodes: string[];
+}
 let database: Knex | undefined;
 /** The hooks' own requests name themselves, so a transaction can pose as the same client. */
 const HOOKS_USER_AGENT = 'contract-hooks';
@@ -118,6 +126,46 @@ async function registerUser(tag: string, overrides: Record<string, string> = {})
   return { ...user, id: subjectOf(JWT), token: JWT };
 }
 
+/** A registered account that has started (and with `confirm`, confirmed) an authenticator app. */
+async function enrolledUser(tag: string, confirm: boolean): Promise<Enrolled> {
+  const account = await registerUser(tag);
+  const { secret } = await call('POST', '/account/mfa/totp', { token: account.token });
+  if (!confirm) return { ...account, secret, recoveryCodes: [] };
+  const { recovery_codes } = await call('POST', '/account/mfa/totp/confirm', {
+    token: account.token,
+    body: { code: codeFor(secret, -1) },
+  });
+  return { ...account, secret, recoveryCodes: recovery_codes };
+}
+
+/** A pending login's mfa_token (the 202's). */
+async function mfaTokenOf(account: Account): Promise<string> {
+  const { mfa_token } = await call('POST', '/login', { body: { email: account.email, password: account.password } });
+  return mfa_token;
+}
+
+/** Wrong codes to `path` until the account's limit of wrong codes (MFA_MAX_FAILURES_PER_USER, 10) is full. */
+async function fillMfaFailures(account: Enrolled, path: string): Promise<void> {
+  for (let i = 0; i < 10; i += 1) {
+    await fetch(BASE_URL + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+      body: JSON.stringify({ code: codeFor(account.secret) === '000000' ? '000001' : '000000' }),
+    });
+  }
+}
+
+/** A session on the strict instance (REAUTH_MAX_AGE_SECONDS=1) whose authentication is no longer recent. */
+async function staleSessionOnStrict(t: Transaction): Promise<void> {
+  useStrictInstance(t);
+  const { access_token } = await call('POST', '/login', {
+    body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+    baseUrl: STRICT_URL,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  setToken(t, access_token);
+}
+
 /** A new session of the account: its login answer. */
 const loginAs = (account: Account): Promise<{ access_token: string; refresh_token: string }> =>
   call('POST', '/login', { body: { email: account.email, password: account.password } });
@@ -149,6 +197,17 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.closer = await registerUser('closer');
     fixtures.doomed = await registerUser('doomed');
     fixtures.managed = await registerUser('managed');
+    fixtures.mfa = {};
+    // Confirmed with the previous step's code: this step's is left for the transaction.
+    await awayFromStepBoundary(10_000);
+    for (const tag of ['mfa_login', 'mfa_complete', 'mfa_disabled', 'mfa_capped', 'mfa_active', 'mfa_remover']) {
+      fixtures.mfa[tag] = await enrolledUser(tag, true);
+    }
+    for (const tag of ['mfa_remove_capped', 'mfa_regenerator', 'mfa_regenerate_capped']) {
+      fixtures.mfa[tag] = await enrolledUser(tag, true);
+    }
+    for (const tag of ['mfa_confirmer', 'mfa_confirm_capped']) fixtures.mfa[tag] = await enrolledUser(tag, false);
+    fixtures.mfa.mfa_enroller = { ...(await registerUser('mfa_enroller')), secret: '', recoveryCodes: [] };
     // The login example's credentials belong to a real account.
     const loginExample = exampleOf('login');
     await registerUser('example', { email: loginExample.email, password: loginExample.password });
@@ -372,6 +431,167 @@ const setups: Record<string, Setup> = {
   },
   'login 500': hideUsersTable,
   'login 503': useBusyInstance,
+
+  'login 202': (t) => {
+    setBody(t, { email: fixtures.mfa.mfa_login.email, password: fixtures.mfa.mfa_login.password });
+  },
+
+  'completeLogin 200': async (t) => {
+    const account = fixtures.mfa.mfa_complete;
+    setBody(t, { mfa_token: await mfaTokenOf(account), code: codeFor(account.secret) });
+  },
+  'completeLogin 400': (t) => {
+    setBody(t, { mfa_token: 'too-short', code: '123456' });
+  },
+  'completeLogin 401': () => {}, // the example's mfa_token belongs to no login
+  'completeLogin 403': async (t) => {
+    const account = fixtures.mfa.mfa_disabled;
+    const mfa_token = await mfaTokenOf(account);
+    await call('POST', `/admin/users/${account.id}/disable`, { token: fixtures.adminToken });
+    setBody(t, { mfa_token, code: codeFor(account.secret) });
+  },
+  'completeLogin 409': (t) => {
+    setBody(t, '{"mfa_token": ');
+  },
+  'completeLogin 429': async (t) => {
+    const account = fixtures.mfa.mfa_capped;
+    for (let round = 0; round < 2; round += 1) {
+      const mfa_token = await mfaTokenOf(account);
+      for (let i = 0; i < 5; i += 1) {
+        await call('POST', '/login/mfa', { body: { mfa_token, code: String(100_000 + i) }, expect: 401 });
+      }
+    }
+    setBody(t, { mfa_token: await mfaTokenOf(account), code: codeFor(account.secret) });
+  },
+  'completeLogin 500': hideTable('mfa_challenges'),
+
+  'startTotpEnrollment 200': (t) => {
+    setToken(t, fixtures.mfa.mfa_enroller.token);
+  },
+  'startTotpEnrollment 401': dropToken,
+  'startTotpEnrollment 403': staleSessionOnStrict,
+  'startTotpEnrollment 409': (t) => {
+    setToken(t, fixtures.mfa.mfa_active.token);
+  },
+  'startTotpEnrollment 500': async (t) => {
+    setToken(t, fixtures.mfa.mfa_enroller.token);
+    await hideTable('totp_factors')(t);
+  },
+
+  'confirmTotpEnrollment 200': (t) => {
+    const account = fixtures.mfa.mfa_confirmer;
+    setToken(t, account.token);
+    setBody(t, { code: codeFor(account.secret) });
+  },
+  'confirmTotpEnrollment 400': (t) => {
+    setToken(t, fixtures.mfa.mfa_confirm_capped.token);
+    setBody(t, { code: 'abc' });
+  },
+  'confirmTotpEnrollment 401': dropToken,
+  'confirmTotpEnrollment 403': staleSessionOnStrict,
+  'confirmTotpEnrollment 409': asOwner, // no enrolment in progress
+  'confirmTotpEnrollment 429': async (t) => {
+    const account = fixtures.mfa.mfa_confirm_capped;
+    await fillMfaFailures(account, '/account/mfa/totp/confirm');
+    setToken(t, account.token);
+    setBody(t, { code: codeFor(account.secret) });
+  },
+  'confirmTotpEnrollment 500': async (t) => {
+    setToken(t, fixtures.mfa.mfa_confirmer.token);
+    await hideTable('totp_factors')(t);
+  },
+
+  'removeTotp 200': (t) => {
+    const account = fixtures.mfa.mfa_remover;
+    setToken(t, account.token);
+    setBody(t, { recovery_code: account.recoveryCodes[0] });
+  },
+  'removeTotp 400': (t) => {
+    setToken(t, fixtures.mfa.mfa_active.token);
+    setBody(t, { code: 'abc' });
+  },
+  'removeTotp 401': dropToken,
+  'removeTotp 403': staleSessionOnStrict,
+  'removeTotp 409': asOwner, // no factor active
+  'removeTotp 429': async (t) => {
+    const account = fixtures.mfa.mfa_remove_capped;
+    await fillMfaFailures(account, '/account/mfa/totp/remove');
+    setToken(t, account.token);
+    setBody(t, { code: codeFor(account.secret) });
+  },
+  'removeTotp 500': async (t) => {
+    setToken(t, fixtures.mfa.mfa_active.token);
+    setBody(t, { recovery_code: fixtures.mfa.mfa_active.recoveryCodes[0] });
+    await hideTable('recovery_codes')(t);
+  },
+
+  'regenerateRecoveryCodes 200': (t) => {
+    const account = fixtures.mfa.mfa_regenerator;
+    setToken(t, account.token);
+    setBody(t, { recovery_code: account.recoveryCodes[0] });
+  },
+  'regenerateRecoveryCodes 400': (t) => {
+    setToken(t, fixtures.mfa.mfa_active.token);
+    setBody(t, { code: 'abc' });
+  },
+  'regenerateRecoveryCodes 401': dropToken,
+  'regenerateRecoveryCodes 403': staleSessionOnStrict,
+  'regenerateRecoveryCodes 409': asOwner,
+  'regenerateRecoveryCodes 429': async (t) => {
+    const account = fixtures.mfa.mfa_regenerate_capped;
+    await fillMfaFailures(account, '/account/mfa/recovery-codes');
+    setToken(t, account.token);
+    setBody(t, { code: codeFor(account.secret) });
+  },
+  'regenerateRecoveryCodes 500': async (t) => {
+    setToken(t, fixtures.mfa.mfa_active.token);
+    setBody(t, { recovery_code: fixtures.mfa.mfa_active.recoveryCodes[1] });
+    await hideTable('recovery_codes')(t);
+  },
+
+  'reauthenticate 200': (t) => {
+    setToken(t, fixtures.owner.token);
+    setBody(t, { password: fixtures.owner.password });
+  },
+  'reauthenticate 400': (t) => {
+    setToken(t, fixtures.owner.token);
+    setBody(t, { password: 'not-the-password' });
+  },
+  'reauthenticate 401': dropToken,
+  'reauthenticate 403': (t) => {
+    asUnverifiedOnGatedInstance(t);
+    setBody(t, { password: fixtures.unverified.password });
+  },
+  'reauthenticate 409': (t) => {
+    setToken(t, fixtures.owner.token);
+    setBody(t, '{"password": ');
+  },
+  'reauthenticate 429': async (t) => {
+    useStrictInstance(t);
+    const { access_token } = await call('POST', '/login', {
+      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      baseUrl: STRICT_URL,
+    });
+    const wrong = { password: 'not-the-password' };
+    // The one wrong password allowed (unless another 429's setup took it: the limit is shared).
+    await fetch(`${STRICT_URL}/account/reauthenticate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` },
+      body: JSON.stringify(wrong),
+    });
+    setToken(t, access_token);
+    setBody(t, wrong);
+  },
+  'reauthenticate 500': async (t) => {
+    setToken(t, fixtures.owner.token);
+    setBody(t, { password: fixtures.owner.password });
+    await hideUsersTable(t);
+  },
+  'reauthenticate 503': (t) => {
+    useBusyInstance(t);
+    setToken(t, fixtures.owner.token);
+    setBody(t, { password: fixtures.owner.password });
+  },
 
   'logout 200': async (t) => {
     const { access_token } = await call('POST', '/login', {

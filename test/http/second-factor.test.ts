@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
-import { startTestServer, tally, TEST_SECRET, type TestServer } from '../support/server.js';
+import { ADMIN, startTestServer, tally, TEST_SECRET, type TestServer } from '../support/server.js';
 import { awayFromStepBoundary, codeFor } from '../support/totp.js';
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
@@ -220,6 +220,15 @@ describe('the second factor', function () {
     expect((await login(user)).status).to.equal(200);
     const none = await api.request('POST', '/account/mfa/totp/remove', { token: user.token, body: { code: '123456' } });
     expect([none.status, none.body]).to.deep.equal([409, { error: 'No second factor active' }]);
+  });
+
+  it('refuses a pending login 403 once an admin has disabled the account', async () => {
+    const user = await enrolledUser();
+    const [mfa_token] = await mfaTokens(user, 1);
+    const admin = await api.login(ADMIN.email, ADMIN.password);
+    expect((await api.request('POST', `/admin/users/${user.id}/disable`, { token: admin })).status).to.equal(200);
+    const refused = await api.request('POST', '/login/mfa', { body: { mfa_token, code: codeFor(user.secret) } });
+    expect([refused.status, refused.body]).to.deep.equal([403, { error: 'Account disabled' }]);
   });
 
   it('voids a pending login when the password is reset or changed', async () => {
