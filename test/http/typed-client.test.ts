@@ -7,6 +7,7 @@ import type { paths } from '../../generated/openapi.js';
 import { loadSpec, specAjv } from '../../src/contract/spec.js';
 import { decodedText, startSmtpServer, SUBJECTS, tokenIn, waitForMails } from '../support/smtp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { awayFromStepBoundary, codeFor } from '../support/totp.js';
 
 describe('a client generated from the spec (openapi-fetch)', () => {
   let api: TestServer;
@@ -93,6 +94,51 @@ describe('a client generated from the spec (openapi-fetch)', () => {
     const jwks = await client.GET('/.well-known/jwks.json');
     const kid = JSON.parse(Buffer.from(access_token.split('.')[0], 'base64url').toString()).kid as string;
     expect(jwks.data?.keys.map((key) => key.kid)).to.include(kid);
+  });
+});
+
+describe('a client generated from the spec, with a second factor', () => {
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer();
+  });
+  after(() => api.close());
+
+  it('enrols, confirms, logs out, logs in in two steps with a code, then with a recovery code', async () => {
+    const client = createClient<paths>({ baseUrl: api.url });
+    const credentials = { email: 'typed-mfa@example.com', password: 'typed-password-1' };
+    const created = await client.POST('/users', {
+      body: { ...credentials, user_name: 'typed_mfa', first_name: 'Typed', last_name: 'Factor' },
+    });
+    const auth = { headers: { Authorization: `Bearer ${created.data!.JWT}` } };
+    await awayFromStepBoundary();
+    const started = await client.POST('/account/mfa/totp', auth);
+    const secret = started.data!.secret;
+    const confirmed = await client.POST('/account/mfa/totp/confirm', { body: { code: codeFor(secret, -1) }, ...auth });
+    const [recoveryCode] = confirmed.data!.recovery_codes;
+    expect((await client.POST('/logout', auth)).response.status).to.equal(200);
+
+    const first = await client.POST('/login', { body: credentials });
+    expect(first.response.status).to.equal(202);
+    const pending = first.data!;
+    if (!('mfa_token' in pending)) throw new Error('expected the second-factor step');
+    const done = await client.POST('/login/mfa', { body: { mfa_token: pending.mfa_token, code: codeFor(secret) } });
+    const { access_token } = done.data!;
+    const claims = JSON.parse(Buffer.from(access_token.split('.')[1], 'base64url').toString());
+    expect(claims.amr).to.deep.equal(['pwd', 'otp']);
+    const checked = await client.GET('/protected', { headers: { Authorization: `Bearer ${access_token}` } });
+    expect(checked.data).to.deep.equal({ message: 'Token is valid' });
+
+    const again = await client.POST('/login', { body: credentials });
+    if (!again.data || !('mfa_token' in again.data)) throw new Error('expected the second-factor step');
+    const byRecovery = await client.POST('/login/mfa', {
+      body: { mfa_token: again.data.mfa_token, recovery_code: recoveryCode },
+    });
+    expect(byRecovery.response.status).to.equal(200);
+    const account = await client.GET('/account', {
+      headers: { Authorization: `Bearer ${byRecovery.data!.access_token}` },
+    });
+    expect(account.data).to.include({ mfa_enabled: true, recovery_codes_left: 9 });
   });
 });
 
