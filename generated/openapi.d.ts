@@ -727,6 +727,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{user_id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Reset a user's second factor
+         * @description For a user who lost both the authenticator app and the recovery codes:
+         *     removes the app, the recovery codes and any login waiting for a code,
+         *     and ends every session, so the account signs in with its password
+         *     alone until its owner enrols again. The owner is told by mail. The
+         *     audit trail records it with the acting admin. Answers the same for an
+         *     account without a second factor. Check who is asking before you do
+         *     this: it is how an attacker with the password would ask.
+         */
+        delete: operations["resetUserMfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/email/verify": {
         parameters: {
             query?: never;
@@ -750,6 +776,36 @@ export interface paths {
          *     one succeeds.
          */
         post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/email/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo an email change from the old address
+         * @description The notice an email change sends to the old address carries a link
+         *     (`REVERT_EMAIL_URL` with `{token}` replaced by a single-use token of 256
+         *     random bits, valid for `EMAIL_REVERT_TOKEN_TTL_SECONDS`, default 7
+         *     days; only its hash is kept). Posting its token here puts the old
+         *     address back, verified, and ends every session of the account; pending
+         *     reset, verification and revert links stop working. For the owner whose
+         *     account was taken over with a stolen token: the new address's holder
+         *     can no longer reset the password. Then reset it from the old address.
+         *     A later email change does not void an earlier one's link. An unknown,
+         *     used or expired token answers `400 Invalid or expired revert token`;
+         *     of two requests with one token at once, one succeeds.
+         */
+        post: operations["revertEmailChange"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1006,7 +1062,7 @@ export interface components {
             error?: components["schemas"]["UserAuthenticationFailedText"];
         };
         /** @enum {string} */
-        NotPermittedText: "Forbidden" | "Email address not verified";
+        NotPermittedText: "Forbidden" | "Email address not verified" | "Second factor required";
         NotPermittedError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["NotPermittedText"];
         };
@@ -1099,7 +1155,7 @@ export interface components {
             error?: components["schemas"]["WrongPageParametersText"];
         };
         /** @enum {string} */
-        EmailNotVerifiedText: "Email address not verified";
+        EmailNotVerifiedText: "Email address not verified" | "Second factor required";
         EmailNotVerifiedError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["EmailNotVerifiedText"];
         };
@@ -1125,6 +1181,11 @@ export interface components {
         };
         UpdatedUser: {
             id: components["schemas"]["UserId"];
+        };
+        /** @enum {string} */
+        ProfileChangeForbiddenText: "Forbidden" | "Email address not verified" | "Second factor required" | "Recent authentication required";
+        ProfileChangeForbiddenError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["ProfileChangeForbiddenText"];
         };
         /**
          * Format: password
@@ -1358,7 +1419,7 @@ export interface components {
             qr_svg: string;
         };
         /** @enum {string} */
-        AccountForbiddenText: "Email address not verified" | "Recent authentication required";
+        AccountForbiddenText: "Email address not verified" | "Recent authentication required" | "Second factor required";
         AccountForbiddenError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["AccountForbiddenText"];
         };
@@ -1459,7 +1520,7 @@ export interface components {
          * @example login_failure
          * @enum {string}
          */
-        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled" | "refresh_token_reused" | "signing_key_added" | "signing_key_retired" | "login_second_factor_required" | "second_factor_failure" | "recovery_code_used" | "second_factor_enabled" | "second_factor_removed" | "recovery_codes_regenerated" | "reauthenticated" | "reauthentication_failure";
+        SecurityEventType: "registration" | "privileged_account_created" | "login_success" | "login_failure" | "lockout" | "logout" | "password_change" | "password_reset" | "password_reset_requested" | "sessions_revoked" | "email_verification_sent" | "email_verified" | "email_changed" | "login_refused_unverified" | "session_ended" | "account_deleted" | "role_changed" | "account_disabled" | "account_enabled" | "login_refused_disabled" | "refresh_token_reused" | "signing_key_added" | "signing_key_retired" | "login_second_factor_required" | "second_factor_failure" | "recovery_code_used" | "second_factor_enabled" | "second_factor_removed" | "recovery_codes_regenerated" | "reauthenticated" | "reauthentication_failure" | "second_factor_reset" | "email_change_reverted";
         AuditEvent: {
             /** Format: int64 */
             id: number;
@@ -1505,6 +1566,10 @@ export interface components {
         AccountStateMessage: {
             message: components["schemas"]["AccountStateText"];
         };
+        SecondFactorResetMessage: {
+            /** @enum {string} */
+            message: "Second factor reset";
+        };
         EmailVerification: {
             /** @description The token from the verification link. */
             token: string;
@@ -1518,6 +1583,15 @@ export interface components {
         EmailVerificationRefusedText: "Incorrect field" | "Invalid or expired verification token";
         EmailVerificationRefusedError: components["schemas"]["ErrorBody"] & {
             error?: components["schemas"]["EmailVerificationRefusedText"];
+        };
+        EmailRestoredMessage: {
+            /** @enum {string} */
+            message: "Email address restored";
+        };
+        /** @enum {string} */
+        EmailRevertRefusedText: "Incorrect field" | "Invalid or expired revert token";
+        EmailRevertRefusedError: components["schemas"]["ErrorBody"] & {
+            error?: components["schemas"]["EmailRevertRefusedText"];
         };
         /** @enum {string} */
         VerificationSentText: "A verification link is on its way";
@@ -1612,6 +1686,8 @@ export interface components {
          * @description `Forbidden`: the token is valid, but its user may not do this.
          *     `Email address not verified`: only with `REQUIRE_VERIFIED_EMAIL=true`,
          *     the token's account has not verified its email yet.
+         *     `Second factor required`: only with `MFA_REQUIRED_ROLES`, the token's
+         *     account has such a role and signed in without a second factor.
          */
         ForbiddenOrUnverified: {
             headers: {
@@ -1703,9 +1779,12 @@ export interface components {
             };
         };
         /**
-         * @description Only with `REQUIRE_VERIFIED_EMAIL=true`: the token's account has not
-         *     verified its email yet. It may verify it, ask for a new link and log
-         *     out.
+         * @description `Email address not verified`: only with `REQUIRE_VERIFIED_EMAIL=true`,
+         *     the token's account has not verified its email yet. It may verify it,
+         *     ask for a new link and log out.
+         *     `Second factor required`: only with `MFA_REQUIRED_ROLES`, the token's
+         *     account has such a role and signed in without a second factor. It may
+         *     read its account, enrol an authenticator app and log out.
          */
         EmailNotVerified: {
             headers: {
@@ -1732,6 +1811,23 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["UserNotFoundError"];
+            };
+        };
+        /**
+         * @description `Forbidden`: the token is valid, but its user may not change this
+         *     profile (or this field). `Recent authentication required`: changing
+         *     one's own email needs a session that proved its user within
+         *     `REAUTH_MAX_AGE_SECONDS` (`POST /account/reauthenticate`); a moderator or
+         *     admin changing someone else's is judged by their own session the same
+         *     way. `Email address not verified` and `Second factor required`: see
+         *     `REQUIRE_VERIFIED_EMAIL` and `MFA_REQUIRED_ROLES`.
+         */
+        ProfileChangeForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ProfileChangeForbiddenError"];
             };
         };
         /**
@@ -1952,6 +2048,7 @@ export interface components {
          *     more than `REAUTH_MAX_AGE_SECONDS` (default 600) ago; renew it with
          *     `POST /account/reauthenticate` and try again.
          *     `Email address not verified`: see `REQUIRE_VERIFIED_EMAIL`.
+         *     `Second factor required`: see `MFA_REQUIRED_ROLES`.
          */
         RecentAuthenticationRequired: {
             headers: {
@@ -2027,6 +2124,19 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["EmailVerificationRefusedError"];
+            };
+        };
+        /**
+         * @description `Incorrect field`: the body breaks the schema. `Invalid or expired revert
+         *     token`: the token is unknown, used, expired, or another of the account's
+         *     revert links was used.
+         */
+        EmailRevertRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["EmailRevertRefusedError"];
             };
         };
         /** @description The email is already verified. */
@@ -2324,7 +2434,7 @@ export interface operations {
             };
             400: components["responses"]["IncorrectField"];
             401: components["responses"]["UserAuthenticationFailed"];
-            403: components["responses"]["ForbiddenOrUnverified"];
+            403: components["responses"]["ProfileChangeForbidden"];
             404: components["responses"]["UserNotFound"];
             409: components["responses"]["InvalidRequestBodyOrTaken"];
             500: components["responses"]["InternalServerError"];
@@ -3310,6 +3420,42 @@ export interface operations {
             500: components["responses"]["InternalServerError"];
         };
     };
+    resetUserMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id, a positive integer.
+                 * @example 1
+                 */
+                user_id: components["parameters"]["UserIdInPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The second factor is off and the sessions have ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Second factor reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SecondFactorResetMessage"];
+                };
+            };
+            400: components["responses"]["IncorrectField"];
+            401: components["responses"]["UserAuthenticationFailed"];
+            403: components["responses"]["ForbiddenOrUnverified"];
+            404: components["responses"]["UserNotFound"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
     verifyEmail: {
         parameters: {
             query?: never;
@@ -3344,6 +3490,43 @@ export interface operations {
             };
             400: components["responses"]["EmailVerificationRefused"];
             409: components["responses"]["InvalidRequestBody"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    revertEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "8Jq1TQm2bB0k3yXo7u5v9ZcP4lH6sWdR0eAfGiNnKtE"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailVerification"];
+            };
+        };
+        responses: {
+            /** @description The old address is back and every session has ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Email address restored"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailRestoredMessage"];
+                };
+            };
+            400: components["responses"]["EmailRevertRefused"];
+            409: components["responses"]["InvalidRequestBodyOrTaken"];
             500: components["responses"]["InternalServerError"];
         };
     };

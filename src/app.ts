@@ -3,20 +3,25 @@
 //   operation lookup → JSON parsing (409) → normalization → authentication (401)
 //   → parameter and body validation against openapi.yaml (400)
 //   → unverified email (403, with REQUIRE_VERIFIED_EMAIL) → required role (403)
+//   → second factor of a role that needs one (403, with MFA_REQUIRED_ROLES)
 //   → recent authentication (403, x-requires-recent-authentication)
 //   → handler (403/404/409) → error mapping
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import { error as validatorErrors } from 'express-openapi-validator';
 import type { RecoveryService } from './domain/recovery.js';
+import type { EmailRevert } from './domain/email-revert.js';
+import type { RecentAuthentication } from './domain/recent-authentication.js';
 import type { SecondFactorService } from './domain/second-factor.js';
 import type { SessionService } from './domain/sessions.js';
 import type { UserService } from './domain/users.js';
 import type { EmailVerification } from './domain/verification.js';
 import type { Administration } from './domain/administration.js';
+import type { Role } from './domain/model.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { requireRole } from './http/middleware/required-role.js';
 import { requireRecentAuthentication } from './http/middleware/recent-authentication.js';
+import { requireSecondFactorFor } from './http/middleware/required-second-factor.js';
 import { secondFactorHandlers } from './http/handlers/second-factor.js';
 import { documentationRoutes } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
@@ -59,6 +64,8 @@ export interface AppDependencies {
   verification: EmailVerification;
   administration: Administration;
   secondFactor: SecondFactorService;
+  recent: RecentAuthentication;
+  emailRevert: EmailRevert;
   /** The JWKS. */
   publishedKeys: PublishedKeys;
   readiness: ReadinessProbe;
@@ -80,13 +87,15 @@ export interface AppDependencies {
     validateResponses: boolean;
     /** An account whose email is not verified may only call the operations that allow it. */
     requireVerifiedEmail: boolean;
+    /** Roles whose accounts, signed in without a second factor, may only call the operations that allow it. */
+    mfaRequiredRoles: Role[];
   };
 }
 
 export function buildApp(dependencies: AppDependencies): Express {
   const { users, sessions, recovery, verification, administration, secondFactor, publishedKeys, readiness } =
     dependencies;
-  const { draining, metrics } = dependencies;
+  const { draining, metrics, recent, emailRevert } = dependencies;
   const { spec, operations, logger, settings, promised } = dependencies;
   const app = express();
   app.disable('x-powered-by');
@@ -121,11 +130,12 @@ export function buildApp(dependencies: AppDependencies): Express {
   app.use(specValidation(spec, operations, settings));
   if (settings.requireVerifiedEmail) app.use(requireVerifiedEmail);
   app.use(requireRole);
-  app.use(requireRecentAuthentication((principal) => secondFactor.isRecent(principal)));
+  if (settings.mfaRequiredRoles.length > 0) app.use(requireSecondFactorFor(new Set(settings.mfaRequiredRoles)));
+  app.use(requireRecentAuthentication((principal) => recent.isRecent(principal)));
   app.use(
     dispatch({
       ...userHandlers(users),
-      ...accountHandlers(users, verification, secondFactor),
+      ...accountHandlers(users, verification, secondFactor, emailRevert),
       ...secondFactorHandlers(secondFactor),
       ...authHandlers(sessions),
       ...sessionHandlers(sessions),

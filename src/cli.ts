@@ -32,6 +32,10 @@ Commands:
   delete-user --email EMAIL
       Deletes the account as closing it does: its sessions, links and queued
       mail go, the audit trail keeps ids and kinds only. Not the last admin.
+  reset-mfa --email EMAIL
+      For a user who lost the authenticator app and the recovery codes:
+      removes the second factor and ends every session; the password alone
+      signs in until they enrol again. Check who is asking first.
   verify-email --email EMAIL
       Marks the account's email verified on your word (with
       REQUIRE_VERIFIED_EMAIL, lets it in without the link).
@@ -115,6 +119,17 @@ async function main(argv: string[]): Promise<void> {
               ? domain.administration.disable(undefined, id, OPERATOR())
               : domain.administration.enable(undefined, id, OPERATOR()),
           `${disabling ? 'Disabled' : 'Enabled'} the account of ${email}.`,
+        ),
+      );
+    }
+    case 'reset-mfa': {
+      const email = required(values.email, '--email');
+      return withDomain(config, (domain) =>
+        onAccount(
+          domain,
+          email,
+          (id) => domain.administration.resetSecondFactor(undefined, id, OPERATOR()),
+          `Removed the second factor of ${email} and ended its sessions.`,
         ),
       );
     }

@@ -11,6 +11,8 @@ import { createPasswordHasher } from './domain/passwords.js';
 import { rateLimitSettings } from './domain/rate-limits.js';
 import { RecoveryService } from './domain/recovery.js';
 import { Retention } from './domain/retention.js';
+import { EmailRevert } from './domain/email-revert.js';
+import { RecentAuthentication } from './domain/recent-authentication.js';
 import { SecondFactorService } from './domain/second-factor.js';
 import { Sealer } from './domain/sealing.js';
 import { SessionService } from './domain/sessions.js';
@@ -50,6 +52,8 @@ export interface Domain {
   verification: EmailVerification;
   administration: Administration;
   secondFactor: SecondFactorService;
+  recent: RecentAuthentication;
+  emailRevert: EmailRevert;
   /** The ES256 signing keys (`npm run cli -- keys`); undefined with JWT_ALGORITHM=HS256. */
   signingKeys: SigningKeys | undefined;
   /** The mail outbox (`npm run cli -- outbox` reads it; the service delivers it). */
@@ -110,14 +114,16 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
     // TOTP secrets are sealed under a key of their own, derived from the
     // secret that protects the signing keys (JWT_SECRET with HS256).
     const { signing } = config.tokens;
+    const recent = new RecentAuthentication(config.secondFactor.reauthMaxAgeSeconds);
     const secondFactor = new SecondFactorService(
       store,
       hasher,
       sessions,
       new Sealer(signing.algorithm === 'ES256' ? signing.keysSecret : signing.secret, 'totp secrets v1'),
-      { issuer: config.secondFactor.issuer, reauthMaxAgeSeconds: config.secondFactor.reauthMaxAgeSeconds, limits },
+      { issuer: config.secondFactor.issuer, recent, limits },
     );
-    const users = new UserService(store, hasher, sessions, verification, limits);
+    const emailRevert = new EmailRevert(store, config.emailRevert);
+    const users = new UserService(store, hasher, sessions, verification, limits, { recent, revert: emailRevert });
     const recovery = new RecoveryService(
       store,
       hasher,
@@ -140,6 +146,8 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
       verification,
       administration,
       secondFactor,
+      recent,
+      emailRevert,
       signingKeys,
       outbox: store.outbox,
       retention: new Retention(store, config.retention),
@@ -156,6 +164,7 @@ export async function openDomain(config: Config, logger: Logger): Promise<Domain
 export async function createService(config: Config, logger: Logger): Promise<Service> {
   const domain = await openDomain(config, logger);
   const { spec, users, sessions, recovery, verification, administration, secondFactor, signingKeys } = domain;
+  const { recent, emailRevert } = domain;
   // One after the other: on SQLite they would only wait for each other's write lock.
   const pruneExpired = async () => {
     await sessions
@@ -192,6 +201,8 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
     verification,
     administration,
     secondFactor,
+    recent,
+    emailRevert,
     publishedKeys: {
       current: () => signingKeys?.ring.publicJwks() ?? [],
       maxAgeSeconds: config.tokens.jwksMaxAgeSeconds,
@@ -211,6 +222,7 @@ export async function createService(config: Config, logger: Logger): Promise<Ser
       corsOrigins: config.corsOrigins,
       trustProxy: config.trustProxy,
       requireVerifiedEmail: config.verification.required,
+      mfaRequiredRoles: config.secondFactor.requiredForRoles,
     },
   });
   return {

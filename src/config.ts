@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HashingBudget } from './domain/hash-admission.js';
+import { ROLES, type Role } from './domain/model.js';
 import type { RateLimitValues } from './domain/rate-limits.js';
 import type { RetentionSettings } from './domain/retention.js';
 import { defaultOf, SETTINGS, type Setting, type SettingName } from './settings.js';
@@ -76,10 +77,12 @@ export interface Config {
   hashing: HashingBudget;
   /** Password recovery: the app's reset page (with `{token}`) and how long a link works. */
   recovery: { resetUrl: string; tokenTtlSeconds: number };
+  /** Undoing an email change from the old address: the page (with `{token}`) and how long its link works. */
+  emailRevert: { revertUrl: string; tokenTtlSeconds: number };
   /** Email verification: the app's page (with `{token}`), how long a link works, whether it is required. */
   verification: { verifyUrl: string; tokenTtlSeconds: number; required: boolean };
   /** The second factor: the issuer apps show, how long a pending login lasts, and how recent a sensitive change's authentication must be. */
-  secondFactor: { issuer: string; challengeTtlSeconds: number; reauthMaxAgeSeconds: number };
+  secondFactor: { issuer: string; challengeTtlSeconds: number; reauthMaxAgeSeconds: number; requiredForRoles: Role[] };
   /** Outgoing mail: SMTP, or kept in the outbox when `smtpUrl` is unset. */
   mail: { smtpUrl: string | undefined; from: string; pollMs: number };
   /** How long the audit trail and the outbox keep their rows, in days; 0 keeps them. */
@@ -146,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
       issuer: env.MFA_ISSUER?.trim() || defaultOf('MFA_ISSUER'),
       challengeTtlSeconds: integerSetting(env, 'MFA_TOKEN_TTL_SECONDS', 1, 3600),
       reauthMaxAgeSeconds: integerSetting(env, 'REAUTH_MAX_AGE_SECONDS', 1, 86_400),
+      requiredForRoles: rolesSetting(env, 'MFA_REQUIRED_ROLES'),
     },
     bootstrapAdmin: bootstrapAdminFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, defaultOf('LOG_LEVEL')),
@@ -158,6 +162,10 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownReadinessDelaySeconds: integerSetting(env, 'SHUTDOWN_READINESS_DELAY_SECONDS', 0, 600),
     recovery,
     verification,
+    emailRevert: {
+      revertUrl: linkTemplateSetting(env, 'REVERT_EMAIL_URL'),
+      tokenTtlSeconds: integerSetting(env, 'EMAIL_REVERT_TOKEN_TTL_SECONDS', 60, 2_592_000),
+    },
     mail: {
       smtpUrl: smtpUrlSetting(env),
       from: env.MAIL_FROM || defaultOf('MAIL_FROM'),
@@ -349,7 +357,7 @@ function fixedDefault<K extends 'number' | 'boolean'>(
 }
 
 /** A link to the app's page, with `{token}` where the token goes. */
-function linkTemplateSetting(env: Env, name: 'RESET_PASSWORD_URL' | 'VERIFY_EMAIL_URL'): string {
+function linkTemplateSetting(env: Env, name: 'RESET_PASSWORD_URL' | 'VERIFY_EMAIL_URL' | 'REVERT_EMAIL_URL'): string {
   const template = env[name] || defaultOf(name);
   let valid = false;
   try {
@@ -381,6 +389,18 @@ function hostSetting(env: Env): string {
   const host = env.HOST ?? defaultOf('HOST');
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`HOST must be an address or host name, got "${host}"`);
   return host;
+}
+
+function rolesSetting(env: Env, name: SettingName): Role[] {
+  const roles = (env[name] ?? '')
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean);
+  for (const role of roles) {
+    if (!ROLES.includes(role as Role))
+      throw new ConfigError(`${name} must list roles of ${ROLES.join(', ')}, got "${role}"`);
+  }
+  return [...new Set(roles as Role[])];
 }
 
 function originsSetting(env: Env, name: string): string[] {

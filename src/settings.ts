@@ -124,6 +124,10 @@ export const SETTINGS = {
     default: 'User Service',
     meaning: 'the issuer an authenticator app shows beside the account (the `otpauth://` label and `issuer`)',
   },
+  MFA_REQUIRED_ROLES: {
+    meaning:
+      'roles (comma-separated, e.g. `admin,moderator`) whose accounts must use a second factor: signed in without one, their token only reads `GET /account`, enrols an authenticator app, reauthenticates and logs out; everything else answers `403 Second factor required`',
+  },
   MFA_TOKEN_TTL_SECONDS: {
     default: 300,
     meaning: "how long a login's `mfa_token` (its `202`) may be completed with a code; at least 1",
@@ -191,6 +195,12 @@ export const SETTINGS = {
     meaning:
       "the app's page for confirming an email address, linked from verification mail; `{token}` is replaced by the token. The page posts it to `POST /email/verify`",
   },
+  REVERT_EMAIL_URL: {
+    default: 'http://localhost:3000/revert-email?token={token}',
+    meaning:
+      'the page linked from the notice an email change sends to the old address; `{token}` is replaced by the token. The page posts it to `POST /email/revert`, which puts the old address back and ends every session',
+  },
+  EMAIL_REVERT_TOKEN_TTL_SECONDS: { default: 604_800, meaning: "how long an email-change notice's undo link works" },
   VERIFY_EMAIL_TOKEN_TTL_SECONDS: { default: 86_400, meaning: 'how long a verification link works' },
   EMAIL_VERIFICATION_REQUESTS_PER_USER: {
     default: 3,

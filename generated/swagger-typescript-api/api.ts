@@ -27,6 +27,11 @@ export enum VerificationSentText {
   AVerificationLinkIsOnItsWay = "A verification link is on its way",
 }
 
+export enum EmailRevertRefusedText {
+  IncorrectField = "Incorrect field",
+  InvalidOrExpiredRevertToken = "Invalid or expired revert token",
+}
+
 export enum EmailVerificationRefusedText {
   IncorrectField = "Incorrect field",
   InvalidOrExpiredVerificationToken = "Invalid or expired verification token",
@@ -81,6 +86,8 @@ export enum SecurityEventType {
   RecoveryCodesRegenerated = "recovery_codes_regenerated",
   Reauthenticated = "reauthenticated",
   ReauthenticationFailure = "reauthentication_failure",
+  SecondFactorReset = "second_factor_reset",
+  EmailChangeReverted = "email_change_reverted",
 }
 
 export enum SessionNotFoundText {
@@ -115,6 +122,7 @@ export enum SecondFactorStateText {
 export enum AccountForbiddenText {
   EmailAddressNotVerified = "Email address not verified",
   RecentAuthenticationRequired = "Recent authentication required",
+  SecondFactorRequired = "Second factor required",
 }
 
 export enum ReauthenticationRefusedText {
@@ -194,12 +202,20 @@ export enum PasswordUpdatedText {
   PasswordUpdatedSuccessfully = "Password updated successfully",
 }
 
+export enum ProfileChangeForbiddenText {
+  Forbidden = "Forbidden",
+  EmailAddressNotVerified = "Email address not verified",
+  SecondFactorRequired = "Second factor required",
+  RecentAuthenticationRequired = "Recent authentication required",
+}
+
 export enum UserNotFoundText {
   UserNotFound = "User not found",
 }
 
 export enum EmailNotVerifiedText {
   EmailAddressNotVerified = "Email address not verified",
+  SecondFactorRequired = "Second factor required",
 }
 
 export enum WrongPageParametersText {
@@ -234,6 +250,7 @@ export enum InvalidRequestBodyText {
 export enum NotPermittedText {
   Forbidden = "Forbidden",
   EmailAddressNotVerified = "Email address not verified",
+  SecondFactorRequired = "Second factor required",
 }
 
 export enum UserAuthenticationFailedText {
@@ -606,6 +623,10 @@ export interface UpdatedUser {
   /** The user's id. */
   id: UserId;
 }
+
+export type ProfileChangeForbiddenError = ErrorBody & {
+  error?: ProfileChangeForbiddenText;
+};
 
 /**
  * A password as the user knows it.
@@ -1185,6 +1206,10 @@ export interface AccountStateMessage {
   message: AccountStateText;
 }
 
+export interface SecondFactorResetMessage {
+  message: "Second factor reset";
+}
+
 export interface EmailVerification {
   /**
    * The token from the verification link.
@@ -1200,6 +1225,14 @@ export interface EmailVerifiedMessage {
 
 export type EmailVerificationRefusedError = ErrorBody & {
   error?: EmailVerificationRefusedText;
+};
+
+export interface EmailRestoredMessage {
+  message: "Email address restored";
+}
+
+export type EmailRevertRefusedError = ErrorBody & {
+  error?: EmailRevertRefusedText;
 };
 
 export interface VerificationSentMessage {
@@ -1739,7 +1772,7 @@ export class Api<
         UpdatedUser,
         | IncorrectFieldError
         | UserAuthenticationFailedError
-        | NotPermittedError
+        | ProfileChangeForbiddenError
         | UserNotFoundError
         | InvalidRequestBodyOrTakenError
         | InternalServerErrorBody
@@ -2456,6 +2489,31 @@ export class Api<
         format: "json",
         ...params,
       }),
+
+    /**
+     * @description For a user who lost both the authenticator app and the recovery codes: removes the app, the recovery codes and any login waiting for a code, and ends every session, so the account signs in with its password alone until its owner enrols again. The owner is told by mail. The audit trail records it with the acting admin. Answers the same for an account without a second factor. Check who is asking before you do this: it is how an attacker with the password would ask.
+     *
+     * @tags Administration
+     * @name ResetUserMfa
+     * @summary Reset a user's second factor
+     * @request DELETE:/admin/users/{user_id}/mfa
+     * @secure
+     */
+    resetUserMfa: (userId: UserId, params: RequestParams = {}) =>
+      this.request<
+        SecondFactorResetMessage,
+        | IncorrectFieldError
+        | UserAuthenticationFailedError
+        | NotPermittedError
+        | UserNotFoundError
+        | InternalServerErrorBody
+      >({
+        path: `/admin/users/${userId}/mfa`,
+        method: "DELETE",
+        secure: true,
+        format: "json",
+        ...params,
+      }),
   };
   email = {
     /**
@@ -2474,6 +2532,29 @@ export class Api<
         | InternalServerErrorBody
       >({
         path: `/email/verify`,
+        method: "POST",
+        body: data,
+        type: ContentType.Json,
+        format: "json",
+        ...params,
+      }),
+
+    /**
+     * @description The notice an email change sends to the old address carries a link (`REVERT_EMAIL_URL` with `{token}` replaced by a single-use token of 256 random bits, valid for `EMAIL_REVERT_TOKEN_TTL_SECONDS`, default 7 days; only its hash is kept). Posting its token here puts the old address back, verified, and ends every session of the account; pending reset, verification and revert links stop working. For the owner whose account was taken over with a stolen token: the new address's holder can no longer reset the password. Then reset it from the old address. A later email change does not void an earlier one's link. An unknown, used or expired token answers `400 Invalid or expired revert token`; of two requests with one token at once, one succeeds.
+     *
+     * @tags Account
+     * @name RevertEmailChange
+     * @summary Undo an email change from the old address
+     * @request POST:/email/revert
+     */
+    revertEmailChange: (data: EmailVerification, params: RequestParams = {}) =>
+      this.request<
+        EmailRestoredMessage,
+        | EmailRevertRefusedError
+        | InvalidRequestBodyOrTakenError
+        | InternalServerErrorBody
+      >({
+        path: `/email/revert`,
         method: "POST",
         body: data,
         type: ContentType.Json,

@@ -6,6 +6,7 @@
 import { auditEntry } from './audit.js';
 import { DomainError } from './errors.js';
 import { eraseAccount } from './erasure.js';
+import { secondFactorNotice } from './messages.js';
 import type { Principal, RequestOrigin, Role } from './model.js';
 import { canonicalEmail } from './normalize.js';
 import type { Repositories, SecurityEventType, Store } from './ports.js';
@@ -83,6 +84,25 @@ export class Administration {
       const ended = await sessions.deleteAllOfUser(id);
       await securityEvents.insert(auditEntry('sessions_revoked', id, origin, actor?.userId));
       return ended;
+    });
+  }
+
+  /**
+   * For a user who lost the app and the codes: the factor, the codes and
+   * pending logins go, and every session ends. The same for an account
+   * without a factor.
+   */
+  async resetSecondFactor(actor: Actor, id: number, origin: RequestOrigin): Promise<void> {
+    await this.asAdmin(actor, async (repositories) => {
+      const { users, totpFactors, recoveryCodes, mfaChallenges, sessions, securityEvents, outbox } = repositories;
+      const target = await users.findById(id);
+      if (!target) throw new DomainError('user_not_found');
+      const hadFactor = await totpFactors.delete(id);
+      await recoveryCodes.deleteAllOfUser(id);
+      await mfaChallenges.deleteAllOfUser(id);
+      await sessions.deleteAllOfUser(id);
+      await securityEvents.insert(auditEntry('second_factor_reset', id, origin, actor?.userId));
+      if (hadFactor) await outbox.enqueue(secondFactorNotice(target.email, 'reset_by_admin'), this.now());
     });
   }
 

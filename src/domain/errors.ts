@@ -25,6 +25,8 @@ export type DomainErrorKind =
   | 'second_factor_active' // enrolling while a factor is active
   | 'no_enrollment' // confirming without an enrolment in progress
   | 'no_second_factor' // removing or renewing without an active factor
+  | 'invalid_revert_token' // an email-change notice's link: unknown, used, expired or voided
+  | 'second_factor_required' // MFA_REQUIRED_ROLES: the account's role must sign in with a second factor
   | 'reauthentication_required'; // the session's proof of its user is older than REAUTH_MAX_AGE_SECONDS
 
 /** Which input field a failure is about, for the answer's details. */

@@ -26,14 +26,58 @@ export function verificationMail(email: string, link: string, ttlSeconds: number
   };
 }
 
-export function emailChangedNotice(oldEmail: string): OutgoingMail {
+export function emailChangedNotice(oldEmail: string, revertLink: string, ttlSeconds: number): OutgoingMail {
   return {
     to: oldEmail,
     subject: 'Your email address was changed',
     ...paragraphs([
       `The email address of your account was changed from ${oldEmail} to another address.`,
       'Mail about the account, such as password resets, now goes to the new address.',
-      'If you did not make this change, contact the support of the app you use at once.',
+      {
+        before: 'If you did not make this change, ',
+        link: revertLink,
+        label: 'open this link',
+        after: ` within ${days(ttlSeconds)} to put ${oldEmail} back and sign everyone out; then reset your password.`,
+      },
+    ]),
+  };
+}
+
+/** A change to an account's second factor that its owner is told of. */
+export type SecondFactorChange = 'removed' | 'reset_by_admin' | 'codes_regenerated' | 'recovery_code_used';
+
+const SECOND_FACTOR_NOTICES: Record<SecondFactorChange, { subject: string; what: string; then: string }> = {
+  removed: {
+    subject: 'Two-step sign-in was turned off',
+    what: 'Two-step sign-in (the authenticator app and its recovery codes) was turned off for the account for %s.',
+    then: 'Signing in now needs only the password.',
+  },
+  reset_by_admin: {
+    subject: 'Two-step sign-in was reset by an administrator',
+    what: 'An administrator turned two-step sign-in off for the account for %s, and every session was ended.',
+    then: 'Signing in now needs only the password; you can turn two-step sign-in on again.',
+  },
+  codes_regenerated: {
+    subject: 'New recovery codes were made',
+    what: 'New recovery codes were made for the account for %s.',
+    then: 'The old recovery codes no longer work.',
+  },
+  recovery_code_used: {
+    subject: 'A recovery code was used to sign in',
+    what: 'One of the recovery codes of the account for %s was used to sign in.',
+    then: 'It no longer works. If you have lost your authenticator app, make new recovery codes after you sign in.',
+  },
+};
+
+export function secondFactorNotice(email: string, change: SecondFactorChange): OutgoingMail {
+  const { subject, what, then } = SECOND_FACTOR_NOTICES[change];
+  return {
+    to: email,
+    subject,
+    ...paragraphs([
+      what.replace('%s', email),
+      then,
+      'If it was not you, change your password at once and contact the support of the app you use.',
     ]),
   };
 }
@@ -53,6 +97,10 @@ function paragraphs(content: Paragraph[]): Pick<OutgoingMail, 'text' | 'html'> {
 
 function minutes(seconds: number): string {
   return `${Math.round(seconds / 60)} minutes`;
+}
+
+function days(seconds: number): string {
+  return seconds >= 172_800 ? `${Math.round(seconds / 86_400)} days` : hoursOrMinutes(seconds);
 }
 
 function hoursOrMinutes(seconds: number): string {

@@ -29,6 +29,8 @@ export interface Repositories {
   outbox: OutboxRepository;
   resetTokens: OneTimeTokenRepository;
   verificationTokens: OneTimeTokenRepository;
+  /** The links in email-change notices that put the old address back. */
+  emailRevertTokens: OneTimeTokenRepository;
   signingKeys: SigningKeyRepository;
   refreshTokens: RefreshTokenRepository;
   totpFactors: TotpFactorRepository;

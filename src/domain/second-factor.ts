@@ -7,12 +7,14 @@
 // MAX_CODES_PER_CHALLENGE checks.
 import { auditEntry } from './audit.js';
 import { DomainError } from './errors.js';
+import { secondFactorNotice, type SecondFactorChange } from './messages.js';
 import type { IssuedToken, Principal, RequestOrigin, AuthenticationMethod } from './model.js';
 import { oneTimeTokenHash } from './one-time-tokens.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Repositories, Store, TotpFactorRow } from './ports.js';
 import { withPlaces, type RateLimitSettings } from './rate-limits.js';
 import { newRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
+import type { RecentAuthentication } from './recent-authentication.js';
 import type { Sealer } from './sealing.js';
 import type { SessionService } from './sessions.js';
 import { newTotpSecret, totpEnrollment, totpStepOf } from './totp.js';
@@ -28,7 +30,7 @@ export interface SecondFactorSettings {
   /** The issuer authenticator apps show (MFA_ISSUER). */
   issuer: string;
   /** How long a session's proof of its user counts as recent. */
-  reauthMaxAgeSeconds: number;
+  recent: RecentAuthentication;
   limits: RateLimitSettings;
   now?: () => number;
 }
@@ -55,11 +57,6 @@ export class SecondFactorService {
     const factor = await this.store.totpFactors.find(userId);
     if (!factor || factor.confirmed_at === null) return { enabled: false, recoveryCodesLeft: 0 };
     return { enabled: true, recoveryCodesLeft: await this.store.recoveryCodes.countUnused(userId) };
-  }
-
-  /** Whether the principal's proof of themself is recent enough for a sensitive change. */
-  isRecent(principal: Principal): boolean {
-    return this.now() - principal.authentication.at <= this.settings.reauthMaxAgeSeconds * 1000;
   }
 
   /** A new secret to add to an app; nothing is active until it is confirmed. */
@@ -106,6 +103,7 @@ export class SecondFactorService {
       await repositories.totpFactors.delete(principal.userId);
       await repositories.recoveryCodes.deleteAllOfUser(principal.userId);
       await repositories.securityEvents.insert(auditEntry('second_factor_removed', principal.userId, origin));
+      await this.notify(repositories, principal.userId, 'removed');
     });
   }
 
@@ -119,6 +117,7 @@ export class SecondFactorService {
     await this.withProof(principal, proof, origin, async (repositories) => {
       await repositories.recoveryCodes.replace(principal.userId, codes.map(recoveryCodeHash));
       await repositories.securityEvents.insert(auditEntry('recovery_codes_regenerated', principal.userId, origin));
+      await this.notify(repositories, principal.userId, 'codes_regenerated');
     });
     return codes;
   }
@@ -210,7 +209,7 @@ export class SecondFactorService {
             });
           return {
             authenticatedAt: new Date(at),
-            recentUntil: new Date(at + this.settings.reauthMaxAgeSeconds * 1000),
+            recentUntil: this.settings.recent.recentUntil(at),
           };
         },
         (error) => error instanceof DomainError && (error.kind === 'wrong_password' || error.kind === 'wrong_code'),
@@ -254,6 +253,7 @@ export class SecondFactorService {
         throw new DomainError(refusal);
       }
       await repositories.securityEvents.insert(auditEntry('recovery_code_used', userId, origin));
+      await this.notify(repositories, userId, 'recovery_code_used');
       return;
     }
     const step = totpStepOf(this.secretOf(factor), proof.code, this.now());
@@ -285,6 +285,17 @@ export class SecondFactorService {
         }),
       (error) => error instanceof DomainError && error.kind === refusal,
     );
+  }
+
+  /**
+   * Tells the account's owner, in the change's transaction (no change, no
+   * mail). Outside the per-recipient mail cap: each of these takes a fresh
+   * code, a recovery code (ten at most) or an admin, so none can be repeated
+   * at will, and a cap could silence the one that matters.
+   */
+  private async notify(repositories: Repositories, userId: number, change: SecondFactorChange): Promise<void> {
+    const account = await repositories.users.findCredentialsById(userId);
+    if (account) await repositories.outbox.enqueue(secondFactorNotice(account.email, change), this.now());
   }
 
   private secretOf(factor: TotpFactorRow): string {

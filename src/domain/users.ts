@@ -23,6 +23,8 @@ import type { Repositories, Store } from './ports.js';
 import { withPlaces, type RateLimitSettings } from './rate-limits.js';
 import { auditEntry } from './audit.js';
 import type { SessionService } from './sessions.js';
+import type { EmailRevert } from './email-revert.js';
+import type { RecentAuthentication } from './recent-authentication.js';
 import type { EmailVerification } from './verification.js';
 
 export type BootstrapOutcome = 'created' | 'exists' | 'email_taken_by_non_admin' | 'user_name_taken';
@@ -39,6 +41,8 @@ export class UserService {
     private readonly sessions: SessionService,
     private readonly verification: EmailVerification,
     private readonly limits: Pick<RateLimitSettings, 'registrationsPerAddress' | 'passwordChangeFailuresPerUser'>,
+    /** An email change needs the actor's recent authentication, and tells the old address how to undo it. */
+    private readonly emailChange: { recent: RecentAuthentication; revert: EmailRevert },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -212,6 +216,8 @@ export class UserService {
       if (!(await this.store.users.update(id, canonical))) throw new DomainError('user_not_found');
       return;
     }
+    // A stolen token alone must not move the account to another address.
+    if (!this.emailChange.recent.isRecent(actor)) throw new DomainError('reauthentication_required');
     const newEmail = canonical.email;
     await this.verification.withMailPlaces([newEmail, target.email], id, (mayMail) =>
       this.store.transaction(async (repositories) => {
@@ -221,7 +227,9 @@ export class UserService {
         if (actor.userId === id) await repositories.sessions.deleteOthersOfUser(id, actor.sessionId);
         if (mayMail) {
           await this.verification.sendLink(repositories, id, newEmail, origin);
-          await repositories.outbox.enqueue(emailChangedNotice(target.email), this.now());
+          const revertLink = await this.emailChange.revert.linkFor(repositories, id, target.email);
+          const notice = emailChangedNotice(target.email, revertLink, this.emailChange.revert.tokenTtlSeconds);
+          await repositories.outbox.enqueue(notice, this.now());
         }
         await repositories.securityEvents.insert(
           auditEntry('email_changed', id, origin, actor.userId === id ? undefined : actor.userId),

@@ -73,6 +73,8 @@ export const MESSAGES = {
   noEnrollment: 'No second factor enrollment in progress',
   noSecondFactor: 'No second factor active',
   recentAuthenticationRequired: 'Recent authentication required',
+  secondFactorRequired: 'Second factor required',
+  invalidRevertToken: 'Invalid or expired revert token',
   internal: 'Internal server error',
 } as const satisfies Record<string, DocumentedErrorText>;
 
@@ -111,6 +113,8 @@ const DOMAIN_ERRORS: Record<Exclude<DomainErrorKind, 'session_ended'>, ContractE
   no_enrollment: { status: 409, body: { error: MESSAGES.noEnrollment } },
   no_second_factor: { status: 409, body: { error: MESSAGES.noSecondFactor } },
   reauthentication_required: { status: 403, body: { error: MESSAGES.recentAuthenticationRequired } },
+  second_factor_required: { status: 403, body: { error: MESSAGES.secondFactorRequired } },
+  invalid_revert_token: { status: 400, body: { error: MESSAGES.invalidRevertToken } },
 };
 
 const MAX_DETAILS = 20;

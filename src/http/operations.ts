@@ -46,6 +46,11 @@ export interface Operation {
    * (`x-requires-recent-authentication`), checked after validation.
    */
   requiresRecentAuthentication: boolean;
+  /**
+   * Whether an account that must use a second factor (MFA_REQUIRED_ROLES) may
+   * call it having signed in without one (`x-allowed-without-second-factor`).
+   */
+  allowedWithoutSecondFactor: boolean;
   /** The role a caller must have (`x-required-role`), checked after validation; undefined: none. */
   requiredRole: Role | undefined;
   /**
@@ -92,6 +97,7 @@ export function operationsOf(spec: SpecDocument, settings: OperationSettings): O
         },
         allowedBeforeEmailVerification: operation['x-allowed-before-email-verification'] === true,
         requiresRecentAuthentication: operation['x-requires-recent-authentication'] === true,
+        allowedWithoutSecondFactor: operation['x-allowed-without-second-factor'] === true,
         requiredRole: requiredRoleOf(operation),
         profileWithSession:
           typeof operation['x-profile-with-session'] === 'string' ? operation['x-profile-with-session'] : undefined,

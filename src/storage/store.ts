@@ -61,6 +61,7 @@ function repositoriesOn(db: Knex | Knex.Transaction, reads: HotReads): Repositor
     outbox: outboxRepository(db),
     resetTokens: oneTimeTokenRepository(db, 'password_reset_tokens'),
     verificationTokens: oneTimeTokenRepository(db, 'email_verification_tokens'),
+    emailRevertTokens: oneTimeTokenRepository(db, 'email_revert_tokens'),
     signingKeys: signingKeyRepository(db),
     refreshTokens: refreshTokenRepository(db),
     totpFactors: totpFactorRepository(db),

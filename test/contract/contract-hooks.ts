@@ -76,6 +76,8 @@ const fixtures = {} as {
   /** Deleted by `deleteUser 200`; given a role, disabled, enabled and signed out by the others. */
   doomed: Account;
   managed: Account;
+  /** Changes its email, then undoes it from the notice (`revertEmailChange 200`). */
+  reverter: Account;
   /** Second-factor fixtures: each enrolled (or enrolling) for the one response it provokes. */
   mfa: Record<string, Enrolled>;
 };
@@ -197,6 +199,7 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.closer = await registerUser('closer');
     fixtures.doomed = await registerUser('doomed');
     fixtures.managed = await registerUser('managed');
+    fixtures.reverter = await registerUser('reverter');
     fixtures.mfa = {};
     // Confirmed with the previous step's code: this step's is left for the transaction.
     await awayFromStepBoundary(10_000);
@@ -549,6 +552,18 @@ const setups: Record<string, Setup> = {
     await hideTable('recovery_codes')(t);
   },
 
+  'revertEmailChange 200': async (t) => {
+    const account = fixtures.reverter;
+    const before = await lastOutboxId(database!);
+    await call('PUT', `/users/update/${account.id}`, { token: account.token, body: { email: 'moved@example.net' } });
+    setBody(t, { token: await tokenFromOutbox(database!, account.email, SUBJECTS.emailChanged, before) });
+  },
+  'revertEmailChange 400': () => {}, // the example's token belongs to no change
+  'revertEmailChange 409': (t) => {
+    setBody(t, '{"token": ');
+  },
+  'revertEmailChange 500': hideTable('email_revert_tokens'),
+
   'reauthenticate 200': (t) => {
     setToken(t, fixtures.owner.token);
     setBody(t, { password: fixtures.owner.password });
@@ -772,6 +787,7 @@ function adminSetups(): Record<string, Setup> {
     ['disableUser', '/disable'],
     ['enableUser', '/enable'],
     ['endUserSessions', '/sessions'],
+    ['resetUserMfa', '/mfa'],
   ];
   const entries: [string, Setup][] = [];
   for (const [operationId, suffix, body] of adminOperations) {

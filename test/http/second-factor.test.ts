@@ -231,6 +231,54 @@ describe('the second factor', function () {
     expect([refused.status, refused.body]).to.deep.equal([403, { error: 'Account disabled' }]);
   });
 
+  it('lets an admin reset a locked-out user: factor, codes and pending logins gone, sessions ended, audited', async () => {
+    const user = await enrolledUser();
+    const [mfa_token] = await mfaTokens(user, 1);
+    const admin = await api.login(ADMIN.email, ADMIN.password);
+    const asUser = await api.request('DELETE', `/admin/users/${user.id}/mfa`, { token: user.token });
+    expect([asUser.status, asUser.body]).to.deep.equal([403, { error: 'Forbidden' }]);
+    const reset = await api.request('DELETE', `/admin/users/${user.id}/mfa`, { token: admin });
+    expect([reset.status, reset.body]).to.deep.equal([200, { message: 'Second factor reset' }]);
+    expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(401);
+    const late = await api.request('POST', '/login/mfa', { body: { mfa_token, code: codeFor(user.secret) } });
+    expect([late.status, late.body]).to.deep.equal([401, INVALID_MFA_TOKEN]);
+    expect((await login(user)).status).to.equal(200);
+    const audit = await api.request('GET', `/admin/audit?user_id=${user.id}&type=second_factor_reset`, {
+      token: admin,
+    });
+    expect(audit.body.events).to.have.length(1);
+    const unknown = await api.request('DELETE', '/admin/users/999999/mfa', { token: admin });
+    expect([unknown.status, unknown.body]).to.deep.equal([404, { error: 'User not found' }]);
+  });
+
+  it('tells the owner by mail when the factor is removed or reset, codes are renewed, or a recovery code signs in', async () => {
+    const subjectsTo = async (email: string) =>
+      (await api.service.db('mail_outbox').where({ recipient: email }).orderBy('id').select('subject')).map(
+        (row: { subject: string }) => row.subject,
+      );
+    const user = await enrolledUser();
+    const before = await subjectsTo(user.email);
+    const [mfa_token] = await mfaTokens(user, 1);
+    await api.request('POST', '/login/mfa', { body: { mfa_token, recovery_code: user.recoveryCodes[0] } });
+    await api.request('POST', '/account/mfa/recovery-codes', {
+      token: user.token,
+      body: { code: codeFor(user.secret) },
+    });
+    await api.request('POST', '/account/mfa/totp/remove', {
+      token: user.token,
+      body: { code: codeFor(user.secret, 1) },
+    });
+    const other = await enrolledUser();
+    const admin = await api.login(ADMIN.email, ADMIN.password);
+    await api.request('DELETE', `/admin/users/${other.id}/mfa`, { token: admin });
+    expect((await subjectsTo(user.email)).slice(before.length)).to.deep.equal([
+      'A recovery code was used to sign in',
+      'New recovery codes were made',
+      'Two-step sign-in was turned off',
+    ]);
+    expect((await subjectsTo(other.email)).at(-1)).to.equal('Two-step sign-in was reset by an administrator');
+  });
+
   it('voids a pending login when the password is reset or changed', async () => {
     const user = await enrolledUser();
     const [mfa_token] = await mfaTokens(user, 1);
@@ -289,6 +337,42 @@ describe('recent authentication', function () {
       body: { password: user.password, code: codeFor(started.body.secret) },
     });
     expect(withCode.status).to.equal(200);
+  });
+});
+
+describe('MFA_REQUIRED_ROLES', function () {
+  this.timeout(60_000);
+  let api: TestServer;
+  before(async () => {
+    api = await startTestServer({ MFA_REQUIRED_ROLES: 'admin, moderator' });
+  });
+  after(() => api.close());
+
+  it('lets an admin without a factor sign in, read the account, enrol and log out, and nothing else until enrolled', async () => {
+    const admin = await api.login(ADMIN.email, ADMIN.password);
+    const required = [403, { error: 'Second factor required' }];
+    for (const [method, path] of [
+      ['GET', '/admin/users?q=a'],
+      ['GET', '/protected'],
+      ['GET', '/sessions'],
+    ]) {
+      const refused = await api.request(method, path, { token: admin });
+      expect([refused.status, refused.body], path).to.deep.equal(required);
+    }
+    expect((await api.request('GET', '/account', { token: admin })).status).to.equal(200);
+    await awayFromStepBoundary();
+    const started = await api.request('POST', '/account/mfa/totp', { token: admin });
+    expect(started.status).to.equal(200);
+    const confirmed = await api.request('POST', '/account/mfa/totp/confirm', {
+      token: admin,
+      body: { code: codeFor(started.body.secret, -1) },
+    });
+    expect(confirmed.status).to.equal(200);
+    // The same session now counts both factors.
+    expect((await api.request('GET', '/admin/users?q=a', { token: admin })).status).to.equal(200);
+    // A plain user is not asked for one.
+    const user = await api.register();
+    expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(200);
   });
 });
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { runCli } from '../support/process.js';
 import { ADMIN, startTestServer, TEST_SECRET } from '../support/server.js';
+import { awayFromStepBoundary, codeFor } from '../support/totp.js';
 
 /** The settings an operator's shell would have: the database and the secrets, no bootstrap admin. */
 const operatorEnv = (databaseUrl: string) => ({
@@ -126,6 +127,20 @@ describe('command line', function () {
       expect(revoked.status).to.equal(0);
       expect(revoked.stdout).to.equal('Ended 1 session of root@example.com.\n');
       expect((await api.request('GET', '/protected', { token: second })).status).to.equal(401);
+
+      // The support case: a user who lost the app and the codes.
+      const third = await api.login('root@example.com', 'root-password-2');
+      await awayFromStepBoundary();
+      const { secret } = (await api.request('POST', '/account/mfa/totp', { token: third })).body;
+      const confirm = { token: third, body: { code: codeFor(secret, -1) } };
+      expect((await api.request('POST', '/account/mfa/totp/confirm', confirm)).status).to.equal(200);
+      const credentials = { body: { email: 'root@example.com', password: 'root-password-2' } };
+      expect((await api.request('POST', '/login', credentials)).status).to.equal(202);
+      const mfaReset = cli(['reset-mfa', '--email', 'root@example.com']);
+      expect(mfaReset.status, mfaReset.stderr).to.equal(0);
+      expect(mfaReset.stdout).to.equal('Removed the second factor of root@example.com and ended its sessions.\n');
+      expect((await api.request('GET', '/protected', { token: third })).status).to.equal(401);
+      expect((await api.request('POST', '/login', credentials)).status).to.equal(200);
 
       const nobody = cli(['revoke-sessions', '--email', 'nobody@example.com']);
       expect(nobody.status).to.equal(1);

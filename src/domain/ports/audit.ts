@@ -33,6 +33,8 @@ export const SECURITY_EVENT_TYPES = [
   'recovery_codes_regenerated',
   'reauthenticated',
   'reauthentication_failure',
+  'second_factor_reset',
+  'email_change_reverted',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 

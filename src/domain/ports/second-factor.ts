@@ -53,4 +53,5 @@ export interface MfaChallengeRepository {
   /** Marks it used, only if it was unused and unexpired, in one statement. */
   consume(tokenHash: string, nowMs: number): Promise<boolean>;
   deleteExpired(nowMs: number): Promise<number>;
+  deleteAllOfUser(userId: number): Promise<void>;
 }

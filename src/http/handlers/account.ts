@@ -1,3 +1,4 @@
+import type { EmailRevert } from '../../domain/email-revert.js';
 import type { AccountRecord } from '../../domain/model.js';
 import type { SecondFactorService, SecondFactorStatus } from '../../domain/second-factor.js';
 import type { UserService } from '../../domain/users.js';
@@ -5,12 +6,14 @@ import type { EmailVerification } from '../../domain/verification.js';
 import type { OperationHandlers, ResponseBody } from '../contract.js';
 import { NO_STORE, signedIn } from './replies.js';
 
-type AccountOperations = 'getAccount' | 'closeAccount' | 'verifyEmail' | 'resendVerificationEmail';
+type AccountOperations =
+  'getAccount' | 'closeAccount' | 'verifyEmail' | 'resendVerificationEmail' | 'revertEmailChange';
 
 export function accountHandlers(
   users: UserService,
   verification: EmailVerification,
   secondFactor: SecondFactorService,
+  emailRevert: EmailRevert,
 ): Pick<OperationHandlers, AccountOperations> {
   return {
     async getAccount({ principal }) {
@@ -27,6 +30,11 @@ export function accountHandlers(
     async verifyEmail({ body, origin }) {
       await verification.verify(body.token, origin);
       return { status: 200, body: { message: 'Email address verified' } };
+    },
+
+    async revertEmailChange({ body, origin }) {
+      await emailRevert.revert(body.token, origin);
+      return { status: 200, body: { message: 'Email address restored' } };
     },
 
     async resendVerificationEmail({ principal, origin }) {

@@ -3,7 +3,14 @@ import type { OperationHandlers } from '../contract.js';
 import { NO_STORE } from './replies.js';
 
 type AdminOperations =
-  'searchUsers' | 'listAuditEvents' | 'deleteUser' | 'setUserRole' | 'disableUser' | 'enableUser' | 'endUserSessions';
+  | 'searchUsers'
+  | 'listAuditEvents'
+  | 'deleteUser'
+  | 'setUserRole'
+  | 'disableUser'
+  | 'enableUser'
+  | 'endUserSessions'
+  | 'resetUserMfa';
 
 // Who may call these is the spec's `x-required-role`, checked before them.
 export function adminHandlers(administration: Administration): Pick<OperationHandlers, AdminOperations> {
@@ -56,6 +63,11 @@ export function adminHandlers(administration: Administration): Pick<OperationHan
 
     async endUserSessions({ params, principal, origin }) {
       return { status: 200, body: { ended: await administration.endSessions(principal, params.user_id, origin) } };
+    },
+
+    async resetUserMfa({ params, principal, origin }) {
+      await administration.resetSecondFactor(principal, params.user_id, origin);
+      return { status: 200, body: { message: 'Second factor reset' } };
     },
   };
 }

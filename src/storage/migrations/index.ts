@@ -16,6 +16,7 @@ import * as signingKeysAndRefreshTokens from './012_signing_keys_and_refresh_tok
 import * as outboxCreatedAtIndex from './013_outbox_created_at_index.js';
 import * as signingKeyStandby from './014_signing_key_standby.js';
 import * as secondFactor from './015_second_factor.js';
+import * as emailRevertTokens from './016_email_revert_tokens.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '013_outbox_created_at_index': outboxCreatedAtIndex,
   '014_signing_key_standby': signingKeyStandby,
   '015_second_factor': secondFactor,
+  '016_email_revert_tokens': emailRevertTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

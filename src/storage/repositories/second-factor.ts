@@ -132,5 +132,9 @@ export function mfaChallengeRepository(db: Knex | Knex.Transaction): MfaChalleng
     async deleteExpired(nowMs) {
       return db('mfa_challenges').where('expires_at', '<=', nowMs).delete();
     },
+
+    async deleteAllOfUser(userId) {
+      await db('mfa_challenges').where({ user_id: userId }).delete();
+    },
   };
 }
