@@ -4,6 +4,7 @@ import type { Scenario, ScenarioKind } from '../types.js';
 import { FLOOD_ID } from './flood.js';
 import { firstPage, lastPage } from './listing.js';
 import login from './login.js';
+import loginMfa from './login-mfa.js';
 import profileUpdate from './profile-update.js';
 import protectedWhileLogins from './protected-while-logins.js';
 import tokenCheck from './protected.js';
@@ -16,6 +17,7 @@ const all: Scenario[] = [
   firstPage,
   lastPage,
   login,
+  loginMfa,
   registration,
   profileUpdate,
   protectedWhileLogins,
