@@ -6,6 +6,8 @@ import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, startTestServer, tally, TEST_SECRET, type TestServer } from '../support/server.js';
+import { lastOutboxId, tokenFromOutbox } from '../support/outbox.js';
+import { SUBJECTS } from '../support/smtp.js';
 import { awayFromStepBoundary, codeFor } from '../support/totp.js';
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
@@ -279,6 +281,22 @@ describe('the second factor', function () {
     expect((await subjectsTo(other.email)).at(-1)).to.equal('Two-step sign-in was reset by an administrator');
   });
 
+  it('never signs in around the factor: a password reset ends sessions, and the next login still needs a code', async () => {
+    const user = await enrolledUser();
+    const before = await lastOutboxId(api.service.db);
+    expect((await api.request('POST', '/password/forgot', { body: { email: user.email } })).status).to.equal(202);
+    const token = await tokenFromOutbox(api.service.db, user.email, SUBJECTS.reset, before);
+    const reset = await api.request('POST', '/password/reset', {
+      body: { token, password: 'reset-around-the-factor' },
+    });
+    expect(Object.keys(reset.body)).to.deep.equal(['message']); // no token in the answer
+    expect((await api.request('GET', '/protected', { token: user.token })).status).to.equal(401);
+    const next = await api.request('POST', '/login', {
+      body: { email: user.email, password: 'reset-around-the-factor' },
+    });
+    expect(next.status).to.equal(202);
+  });
+
   it('voids a pending login when the password is reset or changed', async () => {
     const user = await enrolledUser();
     const [mfa_token] = await mfaTokens(user, 1);
@@ -437,5 +455,15 @@ describe('the second factor across two worker processes', function () {
       (await tokens(10)).map((mfa_token) => send('POST', '/login/mfa', { mfa_token, recovery_code })),
     );
     expect(tally(byRecovery)).to.deep.equal({ 200: 1, 401: 9 });
+    // One token, 50 wrong codes at once across both workers: 5 are checked.
+    const [mfa_token] = await tokens(1);
+    const wrong = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        send('POST', '/login/mfa', { mfa_token, code: String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0') }),
+      ),
+    );
+    const texts = wrong.map((reply) => (reply.body as { error: string }).error);
+    expect(texts.filter((text) => text === 'Invalid code')).to.have.length(5);
+    expect(texts.filter((text) => text === 'Invalid or expired MFA token')).to.have.length(45);
   });
 });
