@@ -758,7 +758,7 @@ export type TotpCode = string;
  * without regard to case, spaces and dashes. Each works once.
  * @minLength 24
  * @maxLength 40
- * @pattern ^[A-Za-z0-9 -]+$
+ * @pattern ^[A-Za-z0-9 -]{24,40}$
  * @example "7KQ2-M9XD-4TRB-HN6P-W3ZC-8FJV"
  */
 export type RecoveryCode = string;

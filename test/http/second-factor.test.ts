@@ -466,4 +466,34 @@ describe('the second factor across two worker processes', function () {
     expect(texts.filter((text) => text === 'Invalid code')).to.have.length(5);
     expect(texts.filter((text) => text === 'Invalid or expired MFA token')).to.have.length(45);
   });
+
+  it('caps wrong codes per account across both workers (MFA_MAX_FAILURES_PER_USER=100): 125 at once, 100 checked', async () => {
+    const user = { email: 'capped-two-workers@example.com', password: 'capped-two-workers-password' };
+    const registered = await send('POST', '/users', {
+      ...user,
+      user_name: 'capped_two',
+      first_name: 'C',
+      last_name: 'T',
+    });
+    const token = registered.body.JWT as string;
+    const started = await send('POST', '/account/mfa/totp', undefined, token);
+    await send('POST', '/account/mfa/totp/confirm', { code: codeFor(started.body.secret, -1) }, token);
+    const pending = await Promise.all(Array.from({ length: 25 }, () => send('POST', '/login', user)));
+    const right = codeFor(started.body.secret);
+    const answers = await Promise.all(
+      pending.flatMap((reply) =>
+        Array.from({ length: 5 }, (_, i) =>
+          send('POST', '/login/mfa', {
+            mfa_token: reply.body.mfa_token,
+            code: String((Number(right) + 7 + i) % 1_000_000).padStart(6, '0'),
+          }),
+        ),
+      ),
+    );
+    expect(tally(answers)).to.deep.equal({ 401: 100, 429: 25 });
+    const last = await send('POST', '/login', user);
+    expect(last.status, 'the password step goes on').to.equal(202);
+    const capped = await send('POST', '/login/mfa', { mfa_token: last.body.mfa_token, code: right });
+    expect([capped.status, capped.body]).to.deep.equal([429, { error: 'Too many requests' }]);
+  });
 });
