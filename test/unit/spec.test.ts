@@ -110,6 +110,7 @@ describe('spec operation table', () => {
       'enableUser',
       'endUserSessions',
       'listAuditEvents',
+      'resetUserMfa',
       'searchUsers',
       'setUserRole',
     ]);
