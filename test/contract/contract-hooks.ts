@@ -78,6 +78,8 @@ const fixtures = {} as {
   managed: Account;
   /** Changes its email, then undoes it from the notice (`revertEmailChange 200`). */
   reverter: Account;
+  /** Its old address is taken before it reverts (`revertEmailChange 409`). */
+  revertBlocked: Account;
   /** Second-factor fixtures: each enrolled (or enrolling) for the one response it provokes. */
   mfa: Record<string, Enrolled>;
 };
@@ -200,6 +202,7 @@ export async function beforeAll(transactions: Transaction[], done: Done): Promis
     fixtures.doomed = await registerUser('doomed');
     fixtures.managed = await registerUser('managed');
     fixtures.reverter = await registerUser('reverter');
+    fixtures.revertBlocked = await registerUser('revert_blocked');
     fixtures.mfa = {};
     // Confirmed with the previous step's code: this step's is left for the transaction.
     await awayFromStepBoundary(10_000);
@@ -559,8 +562,14 @@ const setups: Record<string, Setup> = {
     setBody(t, { token: await tokenFromOutbox(database!, account.email, SUBJECTS.emailChanged, before) });
   },
   'revertEmailChange 400': () => {}, // the example's token belongs to no change
-  'revertEmailChange 409': (t) => {
-    setBody(t, '{"token": ');
+  // The old address was registered by someone else meanwhile: it can't come back.
+  'revertEmailChange 409': async (t) => {
+    const account = fixtures.revertBlocked;
+    const before = await lastOutboxId(database!);
+    await call('PUT', `/users/update/${account.id}`, { token: account.token, body: { email: 'blocked@example.net' } });
+    const token = await tokenFromOutbox(database!, account.email, SUBJECTS.emailChanged, before);
+    await registerUser('revert_taker', { email: account.email });
+    setBody(t, { token });
   },
   'revertEmailChange 500': hideTable('email_revert_tokens'),
 
