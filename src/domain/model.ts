@@ -44,6 +44,15 @@ export type ProfileChanges = Partial<Pick<User, 'email' | 'user_name' | 'first_n
 export const AUTHENTICATION_METHODS = ['pwd', 'otp'] as const;
 export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
 
+/** The methods as sessions and pending logins store them: space-separated. */
+export function amrText(amr: AuthenticationMethod[]): string {
+  return amr.join(' ');
+}
+
+export function amrOf(text: string): AuthenticationMethod[] {
+  return text.split(' ') as AuthenticationMethod[];
+}
+
 /** A session's proof of its user: the methods and when (Unix milliseconds). */
 export interface Authentication {
   amr: AuthenticationMethod[];

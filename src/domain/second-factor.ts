@@ -8,7 +8,7 @@
 import { auditEntry } from './audit.js';
 import { DomainError } from './errors.js';
 import { secondFactorNotice, type SecondFactorChange } from './messages.js';
-import type { IssuedToken, Principal, RequestOrigin, AuthenticationMethod } from './model.js';
+import { amrText, type AuthenticationMethod, type IssuedToken, type Principal, type RequestOrigin } from './model.js';
 import { oneTimeTokenHash } from './one-time-tokens.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Repositories, Store, TotpFactorRow } from './ports.js';
@@ -18,6 +18,9 @@ import type { RecentAuthentication } from './recent-authentication.js';
 import type { Sealer } from './sealing.js';
 import type { SessionService } from './sessions.js';
 import { newTotpSecret, totpEnrollment, totpStepOf } from './totp.js';
+
+/** How a wrong or used code is answered: 401 completing a login, 400 confirming a change. */
+type CodeRefusal = 'wrong_second_factor' | 'wrong_code';
 
 /** A pending login checks at most this many codes, then it is void. */
 export const MAX_CODES_PER_CHALLENGE = 5;
@@ -54,8 +57,7 @@ export class SecondFactorService {
   }
 
   async status(userId: number): Promise<SecondFactorStatus> {
-    const factor = await this.store.totpFactors.find(userId);
-    if (!factor || factor.confirmed_at === null) return { enabled: false, recoveryCodesLeft: 0 };
+    if (!(await this.store.totpFactors.findConfirmed(userId))) return { enabled: false, recoveryCodesLeft: 0 };
     return { enabled: true, recoveryCodesLeft: await this.store.recoveryCodes.countUnused(userId) };
   }
 
@@ -80,17 +82,14 @@ export class SecondFactorService {
     const { userId } = principal;
     const factor = await this.store.totpFactors.find(userId);
     if (!factor || factor.confirmed_at !== null) throw new DomainError('no_enrollment');
-    return this.withFailureCap(userId, origin, async () => {
+    return this.withFailureCap(userId, origin, 'wrong_code', async () => {
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
       await this.store.transaction(async (repositories) => {
-        const step = totpStepOf(this.secretOf(factor), code, this.now());
-        if (step === undefined || !(await repositories.totpFactors.useStep(userId, step, 'unconfirmed'))) {
-          throw new DomainError('wrong_code');
-        }
+        await this.useTotpStep(repositories, factor, code, 'unconfirmed', 'wrong_code');
         if (!(await repositories.totpFactors.confirm(userId, this.now()))) throw new DomainError('no_enrollment');
         await repositories.recoveryCodes.replace(userId, codes.map(recoveryCodeHash));
         await repositories.sessions.deleteOthersOfUser(userId, principal.sessionId);
-        await repositories.sessions.renewAuthentication(principal.sessionId, this.now(), 'pwd otp');
+        await repositories.sessions.renewAuthentication(principal.sessionId, this.now(), amrText(['pwd', 'otp']));
         await repositories.securityEvents.insert(auditEntry('second_factor_enabled', userId, origin));
       });
       return codes;
@@ -138,25 +137,21 @@ export class SecondFactorService {
     if (!account) throw new DomainError('invalid_mfa_token');
     if (account.disabled_at !== null) throw new DomainError('account_disabled');
     if (account.credential_generation !== challenge.credential_generation) throw new DomainError('invalid_mfa_token');
-    const factor = await this.store.totpFactors.find(userId);
-    if (!factor || factor.confirmed_at === null) throw new DomainError('invalid_mfa_token');
-    return this.withFailureCap(
-      userId,
-      origin,
-      () =>
-        this.store.transaction(async (repositories) => {
-          await this.prove(repositories, factor, proof, origin);
-          const token = await this.sessions.gate.complete(repositories, challenge, 'otp', origin).catch((error) => {
-            // The password changed or the account was disabled since: the pending login is void.
-            throw error instanceof DomainError && error.kind === 'invalid_credentials'
-              ? new DomainError('invalid_mfa_token')
-              : error;
-          });
-          if (!token) throw new DomainError('invalid_mfa_token'); // a parallel completion used it
-          await repositories.securityEvents.insert(auditEntry('login_success', userId, origin));
-          return token;
-        }),
-      'wrong_second_factor',
+    const factor = await this.store.totpFactors.findConfirmed(userId);
+    if (!factor) throw new DomainError('invalid_mfa_token');
+    return this.withFailureCap(userId, origin, 'wrong_second_factor', () =>
+      this.store.transaction(async (repositories) => {
+        await this.prove(repositories, factor, proof, origin, 'wrong_second_factor');
+        const token = await this.sessions.gate.complete(repositories, challenge, 'otp', origin).catch((error) => {
+          // The password changed or the account was disabled since: the pending login is void.
+          throw error instanceof DomainError && error.kind === 'invalid_credentials'
+            ? new DomainError('invalid_mfa_token')
+            : error;
+        });
+        if (!token) throw new DomainError('invalid_mfa_token'); // a parallel completion used it
+        await repositories.securityEvents.insert(auditEntry('login_success', userId, origin));
+        return token;
+      }),
     );
   }
 
@@ -185,18 +180,17 @@ export class SecondFactorService {
             await this.store.securityEvents.insert(auditEntry('reauthentication_failure', userId, origin));
             throw new DomainError('wrong_password');
           }
-          const factor = await this.store.totpFactors.find(userId);
-          const active = factor !== undefined && factor.confirmed_at !== null;
+          const factor = await this.store.totpFactors.findConfirmed(userId);
           const at = this.now();
           await this.store
             .transaction(async (repositories) => {
               const amr: AuthenticationMethod[] = ['pwd'];
-              if (active) {
+              if (factor) {
                 if (proof.code === undefined && proof.recovery_code === undefined) throw new DomainError('wrong_code');
                 await this.prove(repositories, factor, proof as SecondFactorProof, origin, 'wrong_code');
                 amr.push('otp');
               }
-              if (!(await repositories.sessions.renewAuthentication(principal.sessionId, at, amr.join(' ')))) {
+              if (!(await repositories.sessions.renewAuthentication(principal.sessionId, at, amrText(amr)))) {
                 throw new DomainError('session_ended');
               }
               await repositories.securityEvents.insert(auditEntry('reauthenticated', userId, origin));
@@ -226,9 +220,9 @@ export class SecondFactorService {
     origin: RequestOrigin,
     change: (repositories: Repositories) => Promise<void>,
   ): Promise<void> {
-    const factor = await this.store.totpFactors.find(principal.userId);
-    if (!factor || factor.confirmed_at === null) throw new DomainError('no_second_factor');
-    await this.withFailureCap(principal.userId, origin, () =>
+    const factor = await this.store.totpFactors.findConfirmed(principal.userId);
+    if (!factor) throw new DomainError('no_second_factor');
+    await this.withFailureCap(principal.userId, origin, 'wrong_code', () =>
       this.store.transaction(async (repositories) => {
         await this.prove(repositories, factor, proof, origin, 'wrong_code');
         await change(repositories);
@@ -245,7 +239,7 @@ export class SecondFactorService {
     factor: TotpFactorRow,
     proof: SecondFactorProof,
     origin: RequestOrigin,
-    refusal: 'wrong_code' | 'wrong_second_factor' = 'wrong_second_factor',
+    refusal: CodeRefusal,
   ): Promise<void> {
     const userId = factor.user_id;
     if (proof.recovery_code !== undefined) {
@@ -256,8 +250,19 @@ export class SecondFactorService {
       await this.notify(repositories, userId, 'recovery_code_used');
       return;
     }
-    const step = totpStepOf(this.secretOf(factor), proof.code, this.now());
-    if (step === undefined || !(await repositories.totpFactors.useStep(userId, step, 'confirmed'))) {
+    await this.useTotpStep(repositories, factor, proof.code, 'confirmed', refusal);
+  }
+
+  /** Uses up the code's time step for the factor in one statement (the step once per account), or throws `refusal`. */
+  private async useTotpStep(
+    repositories: Repositories,
+    factor: TotpFactorRow,
+    code: string,
+    state: 'confirmed' | 'unconfirmed',
+    refusal: CodeRefusal,
+  ): Promise<void> {
+    const step = totpStepOf(this.secretOf(factor), code, this.now());
+    if (step === undefined || !(await repositories.totpFactors.useStep(factor.user_id, step, state))) {
       throw new DomainError(refusal);
     }
   }
@@ -269,8 +274,8 @@ export class SecondFactorService {
   private withFailureCap<T>(
     userId: number,
     origin: RequestOrigin,
+    refusal: CodeRefusal,
     work: () => Promise<T>,
-    refusal: 'wrong_code' | 'wrong_second_factor' = 'wrong_code',
   ): Promise<T> {
     return withPlaces(
       this.store.rateLimits,

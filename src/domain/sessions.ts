@@ -5,7 +5,7 @@
 // sessions are pruned with the expired sessions.
 import { randomUUID } from 'node:crypto';
 import { DomainError } from './errors.js';
-import type { Authentication, IssuedToken, Principal, RequestOrigin } from './model.js';
+import { amrOf, amrText, type Authentication, type IssuedToken, type Principal, type RequestOrigin } from './model.js';
 import type { ActiveSession, SessionRecord } from './ports.js';
 import { canonicalEmail } from './normalize.js';
 import { requesterGroup } from './hash-admission.js';
@@ -89,7 +89,7 @@ export class SessionService implements SessionOpener {
       expires_at: sessionEndsAt,
       address: origin.address,
       user_agent: origin.userAgent ?? null,
-      amr: authentication.amr.join(' '),
+      amr: amrText(authentication.amr),
       authenticated_at: authentication.at,
     };
     const opened = await repositories.sessions.insert(session, generation);
@@ -119,7 +119,7 @@ export class SessionService implements SessionOpener {
         if (!session) return 'refused' as const;
         // The session keeps how its user signed in: a refresh proves nothing new.
         return this.issue(repositories, { userId: session.user_id, sessionId }, session.expires_at, {
-          amr: session.amr.split(' ') as Authentication['amr'],
+          amr: amrOf(session.amr),
           at: session.authenticated_at,
         });
       }
@@ -326,7 +326,7 @@ function principalOf(session: ActiveSession, claims: TokenClaims): Principal {
     sessionId: claims.sessionId,
     emailVerified: Boolean(session.email_verified),
     authentication: {
-      amr: session.amr.split(' ') as Authentication['amr'],
+      amr: amrOf(session.amr),
       at: Number(session.authenticated_at),
     },
   };

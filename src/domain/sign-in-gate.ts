@@ -7,7 +7,14 @@
 // of all: it writes nothing for a disabled account or one whose password
 // changed since the method read it.
 import { newOneTimeToken } from './one-time-tokens.js';
-import type { Authentication, AuthenticationMethod, IssuedToken, RequestOrigin } from './model.js';
+import {
+  amrOf,
+  amrText,
+  type Authentication,
+  type AuthenticationMethod,
+  type IssuedToken,
+  type RequestOrigin,
+} from './model.js';
 import type { MfaChallengeRow, Repositories } from './ports.js';
 
 /** How a pending login may be completed (the spec's MfaMethod). */
@@ -75,7 +82,7 @@ export class SignInGate {
       token_hash: hash,
       user_id: account.id,
       credential_generation: account.generation,
-      amr: amr.join(' '),
+      amr: amrText(amr),
       expires_at: expiresAt,
     });
     return { kind: 'second_factor', challenge: { mfaToken, methods: owed, expiresAt: new Date(expiresAt) } };
@@ -94,7 +101,7 @@ export class SignInGate {
     origin: RequestOrigin,
   ): Promise<IssuedToken | undefined> {
     if (!(await repositories.mfaChallenges.consume(challenge.token_hash, this.settings.now()))) return undefined;
-    const amr = [...new Set([...(challenge.amr.split(' ') as AuthenticationMethod[]), proven])];
+    const amr = [...new Set([...amrOf(challenge.amr), proven])];
     return this.sessions.open(repositories, challenge.user_id, challenge.credential_generation, origin, {
       amr,
       at: this.settings.now(),
@@ -103,8 +110,7 @@ export class SignInGate {
 
   /** The second-factor methods the account has; none when it has no confirmed factor. */
   async secondFactorMethods(repositories: Repositories, userId: number): Promise<SecondFactorMethod[]> {
-    const factor = await repositories.totpFactors.find(userId);
-    if (!factor || factor.confirmed_at === null) return [];
+    if (!(await repositories.totpFactors.findConfirmed(userId))) return [];
     const codesLeft = await repositories.recoveryCodes.countUnused(userId);
     return codesLeft > 0 ? ['totp', 'recovery_code'] : ['totp'];
   }

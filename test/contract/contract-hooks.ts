@@ -130,6 +130,29 @@ async function registerUser(tag: string, overrides: Record<string, string> = {})
   return { ...user, id: subjectOf(JWT), token: JWT };
 }
 
+/**
+ * A wrong password to `path` (a POST) past the strict instance's one allowed
+ * per account: the limit is shared by password changes, closing and
+ * reauthenticating, so the place may already be taken by another setup.
+ */
+function wrongPasswordPastTheLimit(path: string): Setup {
+  return async (t) => {
+    useStrictInstance(t);
+    const { access_token } = await call('POST', '/login', {
+      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      baseUrl: STRICT_URL,
+    });
+    const wrong = { password: 'not-the-password' };
+    await fetch(`${STRICT_URL}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` },
+      body: JSON.stringify(wrong),
+    });
+    setToken(t, access_token);
+    setBody(t, wrong);
+  };
+}
+
 /** A registered account that has started (and with `confirm`, confirmed) an authenticator app. */
 async function enrolledUser(tag: string, confirm: boolean): Promise<Enrolled> {
   const account = await registerUser(tag);
@@ -590,22 +613,7 @@ const setups: Record<string, Setup> = {
     setToken(t, fixtures.owner.token);
     setBody(t, '{"password": ');
   },
-  'reauthenticate 429': async (t) => {
-    useStrictInstance(t);
-    const { access_token } = await call('POST', '/login', {
-      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
-      baseUrl: STRICT_URL,
-    });
-    const wrong = { password: 'not-the-password' };
-    // The one wrong password allowed (unless another 429's setup took it: the limit is shared).
-    await fetch(`${STRICT_URL}/account/reauthenticate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` },
-      body: JSON.stringify(wrong),
-    });
-    setToken(t, access_token);
-    setBody(t, wrong);
-  },
+  'reauthenticate 429': wrongPasswordPastTheLimit('/account/reauthenticate'),
   'reauthenticate 500': async (t) => {
     setToken(t, fixtures.owner.token);
     setBody(t, { password: fixtures.owner.password });
@@ -678,22 +686,7 @@ const setups: Record<string, Setup> = {
     setToken(t, fixtures.adminToken); // the only admin
     setBody(t, { password: env.ADMIN_PASSWORD });
   },
-  'closeAccount 429': async (t) => {
-    useStrictInstance(t);
-    const { access_token } = await call('POST', '/login', {
-      body: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
-      baseUrl: STRICT_URL,
-    });
-    const wrong = { password: 'not-the-password' };
-    // The one wrong password allowed (unless the password change's 429 took it: the limit is shared).
-    await fetch(`${STRICT_URL}/account/delete`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` },
-      body: JSON.stringify(wrong),
-    });
-    setToken(t, access_token);
-    setBody(t, wrong);
-  },
+  'closeAccount 429': wrongPasswordPastTheLimit('/account/delete'),
   'closeAccount 500': asOwnerWithUsersTableGone,
   'closeAccount 503': (t) => {
     useBusyInstance(t);

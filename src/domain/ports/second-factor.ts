@@ -11,6 +11,8 @@ export interface TotpFactorRow {
 
 export interface TotpFactorRepository {
   find(userId: number): Promise<TotpFactorRow | undefined>;
+  /** The factor only once it is confirmed: what logins, removal and renewal act on. */
+  findConfirmed(userId: number): Promise<TotpFactorRow | undefined>;
   /** A new unconfirmed secret, replacing an unconfirmed one; false (nothing written) when one is confirmed. */
   startEnrollment(userId: number, sealedSecret: string, nowMs: number): Promise<boolean>;
   /**

@@ -1,4 +1,4 @@
-import type { AuthenticationMethod } from '../../domain/model.js';
+import { amrOf } from '../../domain/model.js';
 import type { SessionService } from '../../domain/sessions.js';
 import type { OperationHandlers } from '../contract.js';
 import { NO_STORE, signedIn } from './replies.js';
@@ -14,7 +14,7 @@ export function sessionHandlers(sessions: SessionService): Pick<OperationHandler
         body: {
           sessions: own.map(({ amr, ...session }) => ({
             ...session,
-            methods: amr.split(' ') as AuthenticationMethod[],
+            methods: amrOf(amr),
             authenticated_at: new Date(session.authenticated_at).toISOString(),
             created_at: new Date(session.created_at).toISOString(),
             expires_at: new Date(session.expires_at * 1000).toISOString(),

@@ -10,19 +10,36 @@ import type {
   TotpFactorRow,
 } from '../../domain/ports.js';
 
+const FACTOR_COLUMNS = ['user_id', 'secret', 'confirmed_at', 'last_used_step'] as const;
+
+/** A row with its numbers as numbers (PostgreSQL answers a bigint as a string). */
+function factorOf(row: TotpFactorRow | undefined): TotpFactorRow | undefined {
+  return (
+    row && {
+      user_id: Number(row.user_id),
+      secret: row.secret,
+      confirmed_at: row.confirmed_at === null ? null : Number(row.confirmed_at),
+      last_used_step: row.last_used_step === null ? null : Number(row.last_used_step),
+    }
+  );
+}
+
 export function totpFactorRepository(db: Knex | Knex.Transaction): TotpFactorRepository {
   return {
     async find(userId) {
-      const row = await db('totp_factors')
-        .where({ user_id: userId })
-        .first<TotpFactorRow | undefined>('user_id', 'secret', 'confirmed_at', 'last_used_step');
-      return (
-        row && {
-          user_id: Number(row.user_id),
-          secret: row.secret,
-          confirmed_at: row.confirmed_at === null ? null : Number(row.confirmed_at),
-          last_used_step: row.last_used_step === null ? null : Number(row.last_used_step),
-        }
+      return factorOf(
+        await db('totp_factors')
+          .where({ user_id: userId })
+          .first<TotpFactorRow | undefined>(...FACTOR_COLUMNS),
+      );
+    },
+
+    async findConfirmed(userId) {
+      return factorOf(
+        await db('totp_factors')
+          .where({ user_id: userId })
+          .whereNotNull('confirmed_at')
+          .first<TotpFactorRow | undefined>(...FACTOR_COLUMNS),
       );
     },
 
