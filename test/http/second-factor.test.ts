@@ -3,7 +3,7 @@
 // each race fired in parallel. On the test backend (SQLite, or PostgreSQL
 // with TEST_DATABASE=postgres); the replay also across two worker processes.
 import { expect } from 'chai';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { connectTo, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { ADMIN, startTestServer, tally, TEST_SECRET, type TestServer } from '../support/server.js';
 import { lastOutboxId, tokenFromOutbox } from '../support/outbox.js';
@@ -142,6 +142,32 @@ describe('the second factor', function () {
       body: { mfa_token: next, code: codeFor(user.secret, -1) },
     });
     expect([older.status, older.body]).to.deep.equal([401, INVALID_CODE]);
+  });
+
+  it('completes one pending login once: a code and a recovery code on one mfa_token at once, one session', async () => {
+    const user = await enrolledUser();
+    const [mfa_token] = await mfaTokens(user, 1);
+    const answers = await Promise.all([
+      api.request('POST', '/login/mfa', { body: { mfa_token, code: codeFor(user.secret) } }),
+      api.request('POST', '/login/mfa', { body: { mfa_token, recovery_code: user.recoveryCodes[0] } }),
+    ]);
+    expect(tally(answers)).to.deep.equal({ 200: 1, 401: 1 });
+    const [row] = await api.service.db('sessions').where({ user_id: user.id }).count({ n: '*' });
+    expect(Number(row.n), 'the enrolment session and one new one').to.equal(2);
+  });
+
+  it('confirms an enrolment once when one code is sent twice at once', async () => {
+    await awayFromStepBoundary();
+    const user = await api.register();
+    const { secret } = (await api.request('POST', '/account/mfa/totp', { token: user.token })).body;
+    const code = codeFor(secret);
+    const answers = await Promise.all(
+      [1, 2].map(() => api.request('POST', '/account/mfa/totp/confirm', { token: user.token, body: { code } })),
+    );
+    expect(tally(answers)).to.deep.equal({ 200: 1, 400: 1 });
+    expect(answers.find((a) => a.status === 400)!.body).to.deep.equal(INVALID_CODE);
+    const [row] = await api.service.db('recovery_codes').where({ user_id: user.id }).count({ n: '*' });
+    expect(Number(row.n)).to.equal(10);
   });
 
   it('accepts a recovery code once (two at once: one wins), written any case and without dashes', async () => {
@@ -295,6 +321,15 @@ describe('the second factor', function () {
       body: { email: user.email, password: 'reset-around-the-factor' },
     });
     expect(next.status).to.equal(202);
+  });
+
+  it('voids a pending login when the account is deleted', async () => {
+    const user = await enrolledUser();
+    const [mfa_token] = await mfaTokens(user, 1);
+    const admin = await api.login(ADMIN.email, ADMIN.password);
+    expect((await api.request('DELETE', `/admin/users/${user.id}`, { token: admin })).status).to.equal(200);
+    const late = await api.request('POST', '/login/mfa', { body: { mfa_token, code: codeFor(user.secret) } });
+    expect([late.status, late.body]).to.deep.equal([401, INVALID_MFA_TOKEN]);
   });
 
   it('voids a pending login when the password is reset or changed', async () => {
@@ -455,6 +490,13 @@ describe('the second factor across two worker processes', function () {
       (await tokens(10)).map((mfa_token) => send('POST', '/login/mfa', { mfa_token, recovery_code })),
     );
     expect(tally(byRecovery)).to.deep.equal({ 200: 1, 401: 9 });
+    // One token, a code and a recovery code at once on both workers: one session.
+    const [shared] = await tokens(1);
+    const both = await Promise.all([
+      send('POST', '/login/mfa', { mfa_token: shared, code: codeFor(started.body.secret, 1) }),
+      send('POST', '/login/mfa', { mfa_token: shared, recovery_code: confirmed.body.recovery_codes[1] }),
+    ]);
+    expect(tally(both)).to.deep.equal({ 200: 1, 401: 1 });
     // One token, 50 wrong codes at once across both workers: 5 are checked.
     const [mfa_token] = await tokens(1);
     const wrong = await Promise.all(
@@ -495,5 +537,30 @@ describe('the second factor across two worker processes', function () {
     expect(last.status, 'the password step goes on').to.equal(202);
     const capped = await send('POST', '/login/mfa', { mfa_token: last.body.mfa_token, code: right });
     expect([capped.status, capped.body]).to.deep.equal([429, { error: 'Too many requests' }]);
+  });
+
+  it("puts the old address back once when the notice's link is used on both workers at once", async () => {
+    const owner = { email: 'revert-two@example.com', password: 'revert-two-workers' };
+    const registered = await send('POST', '/users', {
+      ...owner,
+      user_name: 'revert_two',
+      first_name: 'R',
+      last_name: 'T',
+    });
+    const changed = await fetch(`${server.url}/users/update/${claimsOf(registered.body.JWT).sub}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${registered.body.JWT}` },
+      body: JSON.stringify({ email: 'moved-two@example.net' }),
+    });
+    expect(changed.status).to.equal(200);
+    const db = connectTo(database.url);
+    try {
+      const token = await tokenFromOutbox(db, owner.email, SUBJECTS.emailChanged);
+      const answers = await Promise.all(Array.from({ length: 6 }, () => send('POST', '/email/revert', { token })));
+      expect(tally(answers)).to.deep.equal({ 200: 1, 400: 5 });
+    } finally {
+      await db.destroy();
+    }
+    expect((await send('POST', '/login', owner)).status).to.equal(200);
   });
 });
